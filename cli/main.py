@@ -1,0 +1,43 @@
+"""The ``raydiff`` command: one Typer app with the ``render`` and ``fit`` commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+import raydiff
+
+from .fit import fit
+from .render import render
+
+app = typer.Typer(
+    name="raydiff",
+    help="A differentiable ray tracer: render scenes, and fit their lights and materials to a picture.",
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"raydiff {raydiff.__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """A differentiable ray tracer: render scenes, and fit their lights and materials to a picture."""
+
+
+app.command("render")(render)
+app.command("fit")(fit)
+
+
+if __name__ == "__main__":  # python -m raydiff_cli.main
+    app()

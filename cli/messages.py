@@ -1,0 +1,103 @@
+"""What every command prints on failure, and the shared command-line options.
+
+Errors are one line on stderr, ``error: <message>``, and exit code 1; the message comes from the library
+and already names the file, the key and the line. An interrupt (Ctrl-C) prints ``interrupted`` and exits
+with 130, the shell's code for SIGINT.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from enum import Enum
+from typing import Iterator, NoReturn
+
+import typer
+
+from raydiff import RaydiffError
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+class Arch(str, Enum):
+    """The compute backends ``--arch`` accepts."""
+
+    auto = "auto"
+    cuda = "cuda"
+    vulkan = "vulkan"
+    cpu = "cpu"
+
+
+ARCH_HELP = "Compute backend; auto takes the first of cuda, vulkan and cpu that works here."
+
+
+def one_line(message: object) -> str:
+    """``message`` as a single line (any line breaks joined with '; ')."""
+    return "; ".join(part.strip() for part in str(message).splitlines() if part.strip()) or "unknown error"
+
+
+def error(message: object) -> None:
+    """Print ``error: <message>`` as one line on stderr (``error:`` in red on a terminal)."""
+    typer.echo(typer.style("error:", fg="red", bold=True) + " " + one_line(message), err=True)
+
+
+def fail(message: object) -> NoReturn:
+    """Print the error line and exit with code 1."""
+    error(message)
+    raise typer.Exit(EXIT_ERROR)
+
+
+def interrupted() -> NoReturn:
+    """Print ``interrupted`` on stderr and exit with code 130."""
+    typer.echo("interrupted", err=True)
+    raise typer.Exit(EXIT_INTERRUPTED)
+
+
+class _InterruptWatch:
+    """Remembers whether Ctrl-C was pressed, while still raising KeyboardInterrupt as Python does.
+
+    Taichi's kernel compiler can swallow the KeyboardInterrupt and fail with another exception; knowing
+    that an interrupt came lets the CLI still say ``interrupted`` instead of showing that traceback.
+    """
+
+    def __init__(self) -> None:
+        self.seen = False
+        self._previous = None
+
+    def _handler(self, signum, frame) -> None:
+        self.seen = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> "_InterruptWatch":
+        try:
+            if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+                self._previous = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: leave signals alone
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+@contextlib.contextmanager
+def reported_errors() -> Iterator[None]:
+    """Turn a :class:`raydiff.RaydiffError` into an error line and exit code 1, and Ctrl-C into
+    ``interrupted`` and exit code 130 (instead of a traceback)."""
+    with _InterruptWatch() as watch:
+        try:
+            yield
+        except RaydiffError as err:
+            fail(err)
+        except KeyboardInterrupt:
+            interrupted()
+        except OSError as err:  # the disk, not raydiff: full, read-only, permissions
+            if watch.seen:
+                interrupted()
+            fail(f"{err.filename}: {err.strerror or err}" if err.filename else err)
+        except Exception:
+            if watch.seen:
+                interrupted()
+            raise

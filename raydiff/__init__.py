@@ -1,0 +1,41 @@
+"""raydiff: a differentiable ray tracer on Taichi, for recovering scene parameters from pictures.
+
+The Python API in five names::
+
+    import raydiff
+    raydiff.init("cpu")                                   # or "auto", "cuda", "vulkan"
+    scene = raydiff.load_scene("scenes/three_spheres.yaml")
+    image = raydiff.render(scene)                         # (H, W, 3) linear RGB
+    ref = raydiff.read_reference("assets/three_spheres_ref.png", scene.film.width, scene.film.height)
+    result = raydiff.fit(scene, ref, raydiff.FitSettings(iterations=100), callback=print)
+    result.values["lights.key.position"]
+"""
+
+from .backend import init
+from .description import dump_scene, load_scene, load_scene_string
+from .errors import BackendError, ImageError, Location, RaydiffError, SceneError
+from .fit import FitResult, FitSettings, Iteration, fit
+from .images import read_image, read_reference, write_image
+from .render import render
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "init",
+    "load_scene",
+    "load_scene_string",
+    "dump_scene",
+    "render",
+    "fit",
+    "FitSettings",
+    "FitResult",
+    "Iteration",
+    "read_image",
+    "read_reference",
+    "write_image",
+    "RaydiffError",
+    "SceneError",
+    "ImageError",
+    "BackendError",
+    "Location",
+]

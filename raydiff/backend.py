@@ -1,0 +1,132 @@
+"""The one place that calls ``ti.init``: choosing the compute backend, with fallback.
+
+``auto`` tries CUDA, then Vulkan, then the CPU, and reports which it took and which it skipped, so that
+the CLI can say so. Asking for a specific backend that is not there is an error, never a silent fallback.
+Initialising again with the same settings is free; with other settings it resets Taichi, which
+invalidates every field and kernel made before (build scenes after choosing the backend).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from dataclasses import dataclass, field
+
+os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "false")  # Taichi prints a banner on import otherwise
+
+import taichi as ti  # noqa: E402
+
+from .errors import BackendError  # noqa: E402
+
+ARCHS = ("auto", "cuda", "vulkan", "cpu")
+_AUTO_ORDER = ("cuda", "vulkan", "cpu")
+_TI_ARCH = {"cuda": ti.cuda, "vulkan": ti.vulkan, "cpu": ti.cpu}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The backend in use.
+
+    Parameters
+    ----------
+    name : str
+        ``"cuda"``, ``"vulkan"`` or ``"cpu"``.
+    requested : str
+        What was asked for (``"auto"`` or one of the names).
+    skipped : tuple of str
+        Backends that ``auto`` tried and found missing, in order.
+    debug : bool
+        Whether Taichi runs with bounds checks (``ti.init(debug=True)``).
+    """
+
+    name: str
+    requested: str
+    skipped: tuple[str, ...] = field(default=())
+    debug: bool = False
+
+    def describe(self) -> str:
+        """One line for the user, e.g. ``"vulkan (auto; no cuda)"``."""
+        if self.requested != "auto":
+            return self.name
+        return f"{self.name} (auto" + (f"; no {', no '.join(self.skipped)})" if self.skipped else ")")
+
+
+_current: Backend | None = None
+
+
+def _arch_name(arch) -> str:
+    if arch == ti.cuda:
+        return "cuda"
+    if arch == ti.vulkan:
+        return "vulkan"
+    if arch in (ti.x64, ti.arm64):
+        return "cpu"
+    return str(arch)
+
+
+def _try(name: str, debug: bool) -> bool:
+    """Initialise Taichi on ``name``; True if Taichi really runs there (it falls back silently if not)."""
+    ti.reset()
+    with contextlib.redirect_stdout(io.StringIO()):  # ti.init prints "[Taichi] Starting on arch=..."
+        ti.init(arch=_TI_ARCH[name], debug=debug, log_level=ti.ERROR, default_fp=ti.f32, default_ip=ti.i32)
+    return _arch_name(ti.lang.impl.current_cfg().arch) == name
+
+
+def init(arch: str = "auto", debug: bool = False) -> Backend:
+    """Initialise Taichi on the requested backend.
+
+    Parameters
+    ----------
+    arch : {"auto", "cuda", "vulkan", "cpu"}
+        ``auto`` takes the first of CUDA, Vulkan and the CPU that works here.
+    debug : bool
+        Taichi's debug mode (bounds checks; slow).
+
+    Returns
+    -------
+    Backend
+        What was taken.
+
+    Raises
+    ------
+    BackendError
+        For an unknown name, or a named backend that is not available on this machine.
+    """
+    global _current
+    if arch not in ARCHS:
+        raise BackendError(f"unknown backend '{arch}'; choose one of {', '.join(ARCHS)}")
+    if _current is not None and _current.requested == arch and _current.debug == debug:
+        return _current
+    if _current is not None and arch == _current.name and _current.debug == debug:
+        _current = Backend(_current.name, arch, (), debug)
+        return _current
+    if arch != "auto":
+        if not _try(arch, debug):
+            _current = None
+            ti.reset()
+            raise BackendError(f"the {arch} backend is not available on this machine (try --arch auto or cpu)")
+        _current = Backend(arch, arch, (), debug)
+        return _current
+    skipped = []
+    for name in _AUTO_ORDER:
+        if _try(name, debug):
+            _current = Backend(name, "auto", tuple(skipped), debug)
+            return _current
+        skipped.append(name)
+    raise BackendError("no Taichi backend works on this machine")  # pragma: no cover (the CPU always does)
+
+
+def available(name: str) -> bool:
+    """Whether backend ``name`` works here. Leaves Taichi initialised on it if it does (else reset)."""
+    global _current
+    try:
+        init(name)
+        return True
+    except BackendError:
+        return False
+
+
+def current() -> Backend:
+    """The backend in use, initialising ``auto`` if nothing was chosen yet."""
+    return _current if _current is not None else init("auto")

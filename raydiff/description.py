@@ -1,0 +1,653 @@
+"""Read and write scene files: YAML text in, a validated :class:`raydiff.scene.Scene` out, and back.
+
+The format is documented in ``docs/scene-format.md``. Reading goes in three steps:
+
+1. ``_parse``: YAML text to plain data (dicts, lists, scalars) plus the 1-based line of every key, so that
+   every error can point at its line. Duplicate keys are errors here, not silently the last one.
+2. One ``_read_*`` function per section, built from a few typed field readers (``read_vec3``,
+   ``read_number``, ``read_int`` ...) and :class:`_Mapping`, which rejects unknown keys and reports missing
+   ones. Every problem raises :class:`SceneError` with the file, the key path (``objects[2].radius``) and
+   the line.
+3. Every ``optimize`` entry is checked against the scene by :func:`raydiff.parameters.resolve`.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import math
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import yaml
+
+from .errors import Location, OutputError, SceneError
+from .files import write_text
+from .obj import read_obj
+from .parameters import resolve
+from .scene import Camera, Film, FreeParameter, Mesh, Object, PointLight, Quad, Rotation, Scene, Sphere, Vec3
+
+MAX_FILM_SIZE = 16384
+MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
+_REQUIRED = object()
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+_SCENE_MAPPING = "a mapping with camera, film, objects and lights"
+
+
+# --------------------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------------------
+
+
+def load_scene(path: str | os.PathLike) -> Scene:
+    """Read and validate a scene file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The YAML scene file. Mesh ``file:`` entries are resolved relative to its directory.
+
+    Returns
+    -------
+    Scene
+        The validated scene; ``source`` is ``path`` as given and ``document`` the parsed YAML.
+
+    Raises
+    ------
+    SceneError
+        If the file cannot be read or is not valid UTF-8, or for any problem listed in
+        :func:`load_scene_string`.
+    """
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as f:
+            data = f.read()
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err)
+        raise SceneError(Location(source), f"cannot read scene file: {reason}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        raise SceneError(Location(source, line=line), f"expected UTF-8 text, got byte {data[err.start]:#04x}") from None
+    return load_scene_string(text, source=source, base_dir=os.path.dirname(source) or ".")
+
+
+def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") -> Scene:
+    """Validate a scene given as YAML text.
+
+    Parameters
+    ----------
+    text : str
+        The YAML document.
+    source : str, optional
+        The name used in error messages and kept as ``Scene.source``.
+    base_dir : str, optional
+        The directory that relative mesh ``file:`` paths are resolved against.
+
+    Returns
+    -------
+    Scene
+
+    Raises
+    ------
+    SceneError
+        For malformed YAML, a document that is not a mapping, unknown or missing or duplicate keys, values
+        of the wrong type, length or range, duplicate names, unreadable meshes, or invalid ``optimize``
+        entries. The error's location holds the file, the key path and, when known, the line.
+    """
+    data, lines = _parse(text, source)
+    doc = _Doc(source, lines, base_dir)
+    root = _Mapping(doc, "", data, what=f"a scene: {_SCENE_MAPPING}")
+    root.only(("camera", "film", "objects", "lights", "optimize"))
+    scene = Scene(
+        camera=root.get("camera", _read_camera),
+        film=root.get("film", _read_film),
+        objects=root.get("objects", _read_objects),
+        lights=root.get("lights", _read_lights),
+        optimize=root.get("optimize", _read_optimize, ()),
+        source=source,
+        document=data,
+    )
+    for entry in scene.optimize:
+        key = _join("optimize", entry.path)
+        resolve(scene, entry, doc.location(key))
+    return scene
+
+
+def dump_scene(scene: Scene, path: str | os.PathLike, values: dict[str, np.ndarray] | None = None) -> None:
+    """Write ``scene`` back as YAML, keeping the user's layout, with some values replaced.
+
+    The scene's ``document`` is written with the user's key order; the values at the given dotted paths
+    (``lights.key.position``) are replaced by plain lists of floats, and every mesh ``file:`` is rewritten
+    relative to the output file's directory, so that the written file loads from its new place. The file
+    is written atomically (a temporary file in the same directory, then renamed).
+
+    Parameters
+    ----------
+    scene : Scene
+        A scene read by :func:`load_scene` or :func:`load_scene_string` (it needs its ``document``).
+    path : str or os.PathLike
+        The file to write.
+    values : dict of str to numpy.ndarray, optional
+        New values by dotted path, e.g. ``{"lights.key.position": np.array([1.0, 2.0, 0.5])}``.
+
+    Raises
+    ------
+    ValueError
+        If the scene has no document or a path names no light or object of the scene.
+    SceneError
+        If the file cannot be written.
+    """
+    target = os.fspath(path)
+    if not scene.document:
+        raise ValueError("the scene has no YAML document to write (was it read by load_scene?)")
+    document = copy.deepcopy(scene.document)
+    for dotted, value in (values or {}).items():
+        _replace_value(scene, document, dotted, value)
+    out_dir = os.path.dirname(os.path.abspath(target))
+    for i, obj in enumerate(scene.objects):
+        if isinstance(obj, Mesh):
+            document["objects"][i]["file"] = _relative(obj.file, out_dir)
+    text = yaml.safe_dump(document, sort_keys=False, default_flow_style=None, allow_unicode=True)
+    try:
+        write_text(target, text)
+    except OutputError as err:
+        raise SceneError(Location(target), f"cannot write scene file: {err.message}") from None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Step 1: YAML text to plain data, remembering the line of every key
+# --------------------------------------------------------------------------------------------------------
+
+
+def _join(parent: str, key: str | int) -> str:
+    """The path of ``key`` inside ``parent``: ``camera.fov``, ``objects[2]``, ``optimize.lights.k.position``."""
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
+    """Parse YAML ``text`` into plain data and a table of key path to 1-based line."""
+    loader = None
+    try:
+        loader = yaml.SafeLoader(text)
+        node = loader.get_single_node()
+        if node is None:
+            raise SceneError(Location(source), f"empty document; expected {_SCENE_MAPPING}")
+        lines: dict[str, int] = {"": node.start_mark.line + 1}
+        return _Converter(loader, source, lines).convert(node, ""), lines
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = err.problem or err.context or "malformed YAML"
+        if problem.startswith("but") and err.context:
+            problem = f"{err.context}, {problem}"
+        line = mark.line + 1 if mark else None
+        raise SceneError(Location(source, line=line), f"malformed YAML: {_tag(problem)}") from None
+    except yaml.YAMLError as err:  # a ReaderError: a character YAML does not allow
+        position = getattr(err, "position", None)
+        line = text.count("\n", 0, position) + 1 if isinstance(position, int) else None
+        raise SceneError(Location(source, line=line), f"malformed YAML: {str(err).splitlines()[0]}") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def _tag(text: str) -> str:
+    """``text`` with YAML's long tag names shortened (``tag:yaml.org,2002:int`` to ``!!int``)."""
+    return text.replace("tag:yaml.org,2002:", "!!")
+
+
+class _Converter:
+    """Turns a composed YAML node graph into dicts, lists and scalars, filling a key-to-line table."""
+
+    def __init__(self, loader: yaml.SafeLoader, source: str, lines: dict[str, int]):
+        self.loader = loader
+        self.source = source
+        self.lines = lines
+        self.active: set[int] = set()  # ids of the collections being converted, to catch recursive aliases
+        self.budget = MAX_YAML_NODES
+
+    def error(self, node: yaml.Node, key: str, message: str) -> SceneError:
+        return SceneError(Location(self.source, key or None, node.start_mark.line + 1), message)
+
+    def convert(self, node: yaml.Node, path: str) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise self.error(node, path, f"document too large: more than {MAX_YAML_NODES} values (alias bomb?)")
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.active:
+            raise self.error(node, path, "recursive YAML alias; expected plain nested data")
+        if node.tag not in (_MAP_TAG, _SEQ_TAG):
+            raise self.error(node, path, f"unsupported YAML tag '{_tag(node.tag)}'; expected a plain mapping or list")
+        self.active.add(id(node))
+        try:
+            return self.mapping(node, path) if isinstance(node, yaml.MappingNode) else self.sequence(node, path)
+        finally:
+            self.active.discard(id(node))
+
+    def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            raise
+        except Exception:  # a constructor of PyYAML's choking on e.g. "!!int abc"
+            raise self.error(node, path, f"cannot read {node.value!r} as {_tag(node.tag)}") from None
+
+    def sequence(self, node: yaml.SequenceNode, path: str) -> list:
+        items = []
+        for i, item in enumerate(node.value):
+            self.lines[_join(path, i)] = item.start_mark.line + 1
+            items.append(self.convert(item, _join(path, i)))
+        return items
+
+    def mapping(self, node: yaml.MappingNode, path: str) -> dict:
+        result: dict = {}
+        for key_node, value_node in node.value:
+            key = self.key(key_node, path)
+            child = _join(path, key)
+            if key in result:
+                first = self.lines[child]
+                raise self.error(key_node, child, f"duplicate key '{key}' (first given on line {first})")
+            self.lines[child] = key_node.start_mark.line + 1
+            result[key] = self.convert(value_node, child)
+        return result
+
+    def key(self, node: yaml.Node, path: str) -> str:
+        if node.tag == "tag:yaml.org,2002:merge":
+            raise self.error(node, path, "YAML merge keys ('<<') are not supported; expected plain keys")
+        key = self.convert(node, path)
+        if not isinstance(key, str):
+            raise self.error(node, path, f"expected text keys, got {_show(key)}")
+        return key
+
+
+# --------------------------------------------------------------------------------------------------------
+# Step 2a: typed field readers. Each takes (doc, key path, value) and returns the checked value.
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Doc:
+    """What every reader needs: the file's name, its key-to-line table and the directory of meshes."""
+
+    file: str
+    lines: dict[str, int]
+    base_dir: str
+
+    def location(self, key: str, fallback: str | None = None) -> Location:
+        """Where ``key`` is; its line, or the line of ``fallback`` (e.g. the parent) where it has none."""
+        line = self.lines.get(key, self.lines.get(fallback) if fallback is not None else None)
+        return Location(self.file, key or None, line)
+
+    def error(self, key: str, message: str, fallback: str | None = None) -> SceneError:
+        return SceneError(self.location(key, fallback), message)
+
+    def check(self, ok: bool, key: str, message: str) -> None:
+        if not ok:
+            raise self.error(key, message)
+
+
+Reader = Callable[[_Doc, str, Any], Any]
+
+
+def _show(value: Any) -> str:
+    """A short YAML-ish rendering of a value for error messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        if len(value) > 6 or any(isinstance(v, (list, dict)) for v in value):
+            return f"a list of {len(value)} items"
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _suggest(word: str, options) -> str:
+    """`` (did you mean 'x'?)`` for the nearest option, or an empty string."""
+    close = difflib.get_close_matches(word, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_float(doc: _Doc, key: str, value: Any, expected: str, shown: Any = None) -> float:
+    """``value`` as a finite float (ints are fine, booleans are not); ``shown`` is what messages quote."""
+    shown = value if shown is None else shown
+    if not _is_number(value):
+        raise doc.error(key, f"expected {expected}, got {_show(shown)}")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer too large for a float
+        number = math.inf
+    if not math.isfinite(number):
+        raise doc.error(key, f"expected {expected}, got {_show(shown)} (not finite)")
+    return number
+
+
+def read_number(doc: _Doc, key: str, value: Any) -> float:
+    """A finite number (int or float, not a boolean)."""
+    return _as_float(doc, key, value, "a number")
+
+
+def read_int(doc: _Doc, key: str, value: Any) -> int:
+    """A positive integer (a float such as ``200.0`` is not accepted)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise doc.error(key, f"expected a positive integer, got {_show(value)}")
+    return value
+
+
+def read_text(doc: _Doc, key: str, value: Any) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value:
+        raise doc.error(key, f"expected non-empty text, got {_show(value)}")
+    return value
+
+
+def read_name(doc: _Doc, key: str, value: Any) -> str:
+    """A name for a light or object: non-empty text without dots or spaces (it is used in dotted paths)."""
+    if not isinstance(value, str) or not value or "." in value or any(c.isspace() for c in value):
+        raise doc.error(key, f"expected a name (text without dots or spaces), got {_show(value)}")
+    return value
+
+
+def read_vec3(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A list of exactly 3 finite numbers, as a tuple of floats."""
+    if not isinstance(value, list) or len(value) != 3 or not all(_is_number(v) for v in value):
+        raise doc.error(key, f"expected 3 numbers, got {_show(value)}")
+    x, y, z = (_as_float(doc, key, v, "3 numbers", shown=value) for v in value)
+    return x, y, z
+
+
+def read_nonzero_vec3(doc: _Doc, key: str, value: Any) -> Vec3:
+    """3 numbers, not all zero (a direction)."""
+    vector = read_vec3(doc, key, value)
+    doc.check(any(vector), key, f"expected a nonzero vector, got {_show(value)}")
+    return vector
+
+
+def read_colour(doc: _Doc, key: str, value: Any) -> Vec3:
+    """An RGB triple, or one number meaning grey (the same value in all three channels)."""
+    if _is_number(value):
+        grey = _as_float(doc, key, value, "a number or 3 numbers")
+        return grey, grey, grey
+    if not isinstance(value, list):
+        raise doc.error(key, f"expected a number or 3 numbers, got {_show(value)}")
+    return read_vec3(doc, key, value)
+
+
+def read_albedo(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A colour with every channel in [0, 1]."""
+    albedo = read_colour(doc, key, value)
+    doc.check(all(0.0 <= c <= 1.0 for c in albedo), key, f"expected albedo values in [0, 1], got {_show(value)}")
+    return albedo
+
+
+def read_intensity(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A colour with every channel >= 0 (W/sr)."""
+    intensity = read_colour(doc, key, value)
+    doc.check(all(c >= 0.0 for c in intensity), key, f"expected intensities >= 0, got {_show(value)}")
+    return intensity
+
+
+def read_scale(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A positive number (uniform scale) or 3 nonzero numbers (per axis; negative mirrors)."""
+    if _is_number(value):
+        s = _as_float(doc, key, value, "a positive number or 3 nonzero numbers")
+        doc.check(s > 0, key, f"expected a positive number or 3 nonzero numbers, got {_show(value)}")
+        return s, s, s
+    if not isinstance(value, list):
+        raise doc.error(key, f"expected a positive number or 3 nonzero numbers, got {_show(value)}")
+    scale = read_vec3(doc, key, value)
+    doc.check(all(scale), key, f"expected a positive number or 3 nonzero numbers, got {_show(value)}")
+    return scale
+
+
+def read_choice(options: tuple[str, ...], what: str) -> Reader:
+    """A reader for one of ``options`` (e.g. an object type), suggesting the nearest on a miss."""
+
+    def read(doc: _Doc, key: str, value: Any) -> str:
+        if not isinstance(value, str):
+            raise doc.error(key, f"expected {what} (one of {', '.join(options)}), got {_show(value)}")
+        if value not in options:
+            hint = _suggest(value, options)
+            raise doc.error(key, f"unknown {what} {_show(value)}{hint}; expected one of {', '.join(options)}")
+        return value
+
+    return read
+
+
+def read_list(what: str) -> Reader:
+    """A reader for a non-empty list (of ``what``, named in messages)."""
+
+    def read(doc: _Doc, key: str, value: Any) -> list:
+        if not isinstance(value, list):
+            raise doc.error(key, f"expected a list of {what}, got {_show(value)}")
+        doc.check(bool(value), key, f"expected at least one {what[:-1]}, got an empty list")
+        return value
+
+    return read
+
+
+class _Mapping:
+    """A YAML mapping at a key path, read field by field.
+
+    ``get`` reads one key with a reader (or returns its default, or reports it missing); ``only`` rejects
+    keys outside an allowed set, suggesting the nearest one.
+    """
+
+    def __init__(self, doc: _Doc, key: str, value: Any, what: str = "a mapping"):
+        if not isinstance(value, dict):
+            raise doc.error(key, f"expected {what}, got {_show(value)}")
+        self.doc = doc
+        self.key = key
+        self.value = value
+
+    def only(self, allowed: tuple[str, ...]) -> None:
+        for name in self.value:
+            if name not in allowed:
+                hint = _suggest(name, allowed) or f"; valid keys: {', '.join(allowed)}"
+                raise self.doc.error(_join(self.key, name), f"unknown key '{name}'{hint}")
+
+    def get(self, name: str, read: Reader, default: Any = _REQUIRED) -> Any:
+        key = _join(self.key, name)
+        if name in self.value:
+            return read(self.doc, key, self.value[name])
+        if default is _REQUIRED:
+            raise self.doc.error(key, f"missing required key '{name}'", fallback=self.key)
+        return default
+
+
+# --------------------------------------------------------------------------------------------------------
+# Step 2b: one reader per section
+# --------------------------------------------------------------------------------------------------------
+
+
+def _parallel(a: Vec3, b: Vec3) -> bool:
+    """True if ``a`` and ``b`` are (anti)parallel or either is zero, up to rounding."""
+    cross = np.cross(a, b)
+    return float(np.linalg.norm(cross)) <= 1e-9 * float(np.linalg.norm(a)) * float(np.linalg.norm(b))
+
+
+def _read_camera(doc: _Doc, key: str, value: Any) -> Camera:
+    """The ``camera`` section: position, look_at, up (not parallel to the view) and 0 < fov < 180."""
+    m = _Mapping(doc, key, value)
+    m.only(("position", "look_at", "up", "fov"))
+    position = m.get("position", read_vec3)
+    look_at = m.get("look_at", read_vec3)
+    up = m.get("up", read_nonzero_vec3, (0.0, 1.0, 0.0))
+    fov = m.get("fov", read_number, 40.0)
+    forward = tuple(np.subtract(look_at, position))
+    doc.check(any(forward), _join(key, "look_at"), "expected look_at to differ from position")
+    doc.check(not _parallel(up, forward), _join(key, "up"),
+              f"expected up not parallel to look_at - position, got {_show(list(up))}")
+    doc.check(0.0 < fov < 180.0, _join(key, "fov"),
+              f"expected a horizontal field of view between 0 and 180 degrees (exclusive), got {fov:g}")
+    return Camera(position=position, look_at=look_at, up=up, fov=fov)
+
+
+def _read_film(doc: _Doc, key: str, value: Any) -> Film:
+    """The ``film`` section: width and height in pixels, samples per pixel."""
+    m = _Mapping(doc, key, value)
+    m.only(("width", "height", "spp"))
+    width, height = m.get("width", read_int), m.get("height", read_int)
+    for name, size in (("width", width), ("height", height)):
+        doc.check(size <= MAX_FILM_SIZE, _join(key, name),
+                  f"expected a positive integer up to {MAX_FILM_SIZE}, got {size}")
+    return Film(width=width, height=height, spp=m.get("spp", read_int, 4))
+
+
+def _read_sphere(m: _Mapping, name: str, albedo: Vec3) -> Sphere:
+    """A sphere's own keys: center and radius > 0."""
+    center, radius = m.get("center", read_vec3), m.get("radius", read_number)
+    m.doc.check(radius > 0, _join(m.key, "radius"), f"expected a positive radius, got {radius:g}")
+    return Sphere(name=name, center=center, radius=radius, albedo=albedo)
+
+
+def _read_quad(m: _Mapping, name: str, albedo: Vec3) -> Quad:
+    """A quad's own keys: origin and two nonzero, non-parallel edges."""
+    origin = m.get("origin", read_vec3)
+    edge1, edge2 = m.get("edge1", read_nonzero_vec3), m.get("edge2", read_nonzero_vec3)
+    m.doc.check(not _parallel(edge1, edge2), _join(m.key, "edge2"),
+                f"expected edge2 not parallel to edge1, got {_show(list(edge2))} and {_show(list(edge1))}")
+    return Quad(name=name, origin=origin, edge1=edge1, edge2=edge2, albedo=albedo)
+
+
+def _read_rotation(doc: _Doc, key: str, value: Any) -> Rotation:
+    """A mesh's ``rotate: {axis, angle}`` (both optional)."""
+    m = _Mapping(doc, key, value, what="a mapping {axis: [x, y, z], angle: degrees}")
+    m.only(("axis", "angle"))
+    return Rotation(axis=m.get("axis", read_nonzero_vec3, (0.0, 1.0, 0.0)), angle=m.get("angle", read_number, 0.0))
+
+
+def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
+    """A mesh's own keys: the OBJ file (relative to the scene's directory) and its placement."""
+    written = m.get("file", read_text)
+    resolved = os.path.abspath(os.path.join(m.doc.base_dir, written))
+    m.doc.check(os.path.isfile(resolved), _join(m.key, "file"),
+                f"mesh file '{written}' not found (looked for {resolved})")
+    vertices, faces = read_obj(resolved)
+    return Mesh(
+        name=name,
+        file=resolved,
+        file_as_written=written,
+        vertices=vertices,
+        faces=faces,
+        scale=m.get("scale", read_scale, (1.0, 1.0, 1.0)),
+        rotate=m.get("rotate", _read_rotation, Rotation()),
+        translate=m.get("translate", read_vec3, (0.0, 0.0, 0.0)),
+        albedo=albedo,
+    )
+
+
+# For each object type: its own keys (besides name, type and albedo) and its reader.
+_OBJECT_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Mapping, str, Vec3], Object]]] = {
+    "quad": (("origin", "edge1", "edge2"), _read_quad),
+    "sphere": (("center", "radius"), _read_sphere),
+    "mesh": (("file", "scale", "rotate", "translate"), _read_mesh),
+}
+
+
+def _read_object(doc: _Doc, key: str, value: Any, index: int) -> Object:
+    """One entry of ``objects``: its type decides which keys are allowed and how they are read."""
+    m = _Mapping(doc, key, value)
+    kind = m.get("type", read_choice(tuple(_OBJECT_TYPES), "object type"))
+    fields, read = _OBJECT_TYPES[kind]
+    m.only(("name", "type", "albedo") + fields)
+    name = m.get("name", read_name, f"{kind}{index}")
+    return read(m, name, m.get("albedo", read_albedo, (0.5, 0.5, 0.5)))
+
+
+def _read_light(doc: _Doc, key: str, value: Any, index: int) -> PointLight:
+    """One entry of ``lights`` (only point lights exist for now)."""
+    m = _Mapping(doc, key, value)
+    kind = m.get("type", read_choice(("point",), "light type"))
+    m.only(("name", "type", "position", "intensity"))
+    return PointLight(
+        name=m.get("name", read_name, f"{kind}{index}"),
+        position=m.get("position", read_vec3),
+        intensity=m.get("intensity", read_intensity),
+    )
+
+
+def _check_unique_names(doc: _Doc, key: str, elements: list, what: str) -> None:
+    """Reject a second light or object with the name of an earlier one."""
+    first: dict[str, int] = {}
+    for i, element in enumerate(elements):
+        if element.name in first:
+            also = _join(key, first[element.name])
+            raise doc.error(_join(_join(key, i), "name"),
+                            f"duplicate {what} name '{element.name}' (also {also}); expected unique names",
+                            fallback=_join(key, i))
+        first[element.name] = i
+
+
+def _read_objects(doc: _Doc, key: str, value: Any) -> tuple[Object, ...]:
+    """The ``objects`` section: a non-empty list with unique names."""
+    items = read_list("objects")(doc, key, value)
+    objects = [_read_object(doc, _join(key, i), item, i) for i, item in enumerate(items)]
+    _check_unique_names(doc, key, objects, "object")
+    return tuple(objects)
+
+
+def _read_lights(doc: _Doc, key: str, value: Any) -> tuple[PointLight, ...]:
+    """The ``lights`` section: a non-empty list with unique names."""
+    items = read_list("lights")(doc, key, value)
+    lights = [_read_light(doc, _join(key, i), item, i) for i, item in enumerate(items)]
+    _check_unique_names(doc, key, lights, "light")
+    return tuple(lights)
+
+
+def _read_free_parameter(doc: _Doc, key: str, value: Any, path: str) -> FreeParameter:
+    """The options of one ``optimize`` entry: null, or a mapping with optional lr, min and max."""
+    if value is None:
+        return FreeParameter(path)
+    m = _Mapping(doc, key, value, what="a mapping with optional lr, min, max (or {})")
+    m.only(("lr", "min", "max"))
+    return FreeParameter(path, lr=m.get("lr", read_number, None), min=m.get("min", read_number, None),
+                         max=m.get("max", read_number, None))
+
+
+def _read_optimize(doc: _Doc, key: str, value: Any) -> tuple[FreeParameter, ...]:
+    """The ``optimize`` section (checked against the scene later, by ``resolve``)."""
+    if value is None:
+        return ()
+    m = _Mapping(doc, key, value, what="a mapping of dotted paths (lights.<name>.position: {lr: 0.05})")
+    return tuple(_read_free_parameter(doc, _join(key, path), options, path) for path, options in m.value.items())
+
+
+# --------------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------------
+
+
+def _replace_value(scene: Scene, document: dict, dotted: str, value: np.ndarray) -> None:
+    """Set ``document``'s entry at ``lights.<name>.<field>`` / ``objects.<name>.<field>`` to ``value``."""
+    parts = dotted.split(".")
+    if len(parts) != 3 or parts[0] not in ("lights", "objects"):
+        raise ValueError(f"expected a path 'lights.<name>.<field>' or 'objects.<name>.<field>', got {dotted!r}")
+    group, name, field_name = parts
+    elements = scene.lights if group == "lights" else scene.objects
+    index = next((i for i, e in enumerate(elements) if e.name == name), None)
+    if index is None:
+        raise ValueError(f"no {group[:-1]} named {name!r} in the scene")
+    document[group][index][field_name] = [float(x) for x in np.asarray(value, dtype=np.float64).ravel()]
+
+
+def _relative(path: str, start: str) -> str:
+    """``path`` relative to ``start``, or absolute where no relative path exists (another drive)."""
+    try:
+        return os.path.relpath(path, start)
+    except ValueError:
+        return os.path.abspath(path)

@@ -1,0 +1,144 @@
+"""The plain scene description: what a scene file says, validated, with no Taichi in sight.
+
+``raydiff.description.load_scene`` makes a :class:`Scene` from a YAML file; ``raydiff.device`` builds the
+Taichi fields from it; ``raydiff.description.dump_scene`` writes one back (fitted.yaml). All lengths are in
+scene units (metres by convention), angles in degrees, colours in linear RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Union
+
+import numpy as np
+
+Vec3 = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A pinhole camera (Mitsuba's ``perspective`` sensor with ``look_at``).
+
+    ``fov`` is the horizontal field of view in degrees; the vertical one follows from the film's aspect.
+    """
+
+    position: Vec3
+    look_at: Vec3
+    up: Vec3 = (0.0, 1.0, 0.0)
+    fov: float = 40.0
+
+
+@dataclass(frozen=True)
+class Film:
+    """Image size in pixels and jittered samples per pixel (box filter)."""
+
+    width: int
+    height: int
+    spp: int = 4
+
+
+@dataclass(frozen=True)
+class Sphere:
+    name: str
+    center: Vec3
+    radius: float
+    albedo: Vec3 = (0.5, 0.5, 0.5)
+    type: str = "sphere"
+
+
+@dataclass(frozen=True)
+class Quad:
+    """The parallelogram ``origin + u * edge1 + v * edge2`` for u, v in [0, 1]; normal along edge1 x edge2."""
+
+    name: str
+    origin: Vec3
+    edge1: Vec3
+    edge2: Vec3
+    albedo: Vec3 = (0.5, 0.5, 0.5)
+    type: str = "quad"
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """A rotation by ``angle`` degrees about ``axis`` (right-handed)."""
+
+    axis: Vec3 = (0.0, 1.0, 0.0)
+    angle: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Mesh:
+    """A triangle mesh read from a Wavefront OBJ file, placed by scale, then rotate, then translate.
+
+    ``vertices`` (V, 3) float64 and ``faces`` (F, 3) int64 are in object space, as read from ``file``
+    (polygons fan-triangulated). ``file`` is the resolved path; ``file_as_written`` is what the scene said.
+    """
+
+    name: str
+    file: str
+    file_as_written: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    scale: Vec3 = (1.0, 1.0, 1.0)
+    rotate: Rotation = Rotation()
+    translate: Vec3 = (0.0, 0.0, 0.0)
+    albedo: Vec3 = (0.5, 0.5, 0.5)
+    type: str = "mesh"
+
+
+Object = Union[Sphere, Quad, Mesh]
+
+
+@dataclass(frozen=True)
+class PointLight:
+    """An isotropic point light; ``intensity`` is radiant intensity in W/sr per RGB channel."""
+
+    name: str
+    position: Vec3
+    intensity: Vec3
+    type: str = "point"
+
+
+@dataclass(frozen=True)
+class FreeParameter:
+    """One entry under ``optimize``: a dotted path and its options (None takes the kind's default)."""
+
+    path: str
+    lr: float | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Scene:
+    """A whole scene, validated.
+
+    ``source`` is the scene file's path (or ``"<string>"``); ``document`` is the YAML document as parsed,
+    kept so that fitted.yaml can be written with the user's own layout and key order.
+    """
+
+    camera: Camera
+    film: Film
+    objects: tuple[Object, ...]
+    lights: tuple[PointLight, ...]
+    optimize: tuple[FreeParameter, ...] = ()
+    source: str = "<string>"
+    document: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        """The scene's name: its file's stem (``three_spheres`` for ``scenes/three_spheres.yaml``)."""
+        import os
+
+        stem = os.path.splitext(os.path.basename(self.source))[0]
+        return stem if stem and not stem.startswith("<") else "scene"
+
+    def object(self, name: str) -> Object:
+        return next(o for o in self.objects if o.name == name)
+
+    def light(self, name: str) -> PointLight:
+        return next(light for light in self.lights if light.name == name)
+
+    def with_film(self, **changes) -> "Scene":
+        """A copy with some film settings changed, e.g. ``scene.with_film(spp=64)``."""
+        return replace(self, film=replace(self.film, **changes))

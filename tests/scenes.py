@@ -1,0 +1,315 @@
+"""Small :class:`raydiff.scene.Scene` builders shared by the tests, and numpy references to check them with.
+
+Every builder returns a plain description (no Taichi): build it on the device only after the test's
+backend fixture has run (``cpu`` or ``vulkan``), since switching backends resets Taichi.
+
+Conventions used throughout (the same as raydiff's and Mitsuba 3's):
+
+* the camera is a pinhole; ``fov`` is the horizontal field of view; pixel (0, 0) is the top-left one;
+* a two-sided Lambertian surface under a point light has radiance ``albedo / pi * I * cos / r^2``.
+
+The numpy helpers (:func:`camera_rays`, :func:`floor_radiance`, :func:`trace_sphere_floor`) are
+independent re-implementations used as references by tests/test_integrator.py.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import replace
+
+import numpy as np
+
+from raydiff.meshes import rotation_matrix
+from raydiff.obj import read_obj
+from raydiff.scene import Camera, FreeParameter, Film, Mesh, PointLight, Quad, Rotation, Scene, Sphere
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CUBE_OBJ = os.path.join(ROOT, "assets", "cube.obj")
+
+
+def with_optimize(scene: Scene, *paths: str, **options) -> Scene:
+    """A copy of ``scene`` whose ``optimize`` section frees ``paths`` (same options for each)."""
+    return replace(scene, optimize=tuple(FreeParameter(p, **options) for p in paths))
+
+
+# --------------------------------------------------------------------------------------------------------
+# A numpy pinhole camera (the reference for raydiff.camera)
+# --------------------------------------------------------------------------------------------------------
+
+
+def camera_rays(camera: Camera, width: int, height: int, fx: np.ndarray, fy: np.ndarray):
+    """Origin (3,) and unit directions (..., 3) for film coordinates ``fx``, ``fy`` in [0, 1].
+
+    ``fx`` grows to the right and ``fy`` downwards: (0, 0) is the top-left corner of the picture.
+    """
+    pos = np.asarray(camera.position, dtype=np.float64)
+    forward = np.asarray(camera.look_at, dtype=np.float64) - pos
+    forward /= np.linalg.norm(forward)
+    right = np.cross(forward, np.asarray(camera.up, dtype=np.float64))
+    right /= np.linalg.norm(right)
+    true_up = np.cross(right, forward)
+    tan_x = math.tan(math.radians(camera.fov) / 2.0)
+    tan_y = tan_x * height / width
+    fx, fy = np.asarray(fx, dtype=np.float64), np.asarray(fy, dtype=np.float64)
+    d = forward + ((2.0 * fx - 1.0) * tan_x)[..., None] * right + ((1.0 - 2.0 * fy) * tan_y)[..., None] * true_up
+    return pos, d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+
+def subpixel_grid(width: int, height: int, n: int):
+    """Film coordinates of an ``n`` x ``n`` grid of points inside every pixel: arrays (H, W, n*n)."""
+    offsets = (np.arange(n) + 0.5) / n
+    ox, oy = np.meshgrid(offsets, offsets)
+    xs = (np.arange(width)[None, :, None] + ox.reshape(1, 1, -1)) / width
+    ys = (np.arange(height)[:, None, None] + oy.reshape(1, 1, -1)) / height
+    return np.broadcast_to(xs, (height, width, n * n)), np.broadcast_to(ys, (height, width, n * n))
+
+
+def pixel_corners(width: int, height: int):
+    """Film coordinates of every pixel's four corners: arrays (H, W, 4)."""
+    cx = np.array([0.0, 1.0, 0.0, 1.0])
+    cy = np.array([0.0, 0.0, 1.0, 1.0])
+    xs = (np.arange(width)[None, :, None] + cx) / width
+    ys = (np.arange(height)[:, None, None] + cy) / height
+    return np.broadcast_to(xs, (height, width, 4)), np.broadcast_to(ys, (height, width, 4))
+
+
+def lambert(p, n, albedo, light: PointLight) -> np.ndarray:
+    """``albedo / pi * I * max(0, n.l) / r^2`` at points ``p`` (..., 3) with unit normals ``n``."""
+    to_light = np.asarray(light.position, dtype=np.float64) - p
+    r2 = np.sum(to_light * to_light, axis=-1, keepdims=True)
+    cos = np.maximum(np.sum(n * to_light, axis=-1, keepdims=True) / np.sqrt(r2), 0.0)
+    return np.asarray(albedo) / math.pi * np.asarray(light.intensity) * cos / r2
+
+
+# --------------------------------------------------------------------------------------------------------
+# A floor seen straight from above (closed form)
+# --------------------------------------------------------------------------------------------------------
+
+
+def floor_scene(width: int = 32, height: int = 24, spp: int = 64, camera_y: float = 3.0) -> Scene:
+    """A 10 m floor quad at y = 0 under one point light, seen by a camera ``camera_y`` straight above
+    (or below, if negative). The light's position is free, so tests may move it through the pool.
+
+    The quad is wound so that its geometric normal points *down* (edge1 x edge2 = x x z = -y): being
+    two-sided, it must still be lit from above. Seen from above, image up is -z and image right is +x; the
+    light is off axis towards the top-left so that the picture has no symmetry.
+    """
+    floor = Quad("floor", origin=(-5.0, 0.0, -5.0), edge1=(10.0, 0.0, 0.0), edge2=(0.0, 0.0, 10.0), albedo=(0.8, 0.5, 0.2))
+    scene = Scene(
+        camera=Camera(position=(0.0, camera_y, 0.0), look_at=(0.0, 0.0, 0.0), up=(0.0, 0.0, -1.0), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(floor,),
+        lights=(PointLight("key", (-0.6, 1.5, -0.4), (10.0, 6.0, 3.0)),),
+    )
+    return with_optimize(scene, "lights.key.position")
+
+
+def floor_radiance(scene: Scene, subsamples: int = 16) -> np.ndarray:
+    """The exact pixel values of :func:`floor_scene` (or a variant of it with the camera moved along y):
+    the closed form averaged over an ``subsamples`` x ``subsamples`` grid inside each pixel."""
+    (floor,) = scene.objects
+    (light,) = scene.lights
+    w, h = scene.film.width, scene.film.height
+    fx, fy = subpixel_grid(w, h, subsamples)
+    o, d = camera_rays(scene.camera, w, h, fx, fy)
+    t = -o[1] / d[..., 1]
+    p = o + t[..., None] * d
+    n = np.array([0.0, math.copysign(1.0, o[1]), 0.0])  # two-sided: facing the camera
+    return lambert(p, n, floor.albedo, light).mean(axis=2)
+
+
+# --------------------------------------------------------------------------------------------------------
+# A sphere casting a hard shadow on a floor
+# --------------------------------------------------------------------------------------------------------
+
+
+def shadow_scene(width: int = 48, height: int = 36, spp: int = 4) -> Scene:
+    """A sphere above a floor, seen from straight above; the light is to its left (-x), so the shadow
+    falls to the sphere's right. Sphere and shadow both lie in the top-left quarter of the picture
+    (image up is -z, image right is +x)."""
+    return Scene(
+        camera=Camera(position=(0.0, 3.0, 0.0), look_at=(0.0, 0.0, 0.0), up=(0.0, 0.0, -1.0), fov=50.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.7, 0.7, 0.7)),
+            Sphere("ball", center=(-0.85, 0.35, -0.5), radius=0.18, albedo=(0.9, 0.3, 0.2)),
+        ),
+        lights=(PointLight("key", (-1.5, 1.6, -0.5), (6.0, 6.0, 6.0)),),
+    )
+
+
+def _ray_sphere(o, d, center, radius):
+    """Nearest positive t of rays (o, d) against a sphere; inf where they miss."""
+    oc = o - center
+    b = np.sum(oc * d, axis=-1)
+    disc = b * b - (np.sum(oc * oc, axis=-1) - radius * radius)
+    s = np.sqrt(np.maximum(disc, 0.0))
+    t = np.where(-b - s > 1e-9, -b - s, -b + s)
+    return np.where((disc > 0) & (t > 1e-9), t, np.inf)
+
+
+def trace_sphere_floor(scene: Scene, fx, fy):
+    """For the film points ``fx``, ``fy`` of :func:`shadow_scene`: (sees_sphere, floor_in_shadow)."""
+    floor, ball = scene.objects
+    (light,) = scene.lights
+    o, d = camera_rays(scene.camera, scene.film.width, scene.film.height, fx, fy)
+    center = np.asarray(ball.center)
+    sees_sphere = np.isfinite(_ray_sphere(o, d, center, ball.radius))
+    p = o + (-o[1] / d[..., 1])[..., None] * d
+    to_light = np.asarray(light.position) - p
+    dist = np.linalg.norm(to_light, axis=-1)
+    in_shadow = _ray_sphere(p, to_light / dist[..., None], center, ball.radius) < dist
+    return sees_sphere, in_shadow & ~sees_sphere
+
+
+# --------------------------------------------------------------------------------------------------------
+# The unit cube as a mesh and as six quads
+# --------------------------------------------------------------------------------------------------------
+
+
+def cube_mesh(name: str, scale, rotate: Rotation, translate, albedo=(0.6, 0.5, 0.4)) -> Mesh:
+    """assets/cube.obj placed by scale, rotate and translate."""
+    vertices, faces = read_obj(CUBE_OBJ)
+    return Mesh(name, CUBE_OBJ, "assets/cube.obj", vertices, faces, tuple(scale), rotate, tuple(translate), albedo)
+
+
+def cube_quads(prefix: str, scale, rotate: Rotation, translate, albedo=(0.6, 0.5, 0.4)) -> tuple[Quad, ...]:
+    """The same cube as :func:`cube_mesh`, as six quads (outward normals, though it does not matter)."""
+    m = rotation_matrix(rotate) * np.asarray(scale, dtype=np.float64)
+    t = np.asarray(translate, dtype=np.float64)
+    quads = []
+    for axis in range(3):
+        a, b = (axis + 1) % 3, (axis + 2) % 3
+        for sign in (-1.0, 1.0):
+            corner = np.full(3, -0.5)
+            corner[axis] = 0.5 * sign
+            e1, e2 = np.zeros(3), np.zeros(3)
+            e1[a], e2[b] = 1.0, 1.0
+            if sign < 0:
+                e1, e2 = e2, e1  # keep edge1 x edge2 pointing outwards
+            quads.append(
+                Quad(
+                    f"{prefix}_{'xyz'[axis]}{'-+'[sign > 0]}",
+                    origin=tuple(m @ corner + t),
+                    edge1=tuple(m @ e1),
+                    edge2=tuple(m @ e2),
+                    albedo=albedo,
+                )
+            )
+    return tuple(quads)
+
+
+CUBE_SCALE = (1.0, 0.7, 0.9)
+CUBE_ROTATION = Rotation(axis=(1.0, 2.0, 0.5), angle=35.0)
+
+
+def cube_scene(as_quads: bool, width: int = 40, height: int = 30, spp: int = 4) -> Scene:
+    """The scaled, rotated cube alone under one light, as a mesh or as six quads (same camera)."""
+    place = (CUBE_SCALE, CUBE_ROTATION, (0.0, 0.0, 0.0))
+    return Scene(
+        camera=Camera(position=(1.0, 1.5, 3.5), look_at=(0.0, 0.0, 0.0), fov=35.0),
+        film=Film(width, height, spp),
+        objects=cube_quads("cube", *place) if as_quads else (cube_mesh("cube", *place),),
+        lights=(PointLight("key", (-1.0, 2.5, 2.0), (8.0, 7.0, 6.0)),),
+    )
+
+
+# --------------------------------------------------------------------------------------------------------
+# A scene without shadows on anything visible (for gradients)
+# --------------------------------------------------------------------------------------------------------
+
+FLOATING_PATHS = (
+    "lights.key.position",
+    "lights.key.intensity",
+    "lights.fill.position",
+    "lights.fill.intensity",
+    "objects.ball.albedo",
+    "objects.panel.albedo",
+    "objects.box.albedo",
+)
+
+
+def floating_scene(width: int = 48, height: int = 36, spp: int = 4) -> Scene:
+    """A sphere, a tilted quad and a rotated cube mesh floating side by side in front of nothing, lit by
+    two lights from the camera's side: every shadow falls into the void behind them, so the image is
+    smooth in every light and albedo parameter. Every free-parameter kind is freed."""
+    scene = Scene(
+        camera=Camera(position=(0.3, 0.8, 5.0), look_at=(0.0, 0.1, 0.0), fov=45.0),
+        film=Film(width, height, spp),
+        objects=(
+            Sphere("ball", center=(-1.4, 0.3, 0.0), radius=0.5, albedo=(0.7, 0.4, 0.2)),
+            Quad("panel", origin=(0.9, -0.5, 0.3), edge1=(1.0, 0.0, -0.5), edge2=(0.1, 1.2, 0.0), albedo=(0.3, 0.6, 0.5)),
+            cube_mesh("box", (0.8, 0.8, 0.8), Rotation((1.0, 1.0, 0.0), 30.0), (-0.1, 0.2, 0.0), albedo=(0.5, 0.5, 0.8)),
+        ),
+        lights=(
+            PointLight("key", (-1.5, 2.5, 3.5), (12.0, 10.0, 8.0)),
+            PointLight("fill", (2.2, 0.4, 4.0), (3.0, 4.0, 6.0)),
+        ),
+    )
+    return with_optimize(scene, *FLOATING_PATHS)
+
+
+def lone_floor_scene(width: int = 40, height: int = 30, spp: int = 4) -> Scene:
+    """One tilted quad and one light, nothing to cast a shadow; light position and intensity free."""
+    scene = Scene(
+        camera=Camera(position=(0.0, 2.0, 3.0), look_at=(0.0, 0.0, 0.0), fov=50.0),
+        film=Film(width, height, spp),
+        objects=(Quad("floor", origin=(-2.0, 0.0, -2.0), edge1=(0.0, 0.3, 4.0), edge2=(4.0, 0.0, 0.0), albedo=(0.6, 0.5, 0.4)),),
+        lights=(PointLight("key", (0.7, 1.2, 0.4), (4.0, 3.0, 2.0)),),
+    )
+    return with_optimize(scene, "lights.key.position", "lights.key.intensity", "objects.floor.albedo")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Parity and fitting scenes
+# --------------------------------------------------------------------------------------------------------
+
+
+def spheres_scene(width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """Three spheres on a floor quad, two lights, a visible hard shadow (the Mitsuba parity scene)."""
+    return Scene(
+        camera=Camera(position=(0.0, 2.2, 5.0), look_at=(0.0, 0.4, 0.0), fov=45.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.55)),
+            Sphere("red", center=(-1.2, 0.5, 0.0), radius=0.5, albedo=(0.8, 0.2, 0.15)),
+            Sphere("green", center=(0.3, 0.35, 0.6), radius=0.35, albedo=(0.2, 0.7, 0.25)),
+            Sphere("blue", center=(1.3, 0.7, -0.6), radius=0.7, albedo=(0.2, 0.3, 0.8)),
+        ),
+        lights=(
+            PointLight("key", (-2.0, 4.0, 2.5), (25.0, 23.0, 20.0)),
+            PointLight("fill", (3.0, 1.5, 3.0), (4.0, 5.0, 7.0)),
+        ),
+    )
+
+
+def cube_parity_scene(width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """The cube mesh, scaled and rotated, standing on a floor quad and casting a shadow on it."""
+    return Scene(
+        camera=Camera(position=(1.5, 2.5, 4.5), look_at=(0.0, 0.4, 0.0), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.6)),
+            cube_mesh("box", (1.2, 0.8, 1.0), Rotation((0.0, 1.0, 0.0), 30.0), (0.0, 0.4, 0.0), albedo=(0.8, 0.5, 0.3)),
+        ),
+        lights=(PointLight("key", (-2.0, 3.5, 1.5), (20.0, 20.0, 20.0)),),
+    )
+
+
+FIT_TRUE_LIGHT = (0.8, 2.2, 1.2)
+FIT_TRUE_INTENSITY = (9.0, 8.0, 7.0)
+FIT_TRUE_BALL_ALBEDO = (0.75, 0.35, 0.2)
+
+
+def fit_scene(width: int = 64, height: int = 48, spp: int = 4) -> Scene:
+    """A sphere on a floor under one light, at the true values (no ``optimize`` section)."""
+    return Scene(
+        camera=Camera(position=(0.0, 2.5, 4.0), look_at=(0.0, 0.3, 0.0), fov=45.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-3.0, 0.0, -3.0), edge1=(0.0, 0.0, 6.0), edge2=(6.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.6)),
+            Sphere("ball", center=(0.0, 0.5, 0.0), radius=0.5, albedo=FIT_TRUE_BALL_ALBEDO),
+        ),
+        lights=(PointLight("key", FIT_TRUE_LIGHT, FIT_TRUE_INTENSITY),),
+    )

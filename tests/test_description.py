@@ -1,0 +1,555 @@
+"""Tests for raydiff.description: loading, validating and dumping scene files."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raydiff.description import dump_scene, load_scene, load_scene_string
+from raydiff.errors import SceneError
+from raydiff.scene import Camera, Film, FreeParameter, Mesh, PointLight, Quad, Rotation, Sphere
+
+CUBE = """\
+# unit cube, quads
+v -0.5 -0.5 -0.5
+v 0.5 -0.5 -0.5
+v 0.5 0.5 -0.5
+v -0.5 0.5 -0.5
+v -0.5 -0.5 0.5
+v 0.5 -0.5 0.5
+v 0.5 0.5 0.5
+v -0.5 0.5 0.5
+f 1 4 3 2
+f 5 6 7 8
+f 1 2 6 5
+f 2 3 7 6
+f 3 4 8 7
+f 4 1 5 8
+"""
+
+# Line numbers matter: the table of bad inputs below refers to them.
+FULL = """\
+camera:
+  position: [0, 1.6, 4.2]
+  look_at: [0, 0.3, 0]
+  up: [0, 1, 0]
+  fov: 40
+film: {width: 200, height: 150, spp: 4}
+objects:
+  - name: floor
+    type: quad
+    origin: [-4, 0, 4]
+    edge1: [8, 0, 0]
+    edge2: [0, 0, -8]
+    albedo: [0.75, 0.75, 0.75]
+  - {name: red, type: sphere, center: [-0.9, 0.45, 0.2], radius: 0.45, albedo: [0.8, 0.15, 0.1]}
+  - name: box
+    type: mesh
+    file: cube.obj
+    scale: 0.9
+    rotate: {axis: [0, 1, 0], angle: 30}
+    translate: [0, 0, 0]
+lights:
+  - name: key
+    type: point
+    position: [1.0, 1.5, -0.5]
+    intensity: [12, 12, 12]
+optimize:
+  lights.key.position: {lr: 0.05}
+  lights.key.intensity: {}
+"""
+
+MINIMAL = """\
+camera: {position: [0, 0, 5], look_at: [0, 0, 0]}
+film: {width: 8, height: 6}
+objects:
+  - {type: sphere, center: [0, 0, 0], radius: 1}
+lights:
+  - {type: point, position: [0, 5, 0], intensity: 10}
+"""
+
+
+def scene_dir(tmp_path, text: str, name: str = "scene.yaml") -> str:
+    """Write ``text`` and a cube.obj into tmp_path; return the scene file's path."""
+    (tmp_path / "cube.obj").write_text(CUBE)
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def edit(old: str, new: str, text: str = FULL) -> str:
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def section(name: str, replacement: str, text: str = FULL) -> str:
+    """``text`` with the whole top-level section ``name`` (its line and the indented lines below) replaced."""
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"{name}:"))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines))
+    return "".join(lines[:start]) + replacement + "".join(lines[end:])
+
+
+# (scene text, key in the error, message substring, line or None)
+BAD = {
+    # the file as a whole
+    "empty": ("", None, "empty document", None),
+    "only a comment": ("# nothing\n", None, "empty document", None),
+    "top level list": ("- 1\n- 2\n", None, "expected a scene: a mapping", 1),
+    "top level scalar": ("hello\n", None, "expected a scene: a mapping", 1),
+    "malformed flow": (edit("film: {width: 200, height: 150, spp: 4}", "film: {width: 200"), None, "malformed YAML", 7),
+    "malformed indent": (edit("  look_at: [0, 0.3, 0]", "   look_at: [0, 0.3, 0]"), None, "malformed YAML", 3),
+    "two documents": (FULL + "---\na: 1\n", None, "single document", 29),
+    "duplicate key": (
+        edit("  fov: 40", "  fov: 40\n  fov: 50"),
+        "camera.fov", "duplicate key 'fov' (first given on line 5)", 6),
+    "duplicate top key": (FULL + "film: {width: 1, height: 1}\n", "film", "duplicate key 'film'", 29),
+    "unknown top key": (FULL + "camra: 1\n", "camra", "unknown key 'camra' (did you mean 'camera'?)", 29),
+    "unknown key no hint": (FULL + "zzzzz: 1\n", "zzzzz", "valid keys: camera, film, objects, lights, optimize", 29),
+    "non-text key": (FULL + "1: 2\n", None, "expected text keys, got 1", 29),
+    "custom tag": (edit("fov: 40", "fov: !!python/name:os.system"), None, "malformed YAML", 5),
+    "bad int tag": (edit("fov: 40", "fov: !!int forty"), "camera.fov", "cannot read 'forty' as !!int", 5),
+    "set tag": (edit("fov: 40", "fov: !!set {a}"), "camera.fov", "unsupported YAML tag '!!set'", 5),
+    "recursive alias": (FULL + "x: &a [*a]\n", "x[0]", "recursive YAML alias", 29),
+    "merge key": (edit("  fov: 40", "  <<: {fov: 40}"), "camera", "merge keys", 5),
+    # camera
+    "missing camera": (FULL.replace("camera:", "cam:", 1), "cam", "did you mean 'camera'", 1),
+    "camera not a mapping": (section("camera", "camera: [1, 2]\n"), "camera", "expected a mapping, got [1, 2]", 1),
+    "typo in camera": (
+        edit("  position: [0, 1.6", "  positon: [0, 1.6"),
+        "camera.positon", "unknown key 'positon' (did you mean 'position'?)", 2),
+    "missing look_at": (edit("  look_at: [0, 0.3, 0]\n", ""), "camera.look_at", "missing required key 'look_at'", 1),
+    "position text": (
+        edit("position: [0, 1.6, 4.2]", "position: abc"),
+        "camera.position", "expected 3 numbers, got 'abc'", 2),
+    "position short": (
+        edit("position: [0, 1.6, 4.2]", "position: [0, 1.6]"),
+        "camera.position", "expected 3 numbers, got [0, 1.6]", 2),
+    "position long": (
+        edit("position: [0, 1.6, 4.2]", "position: [0, 1.6, 4.2, 1]"),
+        "camera.position", "expected 3 numbers", 2),
+    "position bool": (
+        edit("position: [0, 1.6, 4.2]", "position: [0, true, 4.2]"),
+        "camera.position", "expected 3 numbers, got [0, true, 4.2]", 2),
+    "position nan": (edit("position: [0, 1.6, 4.2]", "position: [0, .nan, 4.2]"), "camera.position", "finite", 2),
+    "position null": (
+        edit("position: [0, 1.6, 4.2]", "position:"),
+        "camera.position", "expected 3 numbers, got null", 2),
+    "position string numbers": (
+        edit("position: [0, 1.6, 4.2]", "position: ['0', '1', '2']"),
+        "camera.position", "expected 3 numbers", 2),
+    "look_at equals position": (
+        edit("look_at: [0, 0.3, 0]", "look_at: [0, 1.6, 4.2]"),
+        "camera.look_at", "differ from position", 3),
+    "up zero": (edit("up: [0, 1, 0]", "up: [0, 0, 0]"), "camera.up", "nonzero", 4),
+    "up parallel": (edit("up: [0, 1, 0]", "up: [0, 2.6, 8.4]"), "camera.up", "not parallel to look_at - position", 4),
+    "fov too big": (edit("fov: 40", "fov: 190"), "camera.fov", "between 0 and 180 degrees", 5),
+    "fov zero": (edit("fov: 40", "fov: 0"), "camera.fov", "between 0 and 180 degrees", 5),
+    "fov bool": (edit("fov: 40", "fov: true"), "camera.fov", "expected a number, got true", 5),
+    "fov inf": (edit("fov: 40", "fov: .inf"), "camera.fov", "finite", 5),
+    "fov huge int": (edit("fov: 40", "fov: " + "9" * 400), "camera.fov", "finite", 5),
+    "fov text": (edit("fov: 40", "fov: 1e3"), "camera.fov", "expected a number, got '1e3'", 5),
+    # film
+    "missing film": (edit("film: {width: 200, height: 150, spp: 4}\n", ""), "film", "missing required key 'film'", 1),
+    "film float width": (edit("width: 200", "width: 200.0"), "film.width", "expected a positive integer, got 200.0", 6),
+    "film zero height": (edit("height: 150", "height: 0"), "film.height", "expected a positive integer, got 0", 6),
+    "film huge": (edit("width: 200", "width: 20000"), "film.width", "up to 16384", 6),
+    "film spp negative": (edit("spp: 4", "spp: -1"), "film.spp", "positive integer", 6),
+    "film spp bool": (edit("spp: 4", "spp: true"), "film.spp", "positive integer, got true", 6),
+    "film unknown key": (edit("spp: 4", "samples: 4"), "film.samples", "unknown key 'samples'", 6),
+    # objects
+    "objects empty": (section("objects", "objects: []\n"), "objects", "at least one object", 7),
+    "objects mapping": (
+        section("objects", "objects: {a: 1}\n"),
+        "objects", "expected a list of objects, got a mapping", 7),
+    "object not a mapping": (section("objects", "objects:\n  - 5\n"), "objects[0]", "expected a mapping, got 5", 8),
+    "object type typo": (
+        edit("type: sphere", "type: sphree"),
+        "objects[1].type",
+        "unknown object type 'sphree' (did you mean 'sphere'?); expected one of quad, sphere, mesh", 14),
+    "object type missing": (edit("    type: quad\n", ""), "objects[0].type", "missing required key 'type'", 8),
+    "object type number": (
+        edit("type: quad", "type: 3"),
+        "objects[0].type", "expected object type (one of quad, sphere, mesh), got 3", 9),
+    "sphere with quad key": (
+        edit("radius: 0.45,", "radius: 0.45, edge1: [1, 0, 0],"),
+        "objects[1].edge1", "unknown key 'edge1'", 14),
+    "sphere radius zero": (
+        edit("radius: 0.45", "radius: 0"),
+        "objects[1].radius", "expected a positive radius, got 0", 14),
+    "sphere radius negative": (edit("radius: 0.45", "radius: -1"), "objects[1].radius", "positive radius", 14),
+    "sphere missing center": (
+        edit("center: [-0.9, 0.45, 0.2], ", ""),
+        "objects[1].center", "missing required key 'center'", 14),
+    "albedo above one": (
+        edit("albedo: [0.8, 0.15, 0.1]", "albedo: [1.5, 0.15, 0.1]"),
+        "objects[1].albedo", "in [0, 1]", 14),
+    "albedo grey negative": (edit("albedo: [0.8, 0.15, 0.1]", "albedo: -0.1"), "objects[1].albedo", "in [0, 1]", 14),
+    "albedo short": (
+        edit("albedo: [0.8, 0.15, 0.1]", "albedo: [0.8, 0.15]"),
+        "objects[1].albedo", "expected 3 numbers", 14),
+    "albedo text": (
+        edit("albedo: [0.8, 0.15, 0.1]", "albedo: red"),
+        "objects[1].albedo", "expected a number or 3 numbers, got 'red'", 14),
+    "duplicate object name": (edit("name: red", "name: floor"), "objects[1].name", "duplicate object name 'floor'", 14),
+    "default name collides": (  # the unnamed sphere at index 2 is called sphere2 by default
+        edit("  - name: box", "  - {type: sphere, center: [0, 0, 0], radius: 1}\n  - name: box",
+             edit("name: red", "name: sphere2")),
+        "objects[2].name", "duplicate object name 'sphere2' (also objects[1])", 15),
+    "name with dot": (edit("name: red", "name: r.ed"), "objects[1].name", "without dots", 14),
+    "name number": (edit("name: red", "name: 7"), "objects[1].name", "expected a name", 14),
+    "quad edge zero": (edit("edge1: [8, 0, 0]", "edge1: [0, 0, 0]"), "objects[0].edge1", "nonzero", 11),
+    "quad edges parallel": (
+        edit("edge2: [0, 0, -8]", "edge2: [-2, 0, 0]"),
+        "objects[0].edge2", "not parallel to edge1", 12),
+    "quad missing origin": (
+        edit("    origin: [-4, 0, 4]\n", ""),
+        "objects[0].origin", "missing required key 'origin'", 8),
+    "mesh file missing": (
+        edit("file: cube.obj", "file: nothere.obj"),
+        "objects[2].file", "mesh file 'nothere.obj' not found", 17),
+    "mesh file not text": (
+        edit("file: cube.obj", "file: [cube.obj]"),
+        "objects[2].file", "expected non-empty text", 17),
+    "mesh file is a directory": (edit("file: cube.obj", "file: ."), "objects[2].file", "not found", 17),
+    "mesh without file": (edit("    file: cube.obj\n", ""), "objects[2].file", "missing required key 'file'", 15),
+    "mesh scale zero": (edit("scale: 0.9", "scale: 0"), "objects[2].scale", "positive number or 3 nonzero numbers", 18),
+    "mesh scale component zero": (edit("scale: 0.9", "scale: [1, 0, 1]"), "objects[2].scale", "3 nonzero numbers", 18),
+    "mesh scale text": (edit("scale: 0.9", "scale: big"), "objects[2].scale", "got 'big'", 18),
+    "mesh rotate axis zero": (edit("axis: [0, 1, 0]", "axis: [0, 0, 0]"), "objects[2].rotate.axis", "nonzero", 19),
+    "mesh rotate typo": (
+        edit("axis: [0, 1, 0]", "axsi: [0, 1, 0]"),
+        "objects[2].rotate.axsi", "did you mean 'axis'", 19),
+    "mesh rotate not mapping": (
+        edit("rotate: {axis: [0, 1, 0], angle: 30}", "rotate: 30"),
+        "objects[2].rotate", "expected a mapping {axis", 19),
+    "mesh angle text": (
+        edit("angle: 30", "angle: thirty"),
+        "objects[2].rotate.angle", "expected a number, got 'thirty'", 19),
+    "mesh translate short": (
+        edit("translate: [0, 0, 0]", "translate: [0, 0]"),
+        "objects[2].translate", "expected 3 numbers", 20),
+    # lights
+    "lights empty": (section("lights", "lights: []\n"), "lights", "at least one light", 21),
+    "lights missing": (FULL.replace("lights:", "lihgts:"), "lihgts", "did you mean 'lights'", 21),
+    "light type unknown": (
+        edit("type: point", "type: area"),
+        "lights[0].type", "unknown light type 'area'; expected one of point", 23),
+    "light type typo": (edit("type: point", "type: pont"), "lights[0].type", "did you mean 'point'", 23),
+    "light intensity negative": (
+        edit("intensity: [12, 12, 12]", "intensity: [12, -1, 12]"),
+        "lights[0].intensity", "expected intensities >= 0", 25),
+    "light intensity missing": (
+        edit("    intensity: [12, 12, 12]\n", ""),
+        "lights[0].intensity", "missing required key 'intensity'", 22),
+    "light position inf": (
+        edit("position: [1.0, 1.5, -0.5]", "position: [1.0, -.inf, -0.5]"),
+        "lights[0].position", "finite", 24),
+    "light unknown key": (
+        edit("    intensity: [12, 12, 12]\n", "    intensity: [12, 12, 12]\n    colour: 1\n"),
+        "lights[0].colour", "unknown key 'colour'", 26),
+    "duplicate light name": (
+        edit("optimize:", "  - {name: key, type: point, position: [0, 0, 0], intensity: 1}\noptimize:"),
+        "lights[1].name", "duplicate light name 'key' (also lights[0])", 26),
+    # optimize
+    "optimize typo in name": (
+        edit("lights.key.position: {lr", "lights.kye.position: {lr"),
+        "optimize.lights.kye.position", "no light named 'kye' (did you mean 'key'?)", 27),
+    "optimize frozen field": (
+        FULL + "  objects.red.radius: {}\n",
+        "optimize.objects.red.radius", "cannot be optimised", 29),
+    "optimize bad path": (
+        FULL + "  camera.fov: {}\n",
+        "optimize.camera.fov", "expected a path 'lights.<name>.<field>'", 29),
+    "optimize lr text": (
+        edit("{lr: 0.05}", "{lr: fast}"),
+        "optimize.lights.key.position.lr", "expected a number, got 'fast'", 27),
+    "optimize lr zero": (
+        edit("{lr: 0.05}", "{lr: 0}"),
+        "optimize.lights.key.position", "lr must be a positive number", 27),
+    "optimize min above max": (
+        edit("{lr: 0.05}", "{min: 2, max: 1}"),
+        "optimize.lights.key.position", "min (2.0) is above max (1.0)", 27),
+    "optimize unknown option": (
+        edit("{lr: 0.05}", "{rate: 0.05}"),
+        "optimize.lights.key.position.rate", "unknown key 'rate'", 27),
+    "optimize options not mapping": (
+        edit("{lr: 0.05}", "0.05"),
+        "optimize.lights.key.position", "expected a mapping with optional lr, min, max", 27),
+    "optimize list": (
+        section("optimize", "optimize: [lights.key.position]\n"),
+        "optimize", "expected a mapping of dotted paths", 26),
+    "optimize duplicate": (
+        FULL + "  lights.key.intensity: {lr: 1}\n",
+        "optimize.lights.key.intensity", "duplicate key", 29),
+}
+
+
+@pytest.mark.parametrize(("text", "key", "message", "line"), BAD.values(), ids=BAD.keys())
+def test_bad_scene(tmp_path, text, key, message, line):
+    path = scene_dir(tmp_path, text)
+    with pytest.raises(SceneError) as info:
+        load_scene(path)
+    err = info.value
+    assert message in err.message
+    assert err.location.file == path
+    assert err.location.key == key
+    assert err.location.line == line
+    assert "scene.yaml" in str(err)
+    if key:
+        assert key in str(err)
+    if line:
+        assert f"scene.yaml:{line}" in str(err)
+    assert "\n" not in str(err)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nothere.yaml"
+    with pytest.raises(SceneError, match="cannot read scene file: No such file") as info:
+        load_scene(path)
+    assert info.value.location.file == str(path)
+
+
+def test_directory_is_not_a_scene(tmp_path):
+    with pytest.raises(SceneError, match="cannot read scene file"):
+        load_scene(tmp_path)
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(FULL.encode() + "# caf\xe9\n".encode("latin-1"))
+    with pytest.raises(SceneError, match="expected UTF-8 text, got byte 0xe9") as info:
+        load_scene(path)
+    assert info.value.location.line == 29
+
+
+def test_control_character(tmp_path):
+    with pytest.raises(SceneError, match="malformed YAML: unacceptable character") as info:
+        load_scene(scene_dir(tmp_path, FULL + "x: \x07\n"))
+    assert info.value.location.line == 29
+
+
+def test_bad_obj_points_at_the_obj_file(tmp_path):
+    path = scene_dir(tmp_path, FULL)
+    (tmp_path / "cube.obj").write_text("v 0 0 0\nv 1 0 0\nf 1 2 3\n")
+    with pytest.raises(SceneError, match="out of range") as info:
+        load_scene(path)
+    assert info.value.location.file == str(tmp_path / "cube.obj")
+    assert info.value.location.line == 3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Good paths
+# ---------------------------------------------------------------------------------------------------------
+
+
+def test_full_example(tmp_path):
+    path = scene_dir(tmp_path, FULL)
+    scene = load_scene(path)
+    assert scene.source == path
+    assert scene.camera == Camera(position=(0.0, 1.6, 4.2), look_at=(0.0, 0.3, 0.0), up=(0.0, 1.0, 0.0), fov=40.0)
+    assert scene.film == Film(width=200, height=150, spp=4)
+    floor, red, box = scene.objects
+    assert floor == Quad("floor", (-4.0, 0.0, 4.0), (8.0, 0.0, 0.0), (0.0, 0.0, -8.0), (0.75, 0.75, 0.75))
+    assert red == Sphere("red", (-0.9, 0.45, 0.2), 0.45, (0.8, 0.15, 0.1))
+    assert isinstance(box, Mesh) and box.name == "box"
+    assert box.file == str(tmp_path / "cube.obj") and box.file_as_written == "cube.obj"
+    assert box.vertices.shape == (8, 3) and box.faces.shape == (12, 3)
+    assert box.scale == (0.9, 0.9, 0.9)
+    assert box.rotate == Rotation(axis=(0.0, 1.0, 0.0), angle=30.0)
+    assert box.translate == (0.0, 0.0, 0.0)
+    assert scene.lights == (PointLight("key", (1.0, 1.5, -0.5), (12.0, 12.0, 12.0)),)
+    assert scene.optimize == (FreeParameter("lights.key.position", lr=0.05), FreeParameter("lights.key.intensity"))
+    assert list(scene.document) == ["camera", "film", "objects", "lights", "optimize"]
+    assert scene.document["objects"][1]["radius"] == 0.45
+    for vector in (scene.camera.position, scene.lights[0].intensity, floor.edge1):
+        assert all(type(x) is float for x in vector)
+
+
+def test_defaults(tmp_path):
+    scene = load_scene_string(MINIMAL)
+    assert scene.source == "<string>"
+    assert scene.camera.up == (0.0, 1.0, 0.0) and scene.camera.fov == 40.0
+    assert scene.film.spp == 4
+    (sphere,) = scene.objects
+    assert sphere.name == "sphere0" and sphere.albedo == (0.5, 0.5, 0.5)
+    assert scene.lights[0].name == "point0"
+    assert scene.optimize == ()
+    (tmp_path / "m.obj").write_text(CUBE)
+    text = MINIMAL + "  - {type: point, position: [0, 1, 0], intensity: 1}\n"
+    text = text.replace("objects:\n", "objects:\n  - {type: mesh, file: m.obj}\n")
+    scene = load_scene_string(text, source="x.yaml", base_dir=str(tmp_path))
+    mesh = scene.objects[0]
+    assert mesh.name == "mesh0" and scene.objects[1].name == "sphere1" and scene.lights[1].name == "point1"
+    assert mesh.scale == (1.0, 1.0, 1.0) and mesh.rotate == Rotation() and mesh.translate == (0.0, 0.0, 0.0)
+    assert mesh.albedo == (0.5, 0.5, 0.5) and mesh.file == str(tmp_path / "m.obj")
+
+
+def test_grey_shorthand_and_per_axis_scale(tmp_path):
+    (tmp_path / "m.obj").write_text(CUBE)
+    text = MINIMAL.replace("radius: 1}", "radius: 1, albedo: 0.3}")
+    mesh = "  - {type: mesh, file: m.obj, scale: [1, -2, 3], rotate: {angle: 90}}\n"
+    text = text.replace("objects:\n", "objects:\n" + mesh)
+    scene = load_scene_string(text, base_dir=str(tmp_path))
+    assert scene.objects[1].albedo == (0.3, 0.3, 0.3)
+    assert scene.lights[0].intensity == (10.0, 10.0, 10.0)
+    assert scene.objects[0].scale == (1.0, -2.0, 3.0)
+    assert scene.objects[0].rotate == Rotation(axis=(0.0, 1.0, 0.0), angle=90.0)
+
+
+def test_optimize_null_and_empty_options():
+    assert load_scene_string(MINIMAL + "optimize:\n").optimize == ()
+    text = MINIMAL + "optimize:\n  lights.point0.intensity:\n  objects.sphere0.albedo: {min: 0.1, max: 0.9}\n"
+    assert load_scene_string(text).optimize == (
+        FreeParameter("lights.point0.intensity"),
+        FreeParameter("objects.sphere0.albedo", min=0.1, max=0.9),
+    )
+
+
+def test_absolute_mesh_path(tmp_path):
+    (tmp_path / "m.obj").write_text(CUBE)
+    text = MINIMAL.replace("objects:\n", f"objects:\n  - {{type: mesh, file: '{tmp_path / 'm.obj'}'}}\n")
+    assert load_scene_string(text, base_dir="/nonexistent").objects[0].file == str(tmp_path / "m.obj")
+
+
+def test_dump_round_trip(tmp_path):
+    (tmp_path / "meshes").mkdir()
+    (tmp_path / "meshes" / "cube.obj").write_text(CUBE)
+    (tmp_path / "scenes").mkdir()
+    source = tmp_path / "scenes" / "scene.yaml"
+    source.write_text(FULL.replace("file: cube.obj", "file: ../meshes/cube.obj"))
+    scene = load_scene(source)
+    document_before = copy.deepcopy(scene.document)
+
+    out = tmp_path / "runs" / "fit 1" / "fitted.yaml"
+    out.parent.mkdir(parents=True)
+    values = {
+        "lights.key.position": np.array([0.25, 2.0, -1.0 / 3.0]),
+        "lights.key.intensity": np.array([7, 8, 9], dtype=np.float32),
+        "objects.red.albedo": np.array([[0.1, 0.2, 0.3]]),
+    }
+    dump_scene(scene, out, values)
+
+    assert scene.document == document_before  # the scene itself is left alone
+    assert sorted(os.listdir(out.parent)) == ["fitted.yaml"]  # no temporary file left behind
+    again = load_scene(out)
+    assert again.light("key").position == (0.25, 2.0, -1.0 / 3.0)
+    assert again.light("key").intensity == (7.0, 8.0, 9.0)
+    assert again.object("red").albedo == (0.1, 0.2, 0.3)
+    assert again.object("box").file == str(tmp_path / "meshes" / "cube.obj")
+    assert again.object("box").file_as_written == os.path.join("..", "..", "meshes", "cube.obj")
+    assert again.camera == scene.camera and again.film == scene.film and again.optimize == scene.optimize
+    assert list(again.document) == list(scene.document)
+    assert list(again.document["objects"][2]) == list(scene.document["objects"][2])
+    written = yaml.safe_load(out.read_text())
+    assert written["lights"][0]["position"] == [0.25, 2.0, -1.0 / 3.0]
+    assert all(type(x) is float for x in written["lights"][0]["intensity"])
+
+    dump_scene(again, out)  # overwriting in place works too, and keeps everything
+    assert load_scene(out).light("key").position == (0.25, 2.0, -1.0 / 3.0)
+
+
+def test_dump_rejects_unknown_paths(tmp_path):
+    scene = load_scene_string(MINIMAL)
+    with pytest.raises(ValueError, match="no light named 'nope'"):
+        dump_scene(scene, tmp_path / "x.yaml", {"lights.nope.position": np.zeros(3)})
+    with pytest.raises(ValueError, match="expected a path"):
+        dump_scene(scene, tmp_path / "x.yaml", {"camera.fov": np.zeros(1)})
+
+
+def test_dump_to_missing_directory(tmp_path):
+    scene = load_scene_string(MINIMAL)
+    with pytest.raises(SceneError, match="cannot write scene file"):
+        dump_scene(scene, tmp_path / "no" / "such" / "dir.yaml")
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Property tests: whatever the input, a Scene or a SceneError, nothing else
+# ---------------------------------------------------------------------------------------------------------
+
+VOCABULARY = [
+    "camera", "film", "objects", "lights", "optimize", "position", "look_at", "up", "fov", "width", "height",
+    "spp", "name", "type", "origin", "edge1", "edge2", "albedo", "center", "radius", "file", "scale", "rotate",
+    "axis", "angle", "translate", "intensity", "lr", "min", "max", "lights.key.position", "objects.a.albedo",
+]
+JUNK = ["", "x", "positon", "<<", "0", "a.b", "lights.point0.intensity", "objects.sphere0.albedo"]
+WORDS = ["quad", "sphere", "mesh", "point", "cube.obj", "key", "a", "nope.obj", "", ".", "/"]
+
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 300),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(WORDS),
+    st.text(max_size=5),
+)
+keys = st.sampled_from(VOCABULARY + JUNK)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)),
+    max_leaves=25,
+)
+top_keys = st.sampled_from(["camera", "film", "objects", "lights", "optimize"] + JUNK)
+documents = st.one_of(values, st.dictionaries(top_keys, values, max_size=6))
+
+
+@pytest.fixture(scope="module")
+def mesh_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("meshes")
+    (path / "cube.obj").write_text(CUBE)
+    return str(path)
+
+
+def load_or_scene_error(text: str, base_dir: str) -> None:
+    try:
+        load_scene_string(text, source="fuzz.yaml", base_dir=base_dir)
+    except SceneError as err:
+        assert err.location.file == "fuzz.yaml"
+        assert "\n" not in str(err)
+
+
+@settings(max_examples=80, deadline=None)
+@given(document=documents)
+def test_random_documents_load_or_raise_scene_error(mesh_dir, document):
+    load_or_scene_error(yaml.safe_dump(document, sort_keys=False), mesh_dir)
+
+
+def mutate(draw, node, depth=0):
+    """A copy of ``node`` with some keys dropped, replaced or added and some list items changed."""
+    if isinstance(node, dict):
+        result = {}
+        for key, value in node.items():
+            action = draw(st.sampled_from(["keep"] * 6 + ["drop", "replace", "recurse", "recurse"]))
+            if action == "keep":
+                result[key] = value
+            elif action == "replace":
+                result[key] = draw(values)
+            elif action == "recurse":
+                result[key] = mutate(draw, value, depth + 1)
+        if draw(st.integers(0, 9)) == 0:
+            result[draw(keys)] = draw(values)
+        return result
+    if isinstance(node, list):
+        items = [mutate(draw, item, depth + 1) if draw(st.booleans()) else item for item in node]
+        return draw(st.sampled_from([items, items[:-1], items + [draw(values)]]))
+    return draw(values) if draw(st.integers(0, 3)) == 0 else node
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_mutated_valid_scenes_load_or_raise_scene_error(mesh_dir, data):
+    document = mutate(data.draw, yaml.safe_load(FULL))
+    load_or_scene_error(yaml.safe_dump(document, sort_keys=False), mesh_dir)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=st.one_of(st.text(max_size=60), st.lists(st.sampled_from(FULL.splitlines()), max_size=30).map("\n".join)))
+def test_random_text_loads_or_raises_scene_error(mesh_dir, text):
+    load_or_scene_error(text, mesh_dir)

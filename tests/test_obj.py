@@ -1,0 +1,152 @@
+"""Tests for raydiff.obj.read_obj: the OBJ subset read, triangulation, and the errors it raises."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from raydiff.errors import SceneError
+from raydiff.obj import read_obj
+
+SQUARE = """\
+# a unit square in z = 0
+v 0 0 0
+v 1 0 0
+v 1 1 0
+v 0 1 0
+f 1 2 3 4
+"""
+
+
+def write(tmp_path, text: str | bytes, name: str = "mesh.obj") -> str:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_quad_is_fan_triangulated(tmp_path):
+    vertices, faces = read_obj(write(tmp_path, SQUARE))
+    assert vertices.dtype == np.float64 and vertices.shape == (4, 3)
+    assert faces.dtype == np.int64
+    assert faces.tolist() == [[0, 1, 2], [0, 2, 3]]
+    assert vertices[2].tolist() == [1.0, 1.0, 0.0]
+
+
+def test_pentagon_gives_three_triangles_around_the_first_vertex(tmp_path):
+    text = "".join(f"v {i} {i * i} 0\n" for i in range(5)) + "f 1 2 3 4 5\n"
+    _, faces = read_obj(write(tmp_path, text))
+    assert faces.tolist() == [[0, 1, 2], [0, 2, 3], [0, 3, 4]]
+
+
+@pytest.mark.parametrize(
+    "face",
+    ["f 1 2 3", "f 1/1 2/2 3/3", "f 1//1 2//2 3//3", "f 1/1/1 2/2/2 3/3/3", "f -3 -2 -1", "f -3/1 2//2 3/3/3"],
+)
+def test_index_forms(tmp_path, face):
+    text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nvn 0 0 1\nvn 0 0 1\nvn 0 0 1\n" + face + "\n"
+    _, faces = read_obj(write(tmp_path, text))
+    assert faces.tolist() == [[0, 1, 2]]
+
+
+def test_negative_indices_count_back_from_the_latest_vertex(tmp_path):
+    text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nf -1 -2 -3\nv 5 5 5\nf -1 -2 -3\n"
+    _, faces = read_obj(write(tmp_path, text))
+    assert faces.tolist() == [[2, 1, 0], [3, 2, 1]]
+
+
+def test_other_statements_comments_and_blank_lines_are_ignored(tmp_path):
+    text = """\
+mtllib cube.mtl
+o thing
+g group
+s 1
+
+usemtl red   # trailing comment
+v 0 0 0 1.0
+v 1 0 0   # with a comment
+v 0 1 0 0.5 0.5 0.5
+vt 0 0
+vn 0 0 1
+vp 0.5
+l 1 2
+p 1
+   # an indented comment
+f 1 2 3 # comment after a face
+"""
+    vertices, faces = read_obj(write(tmp_path, text))
+    assert vertices.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
+    assert faces.tolist() == [[0, 1, 2]]
+
+
+def test_crlf_line_endings(tmp_path):
+    vertices, faces = read_obj(write(tmp_path, SQUARE.replace("\n", "\r\n").encode()))
+    assert vertices.shape == (4, 3) and faces.shape == (2, 3)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ("v 0 0 abc\nf 1 1 1\n", 1, "expected a vertex 'v x y z'"),
+        ("v 0 0\nf 1 1 1\n", 1, "3 coordinates, got 2"),
+        ("v\n", 1, "3 coordinates, got 0"),
+        ("v 0 0 nan\n", 1, "finite"),
+        ("v 0 inf 0\n", 1, "finite"),
+        (SQUARE + "f 1 2\n", 7, "at least 3 vertices, got 2"),
+        (SQUARE + "f\n", 7, "at least 3 vertices, got 0"),
+        (SQUARE + "f 1 2 0\n", 7, "nonzero vertex index"),
+        (SQUARE + "f 1 2 5\n", 7, "vertex index 5 is out of range: 4 vertices"),
+        (SQUARE + "f 1 2 -5\n", 7, "vertex index -5 is out of range"),
+        ("f 1 2 3\nv 0 0 0\nv 1 0 0\nv 0 1 0\n", 1, "out of range: 0 vertices"),
+        (SQUARE + "f 1 2 x/1\n", 7, "expected a vertex index"),
+        (SQUARE + "f 1 2 /1\n", 7, "expected a vertex index"),
+        (SQUARE + "f 1 2 1.5\n", 7, "expected a vertex index"),
+        ("v 0 0 0\nv 1 0 0\nv 0 1 0\n", None, "at least one face"),
+        ("", None, "at least one face"),
+        (b"v 0 0 0\n\xff\n", None, "expected UTF-8 text"),
+    ],
+)
+def test_errors(tmp_path, text, line, message):
+    path = write(tmp_path, text)
+    with pytest.raises(SceneError) as info:
+        read_obj(path)
+    err = info.value
+    assert err.location.file == path
+    assert err.location.line == line
+    assert message in err.message
+    assert (f"{path}:{line}" if line else path) in str(err)
+
+
+def test_missing_file(tmp_path):
+    path = str(tmp_path / "nothere.obj")
+    with pytest.raises(SceneError, match="cannot read mesh file") as info:
+        read_obj(path)
+    assert info.value.location.file == path and info.value.location.line is None
+
+
+def test_directory_is_not_a_mesh(tmp_path):
+    with pytest.raises(SceneError, match="cannot read mesh file"):
+        read_obj(str(tmp_path))
+
+
+corner = st.tuples(st.integers(0, 7), st.sampled_from(["{i}", "{i}/1", "{i}//1", "{i}/1/1"]), st.booleans())
+
+
+@settings(max_examples=50, deadline=None)
+@given(polygons=st.lists(st.lists(corner, min_size=3, max_size=7), min_size=1, max_size=6))
+def test_random_polygons_triangulate_to_their_fans(tmp_path_factory, polygons):
+    lines = [f"v {i} {2 * i} {3 * i}" for i in range(8)] + ["vt 0 0", "vn 0 0 1"]
+    expected = []
+    for polygon in polygons:
+        words = [form.format(i=i - 8 if negative else i + 1) for i, form, negative in polygon]
+        lines.append("f " + " ".join(words))
+        ids = [i for i, _, _ in polygon]
+        expected += [[ids[0], ids[k], ids[k + 1]] for k in range(1, len(ids) - 1)]
+    path = write(tmp_path_factory.mktemp("obj"), "\n".join(lines) + "\n")
+    vertices, faces = read_obj(path)
+    assert faces.tolist() == expected
+    assert vertices.shape == (8, 3)
