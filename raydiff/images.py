@@ -70,6 +70,32 @@ def _to_rgb(pixels: np.ndarray, path: str) -> np.ndarray:
     return pixels[..., :3]
 
 
+def _png_bit_depth(path: str) -> int | None:
+    """The bit depth in a PNG's header (IHDR), or None if the file does not start like a PNG."""
+    with open(path, "rb") as f:
+        head = f.read(25)
+    if len(head) < 25 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    return head[24]
+
+
+def _read_png16(path: str) -> np.ndarray:
+    """Decode a 16-bit PNG with pypng: Pillow, behind imageio, keeps only 8 bits of 16-bit colour PNGs."""
+    import png
+
+    width, height, rows, info = png.Reader(filename=path).asDirect()
+    planes = info["planes"]
+    return np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, planes)
+
+
+def _decode(path: str) -> np.ndarray:
+    if _png_bit_depth(path) == 16:
+        return _read_png16(path)
+    import imageio.v3 as iio
+
+    return np.asarray(iio.imread(path, plugin="pillow"))
+
+
 def read_image(path: str | os.PathLike) -> Reference:
     """Read a PNG or JPEG (8 or 16 bit) as linear RGB.
 
@@ -84,11 +110,9 @@ def read_image(path: str | os.PathLike) -> Reference:
         raise ImageError(path, "no such file")
     if ext not in READABLE:
         raise ImageError(path, f"unsupported image type '{ext}'; expected one of {', '.join(READABLE)}")
-    import imageio.v3 as iio
-
     try:
-        pixels = np.asarray(iio.imread(path))
-    except Exception as exc:  # imageio raises many kinds; all mean "not a readable image"
+        pixels = _decode(path)
+    except Exception as exc:  # the decoders raise many kinds; all mean "not a readable image"
         first_line = (str(exc).strip().splitlines() or [""])[0]
         raise ImageError(path, f"cannot read the image: corrupt or not a {ext[1:].upper()} file ({first_line})") from None
     if pixels.dtype == np.uint8:
@@ -130,14 +154,14 @@ def write_image(path: str | os.PathLike, linear: np.ndarray) -> None:
     Raises
     ------
     ImageError
-        For an unsupported extension or a directory that does not exist.
+        For an unsupported extension.
+    OutputError
+        If the file cannot be written (e.g. its folder does not exist).
     """
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
     if ext not in WRITABLE:
         raise ImageError(path, f"cannot write '{ext}' images; use one of {', '.join(WRITABLE)}")
-    if not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise ImageError(path, "the folder does not exist")
     import imageio.v3 as iio
 
     pixels = encode_8bit(linear)

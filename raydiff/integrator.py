@@ -1,6 +1,6 @@
 """Direct illumination from point lights, split into a visibility pass and a differentiated shading pass.
 
-One render is, for each batch of samples:
+For each batch of samples:
 
 1. **visibility** (never differentiated): trace each sample's camera ray, record the primitive it hits,
    and trace a shadow ray to every light, recording a bit per visible light;
@@ -8,13 +8,16 @@ One render is, for each batch of samples:
    normal from the record, and add ``albedo / pi * I * max(0, n.l) / r^2`` for each visible light,
    divided by spp, to the pixel.
 
+The forward pass runs both in one kernel (the visibility kernel shades with the same ``radiance``
+function once it knows what is visible); the backward pass runs the shading kernel's gradient, which
+Taichi generates, over the recorded batch.
+
 Records are kept for at most ``max_batch_samples`` samples at a time, so memory grows with the pixels,
 not with pixels x spp. The backward pass walks the batches in reverse; every batch but the last has its
 visibility traced again (the records were overwritten), which costs one visibility pass per extra batch.
 
 A new integrator overrides :meth:`Integrator.radiance`, the per-sample shading, and keeps the rest.
 """
-
 
 import math
 

@@ -31,7 +31,8 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import OutputError
-from .files import atomic_write, write_text
+from .files import write_text
+from .images import write_image
 
 FRAME_DIGITS = 5
 
@@ -196,15 +197,10 @@ def write_frame(path: str | os.PathLike, linear_image: np.ndarray) -> None:
     ------
     OutputError
         If the file cannot be written.
+    ImageError
+        For an extension other than .png, .jpg or .jpeg.
     """
-    import imageio.v3 as iio
-
-    from .images import encode_8bit
-
-    path = os.fspath(path)
-    pixels = encode_8bit(np.asarray(linear_image))
-    extension = os.path.splitext(path)[1].lower() or ".png"
-    atomic_write(path, lambda tmp: iio.imwrite(tmp, pixels, extension=extension))
+    write_image(path, np.asarray(linear_image))
 
 
 def default_output_dir(scene_name: str, root: str | os.PathLike = "outputs", now: datetime | None = None) -> str:

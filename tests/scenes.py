@@ -22,7 +22,17 @@ import numpy as np
 
 from raydiff.meshes import rotation_matrix
 from raydiff.obj import read_obj
-from raydiff.scene import Camera, FreeParameter, Film, Mesh, PointLight, Quad, Rotation, Scene, Sphere
+from raydiff.scene import (
+    Camera,
+    Film,
+    FreeParameter,
+    Mesh,
+    PointLight,
+    Quad,
+    Rotation,
+    Scene,
+    Sphere,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CUBE_OBJ = os.path.join(ROOT, "assets", "cube.obj")
@@ -151,7 +161,7 @@ def _ray_sphere(o, d, center, radius):
 
 def trace_sphere_floor(scene: Scene, fx, fy):
     """For the film points ``fx``, ``fy`` of :func:`shadow_scene`: (sees_sphere, floor_in_shadow)."""
-    floor, ball = scene.objects
+    _, ball = scene.objects
     (light,) = scene.lights
     o, d = camera_rays(scene.camera, scene.film.width, scene.film.height, fx, fy)
     center = np.asarray(ball.center)
@@ -161,6 +171,22 @@ def trace_sphere_floor(scene: Scene, fx, fy):
     dist = np.linalg.norm(to_light, axis=-1)
     in_shadow = _ray_sphere(p, to_light / dist[..., None], center, ball.radius) < dist
     return sees_sphere, in_shadow & ~sees_sphere
+
+
+def open_floor_pixels(scene: Scene, blockers) -> np.ndarray:
+    """Pixels whose centre sees the floor (the y = 0 quad named ``floor``) and none of the ``blockers``,
+    given as (center, radius) bounding spheres: (H, W) bool."""
+    floor = scene.object("floor")
+    w, h = scene.film.width, scene.film.height
+    o, d = camera_rays(scene.camera, w, h, *subpixel_grid(w, h, 1))
+    t = -o[1] / d[..., 1]
+    p = o + t[..., None] * d
+    lo = np.minimum(np.asarray(floor.origin), np.add(floor.origin, np.add(floor.edge1, floor.edge2)))
+    hi = np.maximum(np.asarray(floor.origin), np.add(floor.origin, np.add(floor.edge1, floor.edge2)))
+    seen = (t > 0) & np.all((p >= lo - 1e-9) & (p <= hi + 1e-9), axis=-1)
+    for center, radius in blockers:
+        seen &= ~np.isfinite(_ray_sphere(o, d, np.asarray(center, dtype=np.float64), radius))
+    return seen[..., 0]
 
 
 # --------------------------------------------------------------------------------------------------------

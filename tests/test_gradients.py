@@ -17,8 +17,8 @@ the visibility term that the integrator does not differentiate is really zero.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pytest

@@ -8,10 +8,10 @@ are moved through the pool: the rest may be compiled in as constants.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
-
-from dataclasses import replace
 
 from raydiff.device import DeviceScene
 from raydiff.integrator import Integrator
@@ -112,7 +112,7 @@ def _render(integrator: Integrator, seed: int) -> np.ndarray:
 def test_shadow_is_exactly_black(shadow):
     """Floor pixels entirely inside the sphere's shadow (per a numpy tracer) are exactly 0 with one
     light; floor pixels entirely outside it are lit; nothing else is black."""
-    scene, dev, integrator, _ = shadow
+    scene, _, integrator, _ = shadow
     image = _render(integrator, seed=0).sum(axis=-1)
     w, h = scene.film.width, scene.film.height
     sees_g, shadow_g = scenes.trace_sphere_floor(scene, *scenes.subpixel_grid(w, h, 8))
@@ -130,7 +130,7 @@ def test_shadow_is_exactly_black(shadow):
 
 def test_pixel_zero_zero_is_top_left(shadow):
     """Sphere and shadow lie towards -x (image left) and -z (image up, the camera's ``up``)."""
-    scene, dev, integrator, _ = shadow
+    scene, _, integrator, _ = shadow
     image = _render(integrator, seed=0).sum(axis=-1)
     h, w = image.shape
     rows, cols = np.nonzero(image == 0.0)
@@ -143,7 +143,7 @@ def test_pixel_zero_zero_is_top_left(shadow):
 
 
 def test_same_seed_gives_identical_images(shadow):
-    scene, dev, integrator, _ = shadow
+    _, _, integrator, _ = shadow
     a = _render(integrator, seed=5)
     _render(integrator, seed=6)
     b = _render(integrator, seed=5)
@@ -151,7 +151,7 @@ def test_same_seed_gives_identical_images(shadow):
 
 
 def test_different_seed_gives_different_noise(shadow):
-    scene, dev, integrator, _ = shadow
+    _, _, integrator, _ = shadow
     a = _render(integrator, seed=5)
     b = _render(integrator, seed=6)
     diff = np.abs(a - b)
@@ -161,7 +161,7 @@ def test_different_seed_gives_different_noise(shadow):
 
 
 def test_batched_render_matches_single_batch(shadow):
-    scene, dev, single, batched = shadow
+    _, _, single, batched = shadow
     for seed in (0, 11):
         a, b = _render(single, seed), _render(batched, seed)
         np.testing.assert_allclose(b, a, rtol=0, atol=1e-5)
