@@ -32,6 +32,12 @@ from .surface import make_surface
 DEFAULT_MAX_BATCH_SAMPLES = 1 << 23  # 8M samples: 64 MB of records
 
 
+@ti.func
+def detach(v):
+    """The vec3 ``v`` with no derivative: a round trip through its bits, which autodiff does not follow."""
+    return ti.Vector([ti.bit_cast(ti.bit_cast(v[i], ti.i32), ti.f32) for i in ti.static(range(3))])
+
+
 class Integrator:
     """Renders a :class:`DeviceScene` into ``image`` and propagates ``image.grad`` back to the pool.
 
@@ -112,6 +118,10 @@ class Integrator:
         pool, eps, n_lights = dev.pool, dev.epsilon, dev.n_lights
         pos_off = dev.layout.light_position
         spp = self.spp
+        # With neither the camera nor the geometry free, the hit point and normal are constants to the
+        # gradient: cut them out of the differentiated graph so Taichi does not propagate adjoints
+        # through the ray and the intersection (a quarter of the backward pass).
+        geometry_constant = not ({"camera", "geometry"} & dev.free_groups)
 
         @ti.kernel
         def visibility(seed: ti.u32, first_sample: ti.i32, shade_too: ti.template()):
@@ -141,6 +151,8 @@ class Integrator:
                 if code >= 0 and first_sample + b < spp:
                     o, d = camera_ray(x, y, first_sample + b, seed)
                     p, n, a = surface(o, d, code)
+                    if ti.static(geometry_constant):
+                        p, n = detach(p), detach(n)
                     image[y, x] += radiance(p, n, a, visible[y, x, b]) * (1.0 / spp)
 
         self._visibility = visibility
