@@ -46,22 +46,33 @@ class SceneError(RaydiffError):
         super().__init__(f"{location}: {message}")
 
 
-class ImageError(RaydiffError):
-    """An image could not be read or written, or does not fit the film."""
+class FileError(RaydiffError):
+    """A file (not a scene) that could not be read or written.
+
+    Parameters
+    ----------
+    file : str
+        The file or folder concerned, as the user gave it.
+    message : str
+        What went wrong, and what was expected.
+    """
 
     def __init__(self, file: str, message: str):
         self.file = file
         self.message = message
         super().__init__(f"{file}: {message}")
 
+    @property
+    def path(self) -> str:
+        return self.file
 
-class OutputError(RaydiffError):
+
+class ImageError(FileError):
+    """An image could not be read or written, or does not fit the film."""
+
+
+class OutputError(FileError):
     """An output file or folder could not be written, or the output folder is not usable."""
-
-    def __init__(self, path: str, message: str):
-        self.path = path
-        self.message = message
-        super().__init__(f"{path}: {message}")
 
 
 class BackendError(RaydiffError):

@@ -147,8 +147,8 @@ def make_intersector(dev: DeviceScene):
         return best, code
 
     @ti.func
-    def nearest(o, d):
-        best, code = INF, -1
+    def nearest_analytic(o, d, best, code):
+        """The nearest sphere or quad hit closer than ``best``."""
         if ti.static(unroll_spheres):
             for i in ti.static(range(n_spheres)):
                 best, code = nearest_sphere(i, sphere_offsets[i], o, d, best, code)
@@ -161,27 +161,20 @@ def make_intersector(dev: DeviceScene):
         else:
             for i in range(n_quads):
                 best, code = nearest_quad(i, quad_offset[i], o, d, best, code)
+        return best, code
+
+    @ti.func
+    def nearest(o, d):
+        best, code = nearest_analytic(o, d, INF, -1)
         if ti.static(n_nodes > 0):
             best, code = walk_bvh(o, d, best, code, False)
         return best, code
 
     @ti.func
     def occluded(o, d, t_max):
-        """Whether anything lies along the ray in (eps, t_max). Tests everything (no early exit across
-        primitive kinds: branches cost more than the few tests they would save in small scenes)."""
-        best, code = t_max, -1
-        if ti.static(unroll_spheres):
-            for i in ti.static(range(n_spheres)):
-                best, code = nearest_sphere(i, sphere_offsets[i], o, d, best, code)
-        else:
-            for i in range(n_spheres):
-                best, code = nearest_sphere(i, sphere_offset[i], o, d, best, code)
-        if ti.static(unroll_quads):
-            for i in ti.static(range(n_quads)):
-                best, code = nearest_quad(i, quad_offsets[i], o, d, best, code)
-        else:
-            for i in range(n_quads):
-                best, code = nearest_quad(i, quad_offset[i], o, d, best, code)
+        """Whether anything lies along the ray in (eps, t_max). Spheres and quads are all tested (in small
+        scenes a branch costs more than the tests it saves); the BVH walk stops at the first hit."""
+        best, code = nearest_analytic(o, d, t_max, -1)
         if ti.static(n_nodes > 0):
             if code < 0:
                 best, code = walk_bvh(o, d, best, code, True)

@@ -34,6 +34,19 @@ def cpu_backend():
     return raydiff.init("cpu")
 
 
+@pytest.fixture(scope="session")
+def mitsuba():
+    """The ``mitsuba`` module in its ``scalar_rgb`` variant (the parity oracle), or the test is skipped."""
+    mi = pytest.importorskip(
+        "mitsuba", reason="Mitsuba 3 is not installed (pip install -e '.[parity]'): no oracle to compare with"
+    )
+    from mitsuba_oracle import mitsuba_available
+
+    if not mitsuba_available("scalar_rgb"):
+        pytest.skip("Mitsuba 3 is installed but its scalar_rgb variant cannot be set")
+    return mi
+
+
 @pytest.fixture
 def vulkan():
     """Taichi on the Vulkan backend, or the test is skipped."""

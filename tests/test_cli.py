@@ -18,10 +18,7 @@ from typer.testing import CliRunner
 import raydiff
 import raydiff.backend
 
-try:
-    from raydiff_cli.main import app
-except ImportError:  # not pip-installed: the sources in cli/
-    from cli.main import app
+from raydiff_cli.main import app
 
 try:  # Click < 8.2 mixes stderr into the output unless asked not to
     runner = CliRunner(mix_stderr=False)

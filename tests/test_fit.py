@@ -15,10 +15,7 @@ from raydiff.fit import FitSettings, Iteration, iteration_seed
 from raydiff.images import Reference
 from raydiff.parameters import with_values
 
-try:  # tests/ as a package (rootdir on sys.path) or as a plain directory (pytest's prepend import mode)
-    from tests import scenes
-except ImportError:  # pragma: no cover - depends on how pytest was started
-    import scenes
+import scene_builders as scenes
 
 TRUE_LIGHT = np.array(scenes.FIT_TRUE_LIGHT)
 START_OFFSET = np.array([0.6, -0.48, 0.64])  # 1 m exactly

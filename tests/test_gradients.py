@@ -29,10 +29,7 @@ from raydiff.loss import ImageLoss
 from raydiff.parameters import resolve_all
 from raydiff.scene import Scene
 
-try:  # tests/ as a package (rootdir on sys.path) or as a plain directory (pytest's prepend import mode)
-    from tests import scenes
-except ImportError:  # pragma: no cover - depends on how pytest was started
-    import scenes
+import scene_builders as scenes
 
 SEED = 3
 RTOL = 0.01  # 1% relative, per component

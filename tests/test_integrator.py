@@ -17,11 +17,7 @@ from raydiff.device import DeviceScene
 from raydiff.integrator import Integrator
 from raydiff.parameters import resolve_all
 
-try:  # tests/ as a package (rootdir on sys.path) or as a plain directory (pytest's prepend import mode)
-    from tests import scenes
-except ImportError:  # pragma: no cover - depends on how pytest was started
-    import scenes
-
+import scene_builders as scenes
 
 def _pool_with_light(dev: DeviceScene, position) -> np.ndarray:
     """The scene's starting pool with light 0 (which must be free) moved to ``position``."""

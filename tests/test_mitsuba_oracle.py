@@ -9,21 +9,7 @@ import pytest
 
 from raydiff.scene import Camera, Film, Mesh, PointLight, Quad, Rotation, Scene, Sphere
 
-try:  # tests/ as a package (rootdir on sys.path) or as a plain directory (pytest's prepend import mode)
-    from tests.mitsuba_oracle import mitsuba_available, render_mitsuba
-except ImportError:  # pragma: no cover - depends on how pytest was started
-    from mitsuba_oracle import mitsuba_available, render_mitsuba
-
-
-@pytest.fixture
-def mitsuba():
-    mi = pytest.importorskip(
-        "mitsuba", reason="Mitsuba 3 is not installed (pip install 'raydiff[parity]') - no oracle to compare with"
-    )
-    if not mitsuba_available("scalar_rgb"):
-        pytest.skip("Mitsuba 3 is installed but its scalar_rgb variant cannot be set")
-    return mi
-
+from mitsuba_oracle import render_mitsuba
 
 @pytest.mark.parity
 def test_render_shape_and_dtype(mitsuba):

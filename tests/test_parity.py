@@ -18,28 +18,13 @@ import pytest
 import raydiff
 from raydiff.scene import Sphere
 
-try:  # tests/ as a package (rootdir on sys.path) or as a plain directory (pytest's prepend import mode)
-    from tests import scenes
-    from tests.mitsuba_oracle import mitsuba_available, render_mitsuba
-except ImportError:  # pragma: no cover - depends on how pytest was started
-    from mitsuba_oracle import mitsuba_available, render_mitsuba
-
-    import scenes
+from mitsuba_oracle import render_mitsuba
+import scene_builders as scenes
 
 pytestmark = pytest.mark.parity
 
 SPP = 256
 MAX_RELATIVE_RMSE = 0.02
-
-
-@pytest.fixture(scope="module")
-def mitsuba():
-    mi = pytest.importorskip(
-        "mitsuba", reason="Mitsuba 3 is not installed (pip install 'raydiff[parity]') - no oracle to compare with"
-    )
-    if not mitsuba_available("scalar_rgb"):
-        pytest.skip("Mitsuba 3 is installed but its scalar_rgb variant cannot be set")
-    return mi
 
 
 def relative_rmse(a: np.ndarray, b: np.ndarray) -> float:
