@@ -75,8 +75,9 @@ def test_history_shape_and_columns(position_fit):
 
 
 def test_fit_is_deterministic_and_calls_back(position_fit, reference):
-    """The same seed gives the same history on the CPU, bit for bit (compared with the first 12 rows of
-    the long fit: the learning-rate decay depends only on the iteration number). The callback sees each
+    """The same seed gives the same history on the CPU (compared with the first 12 rows of the long fit:
+    the learning-rate decay depends only on the iteration number), up to the rounding of parallel float
+    sums, whose order the thread scheduling decides (last-bit differences, seen in CI). The callback sees each
     iteration's loss, values after its step, and render."""
     result, _ = position_fit
     seen = []
@@ -87,7 +88,7 @@ def test_fit_is_deterministic_and_calls_back(position_fit, reference):
     short = raydiff.fit(
         _position_start(), reference, FitSettings(iterations=12, lr_decay=0.98, seed=0), callback=callback
     )
-    np.testing.assert_array_equal(short.history, result.history[:12])
+    np.testing.assert_allclose(short.history, result.history[:12], rtol=1e-5, atol=1e-8)
     assert [s[0] for s in seen] == list(range(12))
     assert [s[1] for s in seen] == pytest.approx(list(short.history[:, 1]))
     np.testing.assert_allclose(seen[0][2], short.history[1, 2:], atol=1e-6)  # after step 0 = before step 1
