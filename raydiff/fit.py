@@ -78,10 +78,12 @@ class Iteration:
     ----------
     index : int
         The iteration just done (0-based). Its render and loss are for the parameters *before* its step.
+    total : int
+        The number of iterations the fit will run (``settings.iterations``).
     """
 
     def __init__(self, fitter: "Fitter", index: int):
-        self._fitter, self.index = fitter, index
+        self._fitter, self.index, self.total = fitter, index, fitter.settings.iterations
 
     @property
     def loss(self) -> float:
@@ -95,6 +97,15 @@ class Iteration:
         """The free parameters after this iteration's step, keyed by dotted path."""
         return self._fitter.dev.values()
 
+    def guard(self) -> dict:
+        """The divergence guard's state: ``halvings`` (rollbacks so far), ``last_rollback``,
+        ``best_iteration``, ``best_loss``, ``steps``."""
+        return self._fitter.adam.read_state()
+
+    def stop(self) -> None:
+        """Ask the fit to stop after this iteration (as if it had run its iterations)."""
+        self._fitter.stop_requested = True
+
 
 @dataclass
 class FitResult:
@@ -105,22 +116,33 @@ class FitResult:
     scene : Scene
         The scene with the fitted values.
     values : dict
-        Final value of every free parameter, keyed by dotted path.
+        The fitted value of every free parameter, keyed by dotted path: the *best* iterate (lowest loss
+        seen), not necessarily the last.
+    last_values : dict
+        The values after the last step.
     start : dict
-        Their starting values.
+        The starting values.
     columns : list of str
         ``["iteration", "loss", "lights.key.position[0]", ...]``.
     history : np.ndarray
-        One row per iteration, ``len(columns)`` wide: the loss and the values that gave it.
+        One row per iteration run, ``len(columns)`` wide: the loss and the values that gave it.
     final_image : np.ndarray
         The last iteration's render (linear RGB).
     backend : str
     seconds : float
         Wall time of the loop, compilation included.
+    best_iteration : int
+        The iteration whose values are ``values`` (-1 if no iteration ran).
+    best_loss : float
+    halvings : int
+        How often the divergence guard rolled back and halved the learning rates.
+    stopped : bool
+        True if the fit stopped before running all its iterations (``Iteration.stop``).
     """
 
     scene: Scene
     values: dict[str, np.ndarray]
+    last_values: dict[str, np.ndarray]
     start: dict[str, np.ndarray]
     columns: list[str]
     history: np.ndarray
@@ -128,9 +150,19 @@ class FitResult:
     backend: str
     seconds: float = 0.0
     settings: FitSettings = field(default_factory=FitSettings)
+    best_iteration: int = -1
+    best_loss: float = float("nan")
+    halvings: int = 0
+    stopped: bool = False
+
+    @property
+    def iterations(self) -> int:
+        """Iterations run (all of them unless stopped)."""
+        return len(self.history)
 
     @property
     def final_loss(self) -> float:
+        """The loss of the last iteration run."""
         return float(self.history[-1, 1]) if len(self.history) else float("nan")
 
 
@@ -157,12 +189,13 @@ class Fitter:
         lr = np.concatenate([np.full(r.kind.size, settings.lr or r.lr) for r in self.free])
         lower = np.concatenate([np.full(r.kind.size, r.lower) for r in self.free])
         upper = np.concatenate([np.full(r.kind.size, r.upper) for r in self.free])
-        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper)
+        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value)
         self.adam.project()
         self.start = self.dev.values()
         self.columns = ["iteration", "loss"] + [c for r in self.free for c in r.component_names()]
         self.history = ti.field(ti.f32, shape=(max(settings.iterations, 1), len(self.columns)))
         self.iteration = 0
+        self.stop_requested = False
         self._record = self._make_recorder()
 
     def _make_recorder(self):
@@ -179,7 +212,7 @@ class Fitter:
         return record
 
     def step(self) -> None:
-        """One iteration: render, loss, gradient, Adam step."""
+        """One iteration: render, loss, gradient, guarded Adam step."""
         i, integ = self.iteration, self.integrator
         seed = iteration_seed(self.settings.seed, i)
         integ.zero_grad()
@@ -188,18 +221,32 @@ class Fitter:
         self._record(i)
         self.loss.backward()
         integ.backward(seed)
-        self.adam.step(self.settings.lr_decay**i)
+        self.adam.step(self.settings.lr_decay**i, i)
         self.iteration += 1
+
+    @property
+    def done(self) -> bool:
+        return self.stop_requested or self.iteration >= self.settings.iterations
 
     def history_array(self) -> np.ndarray:
         """The rows recorded so far (one device read)."""
         return self.history.to_numpy()[: self.iteration].astype(np.float64)
 
+    def _values_at(self, free_values: np.ndarray) -> dict[str, np.ndarray]:
+        out, i = {}, 0
+        for r in self.free:
+            out[r.path] = np.asarray(free_values[i : i + r.kind.size], dtype=np.float64)
+            i += r.kind.size
+        return out
+
     def result(self, seconds: float = 0.0) -> FitResult:
-        values = self.dev.values()
+        guard = self.adam.read_state()
+        last = self.dev.values()
+        best = self._values_at(self.adam.best.to_numpy()) if guard["best_iteration"] >= 0 else last
         return FitResult(
-            scene=with_values(self.scene, values),
-            values=values,
+            scene=with_values(self.scene, best),
+            values=best,
+            last_values=last,
             start=self.start,
             columns=self.columns,
             history=self.history_array(),
@@ -207,7 +254,49 @@ class Fitter:
             backend=backend.current().name,
             seconds=seconds,
             settings=self.settings,
+            best_iteration=guard["best_iteration"],
+            best_loss=guard["best_loss"] if guard["best_iteration"] >= 0 else float("nan"),
+            halvings=guard["halvings"],
+            stopped=self.iteration < self.settings.iterations,
         )
+
+    # =============================================================================================
+    # Checkpoints: everything needed to continue as if never stopped
+    # =============================================================================================
+
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """The fit's state as host arrays: iteration, pool, optimiser, history so far."""
+        return {
+            "iteration": np.array(self.iteration, dtype=np.int64),
+            "pool": self.dev.pool_values(),
+            "history": self.history.to_numpy()[: self.iteration],
+            "columns": np.array(self.columns),
+            **self.adam.state_arrays(),
+        }
+
+    def restore(self, state: dict[str, np.ndarray]) -> None:
+        """Continue from a :meth:`checkpoint` of a fit of the same scene and settings.
+
+        Raises
+        ------
+        ValueError
+            If the checkpoint does not fit this scene (other free parameters or pool size) or holds
+            more iterations than the settings ask for.
+        """
+        if list(state["columns"]) != self.columns:
+            raise ValueError("the checkpoint frees other parameters than the scene's 'optimize' section")
+        pool = np.asarray(state["pool"], dtype=np.float32)
+        if pool.shape != (self.dev.layout.size,):
+            raise ValueError("the checkpoint was made for a different scene")
+        iteration = int(state["iteration"])
+        if iteration > self.settings.iterations:
+            raise ValueError(f"the checkpoint is at iteration {iteration}, past --iterations {self.settings.iterations}")
+        self.dev.set_pool(pool)
+        self.adam.load_state_arrays(state)
+        rows = np.zeros(self.history.shape, dtype=np.float32)
+        rows[:iteration] = np.asarray(state["history"], dtype=np.float32)[:iteration]
+        self.history.from_numpy(rows)
+        self.iteration = iteration
 
 
 def fit(
@@ -215,6 +304,7 @@ def fit(
     reference: Reference,
     settings: FitSettings = FitSettings(),
     callback: Callable[[Iteration], None] | None = None,
+    resume: dict[str, np.ndarray] | None = None,
 ) -> FitResult:
     """Fit the scene's free parameters to ``reference`` by gradient descent.
 
@@ -226,7 +316,11 @@ def fit(
         From :func:`raydiff.images.read_reference` (same size as the film).
     settings : FitSettings
     callback : callable, optional
-        Called with an :class:`Iteration` after every iteration (e.g. to save frames or show progress).
+        Called with an :class:`Iteration` after every iteration (to save frames, show progress, or
+        ``stop()`` the fit).
+    resume : dict, optional
+        A :meth:`Fitter.checkpoint` to continue from (same scene, reference and settings): the result is
+        the one the uninterrupted fit would have given.
 
     Returns
     -------
@@ -235,7 +329,9 @@ def fit(
     backend.current()  # initialise Taichi (auto) if the caller has not chosen a backend
     start = time.perf_counter()
     fitter = Fitter(scene, reference, settings)
-    for _ in range(settings.iterations):
+    if resume is not None:
+        fitter.restore(resume)
+    while not fitter.done:
         fitter.step()
         if callback is not None:
             callback(Iteration(fitter, fitter.iteration - 1))

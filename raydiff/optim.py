@@ -1,12 +1,28 @@
-"""Adam on the free entries of the scene's pool, with per-component learning rates and box bounds.
+"""Adam on the free entries of the scene's pool, with per-component learning rates, box bounds and a
+divergence guard.
 
-The parameters, their gradients, Adam's moments, learning rates and bounds all stay in Taichi fields; one
-step is one kernel launch. After each step the values are projected onto [lower, upper] (albedo in
-[0, 1], intensity >= 0, and whatever ``min``/``max`` the scene asked for).
+The parameters, their gradients, Adam's moments and step count, learning rates, bounds and the guard's
+state all stay in Taichi fields; one step is one kernel launch and reads nothing back. After each step
+the values are projected onto [lower, upper] (albedo in [0, 1], intensity >= 0, and whatever
+``min``/``max`` the scene asked for).
+
+The guard (when a loss field is given) runs inside the same kernel, before the step:
+
+- it keeps the *best* iterate so far: the values with the lowest loss seen, and that loss;
+- if the loss or any free gradient is not finite, it skips the step, restores the best values, restarts
+  Adam's moments, and halves every learning rate from then on (``halvings`` counts how often).
 """
 
 import numpy as np
 import taichi as ti
+
+_EXPONENT = 0x7F800000
+
+
+@ti.func
+def not_finite(x: ti.f32) -> ti.i32:
+    """NaN or infinite, by the exponent bits (comparisons with NaN may be folded away under fast math)."""
+    return ti.cast((ti.bit_cast(x, ti.i32) & _EXPONENT) == _EXPONENT, ti.i32)
 
 
 class Adam:
@@ -20,11 +36,22 @@ class Adam:
         Pool indices of the free components.
     lr, lower, upper : np.ndarray of float
         Per-component learning rate and bounds (same length as ``offsets``).
+    loss : ti.field (f32, shape ()), optional
+        The loss of the current values. Given, the step is guarded (see the module's docstring).
     beta1, beta2, eps : float
         Adam's constants.
+
+    Attributes
+    ----------
+    best : ti.field
+        The best values seen (guarded only), in the order of ``offsets``.
+    state : ti.field (i32, 4)
+        ``[steps taken, halvings, iteration of the best, last iteration that rolled back (-1: none)]``.
     """
 
-    def __init__(self, pool, offsets, lr, lower, upper, beta1=0.9, beta2=0.999, eps=1e-8):
+    STEPS, HALVINGS, BEST_ITERATION, LAST_ROLLBACK = range(4)
+
+    def __init__(self, pool, offsets, lr, lower, upper, loss=None, beta1=0.9, beta2=0.999, eps=1e-8):
         n = max(len(offsets), 1)
         self.n = len(offsets)
         self.index = ti.field(ti.i32, shape=n)
@@ -33,40 +60,114 @@ class Adam:
         self.upper = ti.field(ti.f32, shape=n)
         self.m = ti.field(ti.f32, shape=n)
         self.v = ti.field(ti.f32, shape=n)
+        self.best = ti.field(ti.f32, shape=n)
+        self.best_loss = ti.field(ti.f32, shape=())
+        self.state = ti.field(ti.i32, shape=4)
+        self.flags = ti.field(ti.i32, shape=2)  # [this step is bad, this step improved on the best]
         if self.n:
             self.index.from_numpy(np.asarray(offsets, dtype=np.int32))
             self.lr.from_numpy(np.asarray(lr, dtype=np.float32))
             big = np.float32(3e38)
             self.lower.from_numpy(np.clip(np.asarray(lower, dtype=np.float32), -big, big))
             self.upper.from_numpy(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
-        self.t = 0
-        index, lrs, lo, hi, m, v, count = self.index, self.lr, self.lower, self.upper, self.m, self.v, self.n
+        self.best_loss[None] = 3e38
+        self.state.from_numpy(np.array([0, 0, -1, -1], dtype=np.int32))
+        self.guarded = loss is not None
+        self._build(pool, loss, beta1, beta2, eps)
+
+    def _build(self, pool, loss, beta1, beta2, eps):
+        index, lrs, lo, hi, m, v = self.index, self.lr, self.lower, self.upper, self.m, self.v
+        best, best_loss, state, flags, count, guarded = self.best, self.best_loss, self.state, self.flags, self.n, self.guarded
+        STEPS, HALVINGS, BEST_ITERATION, LAST_ROLLBACK = range(4)
 
         @ti.kernel
-        def step(lr_scale: ti.f32, bias1: ti.f32, bias2: ti.f32):
+        def step(iteration: ti.i32, lr_scale: ti.f32):
+            # --- the guard: is this step's loss and gradient finite; is the loss the best so far? ----------
+            if ti.static(guarded):
+                for i in range(count):
+                    if not_finite(pool.grad[index[i]]):
+                        flags[0] = 1
+                for _ in range(1):
+                    if not_finite(loss[None]):
+                        flags[0] = 1
+                    if flags[0] == 1:
+                        state[HALVINGS] += 1
+                        state[LAST_ROLLBACK] = iteration
+                        state[STEPS] = 0  # Adam restarts from the best values
+                    elif loss[None] < best_loss[None]:
+                        best_loss[None] = loss[None]
+                        state[BEST_ITERATION] = iteration
+                        flags[1] = 1
+            # --- the step ---------------------------------------------------------------------------------
+            for _ in range(1):
+                if flags[0] == 0:
+                    state[STEPS] += 1
             for i in range(count):
                 k = index[i]
-                g = pool.grad[k]
-                m[i] = beta1 * m[i] + (1.0 - beta1) * g
-                v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-                update = lrs[i] * lr_scale * (m[i] / bias1) / (ti.sqrt(v[i] / bias2) + eps)
-                pool[k] = ti.min(ti.max(pool[k] - update, lo[i]), hi[i])
+                if flags[0] == 1:
+                    pool[k] = best[i]
+                    m[i] = 0.0
+                    v[i] = 0.0
+                else:
+                    if flags[1] == 1:
+                        best[i] = pool[k]
+                    g = pool.grad[k]
+                    t = ti.cast(state[STEPS], ti.f32)
+                    m[i] = beta1 * m[i] + (1.0 - beta1) * g
+                    v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
+                    m_hat = m[i] / (1.0 - ti.pow(beta1, t))
+                    v_hat = v[i] / (1.0 - ti.pow(beta2, t))
+                    scale = lr_scale * ti.pow(0.5, ti.cast(state[HALVINGS], ti.f32))
+                    pool[k] = ti.min(ti.max(pool[k] - lrs[i] * scale * m_hat / (ti.sqrt(v_hat) + eps), lo[i]), hi[i])
+            for _ in range(1):
+                flags[0] = 0
+                flags[1] = 0
 
         @ti.kernel
         def project():
             for i in range(count):
                 k = index[i]
                 pool[k] = ti.min(ti.max(pool[k], lo[i]), hi[i])
+                best[i] = pool[k]
 
         self._step = step
         self._project = project
-        self.beta1, self.beta2 = beta1, beta2
 
     def project(self) -> None:
-        """Clamp the free values onto their bounds (e.g. a starting guess outside them)."""
+        """Clamp the free values onto their bounds (e.g. a starting guess outside them); they become the
+        best values so far, with no loss yet."""
         self._project()
 
-    def step(self, lr_scale: float = 1.0) -> None:
-        """One Adam step from the gradients in ``pool.grad``; ``lr_scale`` multiplies every rate."""
-        self.t += 1
-        self._step(lr_scale, 1.0 - self.beta1**self.t, 1.0 - self.beta2**self.t)
+    def step(self, lr_scale: float = 1.0, iteration: int = 0) -> None:
+        """One step from the gradients in ``pool.grad``; ``lr_scale`` multiplies every rate (decay)."""
+        self._step(iteration, lr_scale)
+
+    def read_state(self) -> dict:
+        """The guard's state (one device read): steps, halvings, best_iteration, last_rollback, best_loss."""
+        s = self.state.to_numpy()
+        return {
+            "steps": int(s[self.STEPS]),
+            "halvings": int(s[self.HALVINGS]),
+            "best_iteration": int(s[self.BEST_ITERATION]),
+            "last_rollback": int(s[self.LAST_ROLLBACK]),
+            "best_loss": float(self.best_loss[None]),
+        }
+
+    # --- checkpoints ----------------------------------------------------------------------------------
+    def state_arrays(self) -> dict[str, np.ndarray]:
+        """Everything needed to continue exactly where this optimiser is (host copies)."""
+        return {
+            "adam_m": self.m.to_numpy(),
+            "adam_v": self.v.to_numpy(),
+            "adam_best": self.best.to_numpy(),
+            "adam_best_loss": np.array(self.best_loss[None], dtype=np.float32),
+            "adam_state": self.state.to_numpy(),
+        }
+
+    def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`state_arrays` returned."""
+        self.m.from_numpy(arrays["adam_m"].astype(np.float32))
+        self.v.from_numpy(arrays["adam_v"].astype(np.float32))
+        self.best.from_numpy(arrays["adam_best"].astype(np.float32))
+        self.best_loss[None] = float(arrays["adam_best_loss"])
+        self.state.from_numpy(arrays["adam_state"].astype(np.int32))

@@ -121,3 +121,56 @@ def test_zero_gradient_does_not_move(cpu):
     for _ in range(3):
         adam.step()
     np.testing.assert_array_equal(pool.to_numpy(), POOL.astype(np.float32))
+
+
+# --------------------------------------------------------------------------------------------------------
+# The divergence guard
+# --------------------------------------------------------------------------------------------------------
+
+
+def _guarded(pool_values, offsets, lr):
+    pool = _pool(pool_values)
+    loss = ti.field(ti.f32, shape=())
+    n = len(offsets)
+    adam = Adam(pool, offsets, lr, np.full(n, -math.inf), np.full(n, math.inf), loss=loss)
+    adam.project()
+    return pool, loss, adam
+
+
+def _set_grad(pool, offsets, g):
+    grad = np.zeros(pool.shape[0], np.float32)
+    grad[offsets] = g
+    pool.grad.from_numpy(grad)
+
+
+@pytest.mark.parametrize("bad", ["loss_nan", "loss_inf", "grad_nan", "grad_inf"])
+def test_non_finite_step_rolls_back_to_the_best_and_halves_the_rate(cpu, bad):
+    offsets = np.array([0, 2])
+    pool, loss, adam = _guarded([1.0, 7.0, 2.0], offsets, np.array([0.1, 0.1]))
+    # iterations 0..2: losses 3, 1 (the best, at values after two steps), 2
+    history = []
+    for i, value in enumerate([3.0, 1.0, 2.0]):
+        history.append(pool.to_numpy()[offsets].copy())
+        loss[None] = value
+        _set_grad(pool, offsets, [1.0, -1.0])
+        adam.step(1.0, i)
+    best = history[1]
+    state = adam.read_state()
+    assert state["best_iteration"] == 1 and state["best_loss"] == 1.0 and state["halvings"] == 0
+    np.testing.assert_allclose(adam.best.to_numpy(), best)
+
+    # iteration 3 diverges
+    loss[None] = float("nan") if bad == "loss_nan" else float("inf") if bad == "loss_inf" else 0.5
+    g = {"grad_nan": [float("nan"), 1.0], "grad_inf": [1.0, float("-inf")]}.get(bad, [1.0, -1.0])
+    _set_grad(pool, offsets, g)
+    adam.step(1.0, 3)
+    np.testing.assert_allclose(pool.to_numpy()[offsets], best)
+    state = adam.read_state()
+    assert state == {"steps": 0, "halvings": 1, "best_iteration": 1, "last_rollback": 3, "best_loss": 1.0}
+    assert np.all(adam.m.to_numpy() == 0) and np.all(adam.v.to_numpy() == 0)
+
+    # the next good step moves by half the learning rate (Adam's first step is lr * sign(g))
+    loss[None] = 1.5
+    _set_grad(pool, offsets, [1.0, -1.0])
+    adam.step(1.0, 4)
+    np.testing.assert_allclose(pool.to_numpy()[offsets], best + np.array([-0.05, 0.05]), rtol=1e-5)
