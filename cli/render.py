@@ -18,6 +18,8 @@ def _check_out(path: str) -> None:
     ext = os.path.splitext(path)[1].lower()
     if ext not in WRITABLE:
         raise raydiff.ImageError(path, f"cannot write '{ext}' images; use one of {', '.join(WRITABLE)}")
+    if os.path.isdir(path):
+        raise raydiff.ImageError(path, "is a folder; expected the name of an image file to write")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise raydiff.ImageError(path, f"the folder '{os.path.dirname(path) or '.'}' does not exist")
@@ -27,7 +29,7 @@ def render(
     scene: Annotated[str, typer.Argument(metavar="SCENE", help="The scene file (YAML).", show_default=False)],
     out: Annotated[
         str,
-        typer.Option("--out", "-o", metavar="OUT", help="The image to write: .png or .jpg (8-bit sRGB).",
+        typer.Option("--out", "-o", metavar="OUT", help="The image to write: .png or .jpg (8-bit sRGB, clamped) or .exr (linear, float).",
                      show_default=False),
     ],
     spp: Annotated[
@@ -40,7 +42,8 @@ def render(
 ) -> None:
     """Render SCENE and write the picture to OUT.
 
-    The render is written clamped to [0, 1] and sRGB-encoded, 8 bits per channel.
+    PNG and JPEG files get the render clamped to [0, 1] and sRGB-encoded, 8 bits per channel; EXR files get
+    the linear values as they are.
     """
     with reported_errors():
         loaded = raydiff.load_scene(scene)

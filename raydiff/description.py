@@ -232,6 +232,8 @@ class _Converter:
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
+        if node.tag not in self.loader.yaml_constructors:  # e.g. "!!python/object:os.system 45"
+            raise self.error(node, path, f"unsupported YAML tag '{_tag(node.tag)}'; expected a plain number or text")
         try:
             return self.loader.construct_object(node, deep=True)
         except yaml.YAMLError:

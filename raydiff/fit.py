@@ -11,6 +11,7 @@ fit). Kernels are compiled on the first iteration and reused after.
 """
 
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -62,8 +63,8 @@ class FitSettings:
     def __post_init__(self):
         if self.iterations < 0:
             raise ValueError("iterations must be >= 0")
-        if self.lr is not None and not self.lr > 0:
-            raise ValueError("lr must be positive")
+        if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a finite positive number, got {self.lr}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError("lr_decay must be in (0, 1]")
         if self.spp is not None and self.spp < 1:
@@ -105,6 +106,10 @@ class Iteration:
     def stop(self) -> None:
         """Ask the fit to stop after this iteration (as if it had run its iterations)."""
         self._fitter.stop_requested = True
+
+    def checkpoint(self) -> dict[str, np.ndarray]:
+        """The fit's state after this iteration (see :meth:`Fitter.checkpoint`; a few device reads)."""
+        return self._fitter.checkpoint()
 
 
 @dataclass

@@ -1,23 +1,41 @@
 """Reading and writing images; the sRGB transfer function.
 
-Inside raydiff every image is linear RGB, float32, shaped (height, width, 3), row 0 at the top. 8- and
-16-bit files are sRGB-encoded; they are decoded to linear on reading and encoded (after clamping to
-[0, 1]) on writing. An 8- or 16-bit reference is *low dynamic range*: whatever was brighter than white
-was clipped to 1 when it was saved, so the loss compares the render in the same clipped domain.
+Inside raydiff every image is linear RGB, float32, shaped (height, width, 3), row 0 at the top. Two kinds
+of file are read and written:
+
+* PNG (8 or 16 bit) and JPEG (8 bit): sRGB-encoded. They are decoded to linear on reading and encoded
+  (after clamping to [0, 1]) on writing. Such a reference is *low dynamic range*: whatever was brighter
+  than white was clipped to 1 when it was saved, so the loss compares the render in the same clipped
+  domain.
+* OpenEXR (``.exr``, half or float channels): linear and *high dynamic range*. Values are read and
+  written as they are (float32 on writing): no clamping and no transfer function, so a value of 7.5
+  survives a round trip exactly. Grey (``Y``), RGB and RGBA files are read; alpha is ignored. A file with
+  NaN or infinite pixels is refused.
+
+The convention (integer files sRGB, EXR linear) can be overridden per reference with ``space`` (see
+:func:`read_reference`), for an 8-bit file that holds linear values or an EXR that holds sRGB-encoded ones;
+the dynamic range stays tied to the file type.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
 from .errors import ImageError
 from .files import atomic_write
 
-READABLE = (".png", ".jpg", ".jpeg")
-WRITABLE = (".png", ".jpg", ".jpeg")
+READABLE = (".png", ".jpg", ".jpeg", ".exr")
+WRITABLE = (".png", ".jpg", ".jpeg", ".exr")
+HIGH_DYNAMIC_RANGE = (".exr",)  # linear float files; every other readable type is 8/16-bit sRGB
+SPACES = (None, "linear", "srgb")
 
 
 def srgb_to_linear(c: np.ndarray) -> np.ndarray:
@@ -43,7 +61,7 @@ class Reference:
     linear : np.ndarray
         (height, width, 3) float32 linear RGB.
     low_dynamic_range : bool
-        True for 8- and 16-bit files (values clipped at 1.0 when saved).
+        True for 8- and 16-bit files (values clipped at 1.0 when saved), False for EXR.
     """
 
     path: str
@@ -88,32 +106,183 @@ def _read_png16(path: str) -> np.ndarray:
     return np.vstack([np.asarray(row, dtype=np.uint16) for row in rows]).reshape(height, width, planes)
 
 
+# Pillow modes whose pixels are not grey, RGB or RGBA values: converted to RGB before use (a CMYK JPEG
+# would otherwise pass for RGBA, a palette PNG for grey indices, a 1-bit PNG for booleans).
+_CONVERT_TO_RGB = ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
+
+
 def _decode(path: str) -> np.ndarray:
+    """An 8- or 16-bit file's pixels as uint8 or uint16: (H, W) grey or (H, W, C) grey+alpha, RGB, RGBA."""
     if _png_bit_depth(path) == 16:
         return _read_png16(path)
-    import imageio.v3 as iio
+    from PIL import Image
 
-    return np.asarray(iio.imread(path, plugin="pillow"))
+    with Image.open(path) as image:
+        image.load()
+        if image.mode in _CONVERT_TO_RGB:
+            image = image.convert("RGB")
+        return np.asarray(image)
 
 
-def read_image(path: str | os.PathLike) -> Reference:
-    """Read a PNG or JPEG (8 or 16 bit) as linear RGB.
+@contextlib.contextmanager
+def _native_output_captured() -> Iterator[list[str]]:
+    """Catch what the OpenEXR library prints, into a list of lines, instead of letting it through.
+
+    OpenEXR reports a corrupt file by printing before (or instead of) raising: its C core writes to file
+    descriptor 2, its Python binding prints warnings to ``sys.stdout``. The CLI promises exactly one line
+    on stderr, so both are caught here (``sys.stdout``/``sys.stderr`` swapped for buffers, descriptors 1
+    and 2 pointed at a temporary file) and the most telling line can go into the error message. While the
+    block runs, anything other threads print is caught too; reading an image is quick, and nothing else
+    prints then.
+    """
+    lines: list[str] = []
+    python_level = io.StringIO()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    _flush_c_stdio()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(contextlib.redirect_stdout(python_level))
+        stack.enter_context(contextlib.redirect_stderr(python_level))
+        try:
+            saved = [os.dup(1), os.dup(2)]
+        except OSError:  # no such descriptors (an embedded interpreter): only Python-level output is caught
+            saved = []
+        sink = stack.enter_context(tempfile.TemporaryFile()) if saved else None
+        if sink is not None:
+            os.dup2(sink.fileno(), 1)
+            os.dup2(sink.fileno(), 2)
+        try:
+            yield lines
+        finally:
+            native = ""
+            if sink is not None:
+                _flush_c_stdio()  # C and C++ buffer what they print; it must land in the sink, not after it
+                os.dup2(saved[0], 1)
+                os.dup2(saved[1], 2)
+                for fd in saved:
+                    os.close(fd)
+                sink.seek(0)
+                native = sink.read().decode("utf-8", "replace")
+            text = native + "\n" + python_level.getvalue()
+            lines.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def _flush_c_stdio() -> None:
+    """``fflush(NULL)``: write out the C library's stdio buffers (which std::cout goes through too)."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+
+
+def _native_reason(lines: list[str], path: str) -> str:
+    """The most telling line OpenEXR printed, without the file name it starts with."""
+    for line in lines:
+        if "EXR_ERR" in line:
+            return line.split(": ", 1)[1] if line.startswith(path + ": ") else line
+    return lines[0].replace(f"'{path}'", "the file") if lines else ""
+
+
+_EXR_MAGIC = b"\x76\x2f\x31\x01"
+_EXR_GREY = ("Y",)
+_EXR_RGB = ("R", "G", "B")
+
+
+def _decode_exr(path: str) -> np.ndarray:
+    """The pixels of an EXR file's first part as float32 (H, W, 1) grey or (H, W, 3) RGB.
 
     Raises
     ------
     ImageError
-        If the file is missing, unreadable, corrupt or of an unsupported kind.
+        If the file is corrupt, has no R, G, B or Y channels, or channels of an unsupported kind.
     """
+    import OpenEXR
+
+    with open(path, "rb") as f:
+        if f.read(4) != _EXR_MAGIC:
+            raise ImageError(path, "cannot read the image: not an EXR file (it does not start with the EXR signature)")
+    error: Exception | None = None
+    channels = None
+    with _native_output_captured() as printed:
+        try:
+            with OpenEXR.File(path, separate_channels=True) as exr:
+                channels = {name: channel.pixels for name, channel in exr.channels().items()}
+        except Exception as exc:  # RuntimeError, ValueError...: all mean "not a readable EXR file"
+            error = exc
+    if error is not None or channels is None:
+        reason = _native_reason(printed, path) or (str(error).strip().splitlines() or [""])[0]
+        reason = reason.replace(f"'{path}'", "the file")
+        raise ImageError(path, f"cannot read the image: corrupt or not an EXR file ({reason})")
+    names = _EXR_RGB if all(c in channels for c in _EXR_RGB) else _EXR_GREY if "Y" in channels else None
+    if names is None:
+        found = ", ".join(sorted(channels)) or "none"
+        raise ImageError(path, f"no R, G, B or Y channels (found {found}); expected an RGB, RGBA or grey image")
+    planes = [channels[name] for name in names]
+    for name, plane in zip(names, planes):
+        if plane.dtype not in (np.float16, np.float32):
+            raise ImageError(path, f"channel {name} holds {plane.dtype} pixels; expected half or float")
+        if plane.ndim != 2 or plane.shape != planes[0].shape:
+            raise ImageError(path, f"channel {name} is {plane.shape} but channel {names[0]} is {planes[0].shape}; "
+                                   "expected channels without subsampling")
+    return np.stack([plane.astype(np.float32) for plane in planes], axis=2)
+
+
+def _check_finite(path: str, pixels: np.ndarray) -> None:
+    """Refuse NaN and infinite values: the loss of such a reference is NaN and the fit goes nowhere."""
+    bad = ~np.isfinite(pixels).all(axis=2)
+    if bad.any():
+        y, x = (int(i) for i in np.argwhere(bad)[0])
+        raise ImageError(path, f"contains NaN or infinite pixels ({int(bad.sum())} of {bad.size}, the first at "
+                               f"x={x}, y={y}); expected finite values")
+
+
+def _check_space(space: str | None) -> None:
+    if space not in SPACES:
+        raise ValueError(f"space must be None, 'linear' or 'srgb', got {space!r}")
+
+
+def read_image(path: str | os.PathLike, space: str | None = None) -> Reference:
+    """Read a PNG, JPEG (8 or 16 bit) or OpenEXR file as linear RGB.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The image file; its extension decides how it is read.
+    space : {None, "linear", "srgb"}, optional
+        How the stored values are encoded; see :func:`read_reference`.
+
+    Raises
+    ------
+    ImageError
+        If the file is missing, unreadable, corrupt or of an unsupported kind, or (EXR) has NaN or
+        infinite pixels.
+    ValueError
+        If ``space`` is not one of the three choices.
+    """
+    _check_space(space)
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
+    if os.path.isdir(path):
+        raise ImageError(path, "is a folder; expected an image file")
     if not os.path.isfile(path):
         raise ImageError(path, "no such file")
     if ext not in READABLE:
         raise ImageError(path, f"unsupported image type '{ext}'; expected one of {', '.join(READABLE)}")
+    if not os.access(path, os.R_OK):
+        raise ImageError(path, "cannot read the image: permission denied")
+    if ext in HIGH_DYNAMIC_RANGE:
+        pixels = _to_rgb(_decode_exr(path), path)
+        _check_finite(path, pixels)
+        decoded = srgb_to_linear(pixels) if space == "srgb" else pixels
+        if not (np.abs(decoded) <= np.finfo(np.float32).max).all():  # the sRGB curve's power segment
+            raise ImageError(path, "values too large to decode as sRGB (above float32's range once decoded); "
+                                   "expected sRGB-encoded values, or --reference-space linear")
+        return Reference(path, np.asarray(decoded, dtype=np.float32), low_dynamic_range=False)
     try:
         pixels = _decode(path)
     except Exception as exc:  # the decoders raise many kinds; all mean "not a readable image"
-        first_line = (str(exc).strip().splitlines() or [""])[0]
+        first_line = (str(exc).strip().splitlines() or [""])[0].replace(f" '{path}'", "")  # named already
         raise ImageError(path, f"cannot read the image: corrupt or not a {ext[1:].upper()} file ({first_line})") from None
     if pixels.dtype == np.uint8:
         scale = 255.0
@@ -122,18 +291,34 @@ def read_image(path: str | os.PathLike) -> Reference:
     else:
         raise ImageError(path, f"unsupported pixel type {pixels.dtype}; expected 8 or 16 bit")
     rgb = _to_rgb(pixels, path).astype(np.float64) / scale
-    return Reference(path, srgb_to_linear(rgb).astype(np.float32), low_dynamic_range=True)
+    linear = rgb if space == "linear" else srgb_to_linear(rgb)
+    return Reference(path, linear.astype(np.float32), low_dynamic_range=True)
 
 
-def read_reference(path: str | os.PathLike, width: int, height: int) -> Reference:
+def read_reference(path: str | os.PathLike, width: int, height: int, space: str | None = None) -> Reference:
     """Read a reference image and check that it is ``width`` x ``height``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A PNG, JPEG or EXR file.
+    width, height : int
+        The film's size, which the image must have.
+    space : {None, "linear", "srgb"}, optional
+        How the file's values are encoded. ``None`` follows the convention: 8- and 16-bit files are
+        sRGB-encoded (decoded on reading), EXR files are linear (read as they are). ``"linear"``: the
+        values are linear whatever the file type (an integer file is only scaled to [0, 1]). ``"srgb"``:
+        the values are sRGB-encoded whatever the file type (an EXR is decoded too; values above 1 follow
+        the curve's power segment). ``low_dynamic_range`` depends on the file type only.
 
     Raises
     ------
     ImageError
         As :func:`read_image`, or if the size differs from the film's.
+    ValueError
+        If ``space`` is not one of the three choices.
     """
-    ref = read_image(path)
+    ref = read_image(path, space=space)
     if (ref.width, ref.height) != (width, height):
         raise ImageError(
             ref.path,
@@ -148,13 +333,34 @@ def encode_8bit(linear: np.ndarray) -> np.ndarray:
     return np.round(linear_to_srgb(linear) * 255.0).astype(np.uint8)
 
 
+def _write_exr(path: str, linear: np.ndarray) -> None:
+    """Write (H, W, 3) linear RGB as a float32, ZIP-compressed, single-part scanline EXR."""
+    import OpenEXR
+
+    pixels = np.ascontiguousarray(linear, dtype=np.float32)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    error: Exception | None = None
+    with _native_output_captured() as printed:
+        try:
+            with OpenEXR.File(header, {"RGB": pixels}) as exr:
+                exr.write(path)
+        except Exception as exc:
+            error = exc
+    if error is not None:
+        reason = _native_reason(printed, path) or (str(error).strip().splitlines() or [""])[0]
+        raise OSError(f"cannot write the EXR file ({reason})")
+
+
 def write_image(path: str | os.PathLike, linear: np.ndarray) -> None:
-    """Write a linear RGB image as an 8-bit sRGB PNG or JPEG, atomically.
+    """Write a linear RGB image, atomically: 8-bit sRGB for PNG and JPEG, float32 linear for EXR.
+
+    PNG and JPEG are clamped to [0, 1] and sRGB-encoded; EXR keeps every value as it is (float32, no
+    clamping, no transfer function).
 
     Raises
     ------
     ImageError
-        For an unsupported extension.
+        For an unsupported extension, or (EXR) an image that is not (H, W, 3).
     OutputError
         If the file cannot be written (e.g. its folder does not exist).
     """
@@ -162,6 +368,12 @@ def write_image(path: str | os.PathLike, linear: np.ndarray) -> None:
     ext = os.path.splitext(path)[1].lower()
     if ext not in WRITABLE:
         raise ImageError(path, f"cannot write '{ext}' images; use one of {', '.join(WRITABLE)}")
+    if ext in HIGH_DYNAMIC_RANGE:
+        linear = np.asarray(linear)
+        if linear.ndim != 3 or linear.shape[2] != 3:
+            raise ImageError(path, f"cannot write an image shaped {linear.shape} as EXR; expected (height, width, 3)")
+        atomic_write(path, lambda tmp: _write_exr(tmp, linear))
+        return
     import imageio.v3 as iio
 
     pixels = encode_8bit(linear)

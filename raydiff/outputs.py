@@ -1,38 +1,24 @@
-"""Writing the results of a fit: the output folder, history.csv, params.json, settings.json and frames.
+"""The small writers behind a fit's output folder: history.csv, JSON files, frame names, the folder's name.
 
-Everything here writes atomically: each file goes to a temporary name in its own folder and is renamed to
-its final name only once it is complete, and a whole output folder is built under a hidden sibling name by
-:func:`staging_dir` and renamed at the end, so an interrupted fit never leaves a half-written file or
-folder under the final name. Nothing here prints; problems raise :class:`OutputError`.
-
-The layout of a fit's folder (written by ``raydiff fit``)::
-
-    outputs/<scene>-<YYYYmmdd-HHMMSS>/
-        frames/00000.png ...   the render every few iterations (8-bit sRGB)
-        history.csv            iteration, loss and every free component, one row per iteration
-        params.json            the fitted values by dotted path
-        fitted.yaml            the scene with the fitted values (raydiff.dump_scene)
-        settings.json          the fit's settings, the backend and the timing
+Every file goes through :func:`raydiff.files.write_text` (a temporary name, then a rename), so no reader
+ever sees half a file. Nothing here prints; problems raise :class:`raydiff.errors.OutputError`. What a
+fit's folder holds, and when each file is written, is :mod:`raydiff.rundir`'s business.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
 import math
 import os
-import shutil
-from dataclasses import asdict, is_dataclass
 from datetime import datetime
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .errors import OutputError
 from .files import write_text
-from .images import write_image
 
 FRAME_DIGITS = 5
 
@@ -134,73 +120,9 @@ def write_params_json(path: str | os.PathLike, values: Mapping[str, np.ndarray])
     write_json(path, plain)
 
 
-def write_settings_json(
-    path: str | os.PathLike,
-    settings: Any,
-    backend: Any,
-    seconds: float,
-    **extra: Any,
-) -> None:
-    """Write what a fit ran with: its settings, the backend and how long it took.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file to write.
-    settings : raydiff.FitSettings
-        Written field by field under ``"settings"``.
-    backend : raydiff.backend.Backend or str
-        Written under ``"backend"`` (name, what was requested, what ``auto`` skipped, and its description).
-    seconds : float
-        Wall time of the fit; ``"ms_per_iteration"`` is derived from it.
-    **extra
-        More top-level entries (e.g. ``scene``, ``reference``, ``frame_every``).
-
-    Raises
-    ------
-    OutputError
-        If the file cannot be written.
-    """
-    if is_dataclass(backend):
-        describe = getattr(backend, "describe", None)
-        backend_data = {**asdict(backend), **({"description": describe()} if describe else {})}
-    else:
-        backend_data = {"name": str(backend)}
-    settings_data = asdict(settings) if is_dataclass(settings) else dict(settings)
-    iterations = settings_data.get("iterations") or 0
-    data = {
-        **extra,
-        "settings": settings_data,
-        "backend": backend_data,
-        "seconds": float(seconds),
-        "ms_per_iteration": 1000.0 * seconds / iterations if iterations else None,
-    }
-    write_json(path, data)
-
-
 def frame_name(iteration: int) -> str:
     """The file name of an iteration's frame: ``00042.png``."""
     return f"{int(iteration):0{FRAME_DIGITS}d}.png"
-
-
-def write_frame(path: str | os.PathLike, linear_image: np.ndarray) -> None:
-    """Write one render as an 8-bit sRGB PNG (or JPEG, by extension), atomically.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file to write; its folder must exist.
-    linear_image : numpy.ndarray
-        (height, width, 3) linear RGB, clamped to [0, 1] before encoding.
-
-    Raises
-    ------
-    OutputError
-        If the file cannot be written.
-    ImageError
-        For an extension other than .png, .jpg or .jpeg.
-    """
-    write_image(path, np.asarray(linear_image))
 
 
 def default_output_dir(scene_name: str, root: str | os.PathLike = "outputs", now: datetime | None = None) -> str:
@@ -237,9 +159,11 @@ def check_output_dir(path: str | os.PathLike) -> None:
     Raises
     ------
     OutputError
-        If ``path`` is a file, or a folder that is not empty.
+        If ``path`` is empty, a file, or a folder that is not empty.
     """
     path = os.fspath(path)
+    if not path.strip():
+        raise OutputError("--out", "expected a folder name, got an empty one")
     if not os.path.lexists(path):
         return
     if not os.path.isdir(path) or os.path.islink(path):
@@ -251,75 +175,3 @@ def check_output_dir(path: str | os.PathLike) -> None:
     if entries:
         count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
         raise OutputError(path, f"folder is not empty ({count}); expected a new or empty folder")
-
-
-@contextlib.contextmanager
-def staging_dir(final_path: str | os.PathLike) -> Iterator[str]:
-    """Build a folder under a temporary sibling name and rename it to ``final_path`` on success.
-
-    The temporary folder is ``.<name>.partial`` (or ``.<name>.partial-2`` ... if taken) next to
-    ``final_path``; missing parent folders are created. If the block raises (KeyboardInterrupt included),
-    the temporary folder and everything in it is removed and the exception propagates, so nothing ever
-    appears under ``final_path`` half-written.
-
-    Parameters
-    ----------
-    final_path : str or os.PathLike
-        Where the folder should end up. It must not exist, or be an empty folder (which is replaced).
-
-    Yields
-    ------
-    str
-        The temporary folder to write into.
-
-    Raises
-    ------
-    OutputError
-        If ``final_path`` is not usable (see :func:`check_output_dir`), or the folders cannot be created
-        or renamed.
-    """
-    final = os.path.normpath(os.fspath(final_path))
-    check_output_dir(final)
-    parent = os.path.dirname(os.path.abspath(final))
-    name = os.path.basename(os.path.abspath(final))
-    try:
-        os.makedirs(parent, exist_ok=True)
-    except OSError as err:
-        raise OutputError(parent, f"cannot create the folder: {_reason(err)}") from None
-    partial = None
-    for n in range(1, 1000):
-        candidate = os.path.join(parent, f".{name}.partial" + (f"-{n}" if n > 1 else ""))
-        try:
-            os.mkdir(candidate)
-        except FileExistsError:
-            continue
-        except OSError as err:
-            raise OutputError(candidate, f"cannot create the folder: {_reason(err)}") from None
-        partial = candidate
-        break
-    if partial is None:
-        raise OutputError(final, "cannot find a free temporary name next to it (remove old .partial folders)")
-    try:
-        yield partial
-        _rename_dir(partial, final)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-
-
-def _rename_dir(partial: str, final: str) -> None:
-    """Rename ``partial`` to ``final``; an existing empty ``final`` is replaced."""
-    try:
-        os.replace(partial, final)
-        return
-    except OSError as err:
-        first = err
-    # Some systems cannot rename onto an existing (empty) folder: remove it, then rename.
-    try:
-        if os.path.isdir(final) and not os.listdir(final):
-            os.rmdir(final)
-            os.replace(partial, final)
-            return
-    except OSError as err:
-        first = err
-    raise OutputError(final, f"cannot move the finished output into place: {_reason(first)}") from None

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import raydiff
 import raydiff.backend
+from raydiff.animation import ffmpeg_available
 
 from raydiff_cli.main import app
 
@@ -117,14 +118,18 @@ def test_fit_writes_its_folder_under_the_default_name(fitted, files):
     result, folder, cwd = fitted
     assert re.fullmatch(r"start-\d{8}-\d{6}", folder.name)
     assert sorted(os.listdir(cwd / "outputs")) == [folder.name]  # no temporary folder left
-    assert sorted(os.listdir(folder)) == ["fitted.yaml", "frames", "history.csv", "params.json", "settings.json"]
+    expected = ["animation.gif", "checkpoint.npz", "fitted.yaml", "frames", "history.csv", "loss.png",
+                "parameters.png", "params.json", "report.html", "settings.json"]
+    if ffmpeg_available():
+        expected.insert(1, "animation.mp4")
+    assert sorted(os.listdir(folder)) == expected
 
 
 def test_fit_saves_a_frame_every_k_iterations_and_the_last(fitted):
     _, folder, _ = fitted
     assert sorted(os.listdir(folder / "frames")) == ["00000.png", "00002.png", "00004.png"]
-    frame = raydiff.read_reference(folder / "frames" / "00004.png", 32, 24)
-    assert frame.linear.mean() > 0
+    frame = raydiff.read_image(folder / "frames" / "00004.png").linear  # render | reference | error
+    assert frame.shape[0] >= 240 and frame.shape[1] > 3 * frame.shape[0] and frame.mean() > 0
 
 
 def test_fit_history_has_one_row_per_iteration(fitted):
@@ -160,6 +165,7 @@ def test_fit_settings_json(fitted):
     assert data["backend"]["name"] == "cpu"
     assert data["frame_every"] == 2
     assert data["seconds"] > 0
+    assert data["iterations_run"] == 5 and data["stopped_early"] is False and data["halvings"] == 0
 
 
 def test_fit_prints_a_summary(fitted):
@@ -167,7 +173,7 @@ def test_fit_prints_a_summary(fitted):
     out = result.stdout
     assert "backend     cpu" in out
     assert re.search(r"iterations  5 in [\d.]+ s \([\d.]+ ms/iteration\)", out)
-    assert re.search(r"final loss  [\d.e-]+", out)
+    assert re.search(r"loss        [\d.e-]+ -> [\d.e-]+ \(best [\d.e-]+ at iteration \d\)", out)
     assert re.search(r"lights\.key\.position +\[-0\.5, 1\.5, 0\.5\] +-> +\[", out)
     assert os.path.join("outputs", folder.name) in out
     assert "Traceback" not in result.output
@@ -180,7 +186,8 @@ def test_fit_into_an_existing_empty_folder_without_frames(files, tmp_path):
                     "--out", out, "--loss", "l1", "--lr", 0.05, "--lr-decay", 0.9, "--spp", 1, "--seed", 3)
     assert result.exit_code == 0, result.output
     assert sorted(os.listdir(tmp_path)) == ["run"]
-    assert sorted(os.listdir(out)) == ["fitted.yaml", "history.csv", "params.json", "settings.json"]
+    assert sorted(os.listdir(out)) == ["checkpoint.npz", "fitted.yaml", "history.csv", "loss.png", "parameters.png",
+                                       "params.json", "report.html", "settings.json"]
     settings = json.loads((out / "settings.json").read_text())["settings"]
     assert settings == {"iterations": 2, "lr": 0.05, "lr_decay": 0.9, "spp": 1, "seed": 3, "loss": "l1"}
     assert str(out) in result.stdout
@@ -235,7 +242,7 @@ def test_fit_refuses_bad_inputs(files, workdir, scene, ref, fragments):
 
 @pytest.mark.parametrize(
     "option, fragment",
-    [(["--lr", "-1"], "--lr must be positive"), (["--lr-decay", "1.5"], "--lr-decay"), (["--spp", "0"], "--spp")],
+    [(["--lr", "-1"], "--lr must be a finite positive number"), (["--lr-decay", "1.5"], "--lr-decay"), (["--spp", "0"], "--spp")],
 )
 def test_fit_refuses_bad_settings(files, workdir, option, fragment):
     result = invoke("fit", files["start"], files["ref"], "--arch", "cpu", "--out", workdir / "run", *option)
@@ -269,18 +276,20 @@ def test_wrong_usage_is_typers_exit_code_2(files):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# fit: interrupted or failing midway (the loop replaced by a stand-in: no Taichi needed)
+# fit: dying midway (the loop replaced by a stand-in: no Taichi needed). The inputs were good, so the
+# folder is kept: whatever frames and checkpoint it holds are the work done so far.
 # ---------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("error, code", [(KeyboardInterrupt, 130), (RuntimeError, 1)])
-def test_an_interrupted_or_crashed_fit_leaves_no_folder(files, workdir, monkeypatch, error, code):
-    def broken_fit(scene, reference, settings, callback=None):
+def test_a_fit_that_dies_midway_keeps_its_folder(files, tmp_path, monkeypatch, error, code):
+    def broken_fit(scene, reference, settings, callback=None, resume=None):
         raise error("stop")
 
     monkeypatch.setattr(raydiff, "fit", broken_fit)
-    result = invoke("fit", files["start"], files["ref"], "--arch", "cpu", "--out", workdir / "run")
+    result = invoke("fit", files["start"], files["ref"], "--arch", "cpu", "--out", tmp_path / "run")
     assert result.exit_code == code
+    assert (tmp_path / "run").is_dir()
     if error is KeyboardInterrupt:
         assert result.stderr.splitlines()[-1] == "interrupted"
     else:

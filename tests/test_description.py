@@ -113,7 +113,7 @@ BAD = {
     "unknown top key": (FULL + "camra: 1\n", "camra", "unknown key 'camra' (did you mean 'camera'?)", 29),
     "unknown key no hint": (FULL + "zzzzz: 1\n", "zzzzz", "valid keys: camera, film, objects, lights, optimize", 29),
     "non-text key": (FULL + "1: 2\n", None, "expected text keys, got 1", 29),
-    "custom tag": (edit("fov: 40", "fov: !!python/name:os.system"), None, "malformed YAML", 5),
+    "custom tag": (edit("fov: 40", "fov: !!python/name:os.system"), "camera.fov", "unsupported YAML tag", 5),
     "bad int tag": (edit("fov: 40", "fov: !!int forty"), "camera.fov", "cannot read 'forty' as !!int", 5),
     "set tag": (edit("fov: 40", "fov: !!set {a}"), "camera.fov", "unsupported YAML tag '!!set'", 5),
     "recursive alias": (FULL + "x: &a [*a]\n", "x[0]", "recursive YAML alias", 29),

@@ -1,7 +1,8 @@
 """Reading and writing images, and the sRGB transfer function. No Taichi here.
 
-Test files are written with imageio where it can (8-bit anything, 16-bit grey) and with a minimal PNG
-encoder below where it cannot (16-bit RGB, RGBA and grey+alpha: Pillow writes none of them).
+Test files are written with imageio where it can (8-bit anything, 16-bit grey), with a minimal PNG
+encoder below where it cannot (16-bit RGB, RGBA and grey+alpha: Pillow writes none of them), and EXR
+files with the OpenEXR package directly, so that the reader is not only checked against its own writer.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import zlib
 
 import imageio.v3 as iio
 import numpy as np
+import OpenEXR
 import pytest
 
 from raydiff.errors import ImageError, OutputError
@@ -167,6 +169,25 @@ def test_read_jpeg(tmp_path):
     np.testing.assert_allclose(decoded, np.broadcast_to(colour, decoded.shape), atol=3.0)
 
 
+@pytest.mark.parametrize(
+    "mode, name",
+    [("CMYK", "cmyk.jpg"), ("P", "palette.png"), ("1", "bilevel.png"), ("L", "grey.jpg")],
+)
+def test_read_other_pillow_modes_as_their_colours(tmp_path, mode, name):
+    """A CMYK JPEG is not RGBA, a palette PNG is not grey indices and a 1-bit PNG is not booleans."""
+    from PIL import Image
+
+    path = tmp_path / name
+    image = Image.fromarray(_ramp((6, 5, 3), np.uint8)).convert(mode)
+    image.save(path, **({"quality": 100} if name.endswith(".jpg") else {}))
+    with Image.open(path) as image:
+        assert image.mode == mode
+        expected = np.asarray(image.convert("RGB"))
+    ref = read_image(path)
+    assert ref.linear.shape == (6, 5, 3)
+    np.testing.assert_array_equal(encode_8bit(ref.linear), expected)
+
+
 def test_read_uppercase_extension(tmp_path):
     path = tmp_path / "IMAGE.PNG"
     iio.imwrite(path, _ramp((2, 3, 3), np.uint8), extension=".png")
@@ -182,6 +203,25 @@ def test_read_reference_checks_the_size(tmp_path):
     message = str(info.value)
     assert str(path) in message
     assert "5x6" in message and "64x48" in message
+    assert info.value.file == str(path)
+
+
+def test_a_folder_is_not_an_image(tmp_path):
+    path = tmp_path / "ref.png"
+    path.mkdir()
+    with pytest.raises(ImageError, match="is a folder; expected an image file"):
+        read_image(path)
+
+
+def test_unreadable_file(tmp_path, monkeypatch):
+    """As root a file with mode 000 reads all the same, so the check is made to answer as for another user."""
+    import os
+
+    path = tmp_path / "ref.png"
+    iio.imwrite(path, _ramp((2, 3, 3), np.uint8))
+    monkeypatch.setattr(os, "access", lambda *args, **kwargs: False)
+    with pytest.raises(ImageError, match="cannot read the image: permission denied") as info:
+        read_image(path)
     assert info.value.file == str(path)
 
 
@@ -252,7 +292,227 @@ def test_write_jpeg(tmp_path):
 
 
 def test_write_errors(tmp_path):
-    with pytest.raises(ImageError, match="cannot write '.exr'"):
-        write_image(tmp_path / "out.exr", np.zeros((2, 2, 3)))
+    with pytest.raises(ImageError, match="cannot write '.bmp'"):
+        write_image(tmp_path / "out.bmp", np.zeros((2, 2, 3)))
     with pytest.raises(OutputError, match="No such file or directory"):
         write_image(tmp_path / "missing" / "out.png", np.zeros((2, 2, 3)))
+    with pytest.raises(OutputError, match="No such file or directory"):
+        write_image(tmp_path / "missing" / "out.exr", np.zeros((2, 2, 3)))
+    with pytest.raises(ImageError, match=r"expected \(height, width, 3\)"):
+        write_image(tmp_path / "grey.exr", np.zeros((2, 2)))
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------------------------------------
+# OpenEXR: linear, high dynamic range
+# --------------------------------------------------------------------------------------------------------
+
+
+def write_exr(path, channels: dict[str, np.ndarray]) -> None:
+    """Write an EXR with the given channels (name -> (H, W) array of float16, float32 or uint32).
+
+    OpenEXR 3.5 ignores a numpy array's strides (a slice such as ``rgb[..., 0]`` is written scrambled),
+    so every array is made contiguous first.
+    """
+    channels = {name: np.ascontiguousarray(pixels) for name, pixels in channels.items()}
+    with OpenEXR.File({"compression": OpenEXR.ZIP_COMPRESSION}, channels) as exr:
+        exr.write(str(path))
+
+
+def _hdr(shape=(6, 5, 3), seed=2) -> np.ndarray:
+    """Linear values well above 1 and below 0.001, as float32."""
+    return (np.random.default_rng(seed).uniform(0.0, 1.0, size=shape) ** 3 * 40.0).astype(np.float32)
+
+
+def test_exr_round_trip_is_exact_and_keeps_values_above_one(tmp_path):
+    linear = _hdr()
+    linear[0, 0] = [1e-8, 123456.0, 0.0]
+    path = tmp_path / "out.exr"
+    write_image(path, linear)
+    ref = read_image(path)
+    assert ref.linear.dtype == np.float32 and ref.linear.shape == (6, 5, 3)
+    np.testing.assert_array_equal(ref.linear, linear)  # bit for bit: no clamping, no transfer function
+    assert ref.linear.max() > 1.0
+    assert not ref.low_dynamic_range
+    assert [p.name for p in tmp_path.iterdir()] == ["out.exr"], "the temporary file was left behind"
+    with OpenEXR.File(str(path), separate_channels=True) as exr:  # what another reader sees
+        channels = exr.channels()
+        assert sorted(channels) == ["B", "G", "R"]
+        assert all(c.pixels.dtype == np.float32 for c in channels.values())
+        np.testing.assert_array_equal(channels["G"].pixels, linear[..., 1])
+
+
+def test_exr_write_keeps_negative_values_and_replaces_an_existing_file(tmp_path):
+    path = tmp_path / "out.exr"
+    write_image(path, np.ones((2, 3, 3), np.float32))
+    image = np.full((2, 3, 3), -0.25, np.float64)  # float64 in: written as float32
+    write_image(path, image)
+    np.testing.assert_array_equal(read_image(path).linear, image.astype(np.float32))
+
+
+def test_read_half_float_exr(tmp_path):
+    linear = _hdr().astype(np.float16)
+    path = tmp_path / "half.exr"
+    write_exr(path, {"RGB": linear})
+    ref = read_image(path)
+    assert ref.linear.dtype == np.float32
+    np.testing.assert_array_equal(ref.linear, linear.astype(np.float32))
+    assert not ref.low_dynamic_range
+
+
+def test_read_exr_with_half_and_float_channels_mixed(tmp_path):
+    linear = _hdr()
+    path = tmp_path / "mixed.exr"
+    write_exr(path, {"R": linear[..., 0], "G": linear[..., 1].astype(np.float16), "B": linear[..., 2]})
+    expected = linear.copy()
+    expected[..., 1] = linear[..., 1].astype(np.float16)
+    np.testing.assert_array_equal(read_image(path).linear, expected)
+
+
+def test_read_grey_exr(tmp_path):
+    grey = _hdr((4, 7))
+    path = tmp_path / "grey.exr"
+    write_exr(path, {"Y": grey})
+    ref = read_image(path)
+    assert ref.linear.shape == (4, 7, 3)
+    np.testing.assert_array_equal(ref.linear, np.repeat(grey[..., None], 3, axis=2))
+
+
+def test_read_rgba_exr_ignores_alpha(tmp_path):
+    rgba = _hdr((3, 4, 4))
+    rgba[..., 3] = np.nan  # alpha is never looked at, not even for finiteness
+    path = tmp_path / "rgba.exr"
+    write_exr(path, {"RGBA": rgba})
+    np.testing.assert_array_equal(read_image(path).linear, rgba[..., :3])
+
+
+def test_read_reference_checks_the_size_of_an_exr(tmp_path):
+    path = tmp_path / "ref.EXR"  # the extension in any case
+    write_image(path, _hdr())
+    assert read_reference(path, 5, 6).linear.shape == (6, 5, 3)
+    with pytest.raises(ImageError, match="5x6 but the scene's film is 64x48"):
+        read_reference(path, 64, 48)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_exr_with_non_finite_pixels_is_refused(tmp_path, bad):
+    linear = _hdr()
+    linear[2, 3, 1] = bad
+    path = tmp_path / "bad.exr"
+    write_exr(path, {"RGB": linear.astype(np.float16)})
+    with pytest.raises(ImageError, match=r"contains NaN or infinite pixels \(1 of 30, the first at x=3, y=2\)") as info:
+        read_image(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def _good_exr_bytes(tmp_path) -> bytes:
+    path = tmp_path / "good.exr"
+    write_image(path, _hdr((64, 64, 3)))
+    data = path.read_bytes()
+    path.unlink()
+    return data
+
+
+@pytest.mark.parametrize(
+    "cut, reason",
+    [
+        (lambda data: b"", "not an EXR file"),
+        (lambda data: np.random.default_rng(3).integers(0, 256, 400, dtype=np.uint8).tobytes(), "not an EXR file"),
+        (lambda data: data[:40], "corrupt or not an EXR file"),  # the header cut short
+        (lambda data: data[: len(data) // 2], "corrupt or not an EXR file"),  # pixels cut short
+        (lambda data: data[:600] + bytes(len(data) - 600), "corrupt or not an EXR file"),  # pixels zeroed
+    ],
+    ids=["empty", "random-bytes", "truncated-header", "truncated-pixels", "zeroed-pixels"],
+)
+def test_corrupt_exr_is_one_line_naming_the_file(tmp_path, capfd, cut, reason):
+    path = tmp_path / "corrupt.exr"
+    path.write_bytes(cut(_good_exr_bytes(tmp_path)))
+    with pytest.raises(ImageError, match=reason) as info:
+        read_image(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: cannot read the image: ")
+    assert "\n" not in message
+    # OpenEXR's C library prints its complaints to the process's stdout and stderr; none get through.
+    assert capfd.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize(
+    "channels, fragment",
+    [
+        ({"Z": np.zeros((2, 2), np.float32)}, r"no R, G, B or Y channels \(found Z\)"),
+        ({"diffuse.R": np.zeros((2, 2), np.float32)}, r"found diffuse\.R"),
+        ({"R": np.zeros((2, 2), np.uint32), "G": np.zeros((2, 2), np.float32), "B": np.zeros((2, 2), np.float32)},
+         "channel R holds uint32 pixels; expected half or float"),
+    ],
+    ids=["depth-only", "layer-only", "uint"],
+)
+def test_exr_without_usable_colour_channels(tmp_path, channels, fragment):
+    path = tmp_path / "odd.exr"
+    write_exr(path, channels)
+    with pytest.raises(ImageError, match=fragment):
+        read_image(path)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The reference's colour space
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_reference_space_on_an_8bit_png(tmp_path):
+    pixels = _ramp((6, 5, 3), np.uint8)
+    path = tmp_path / "ref.png"
+    iio.imwrite(path, pixels)
+    by_convention = read_reference(path, 5, 6)
+    as_srgb = read_reference(path, 5, 6, space="srgb")
+    as_linear = read_reference(path, 5, 6, space="linear")
+    np.testing.assert_allclose(by_convention.linear, _expected(pixels, 255.0), rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(as_srgb.linear, by_convention.linear)
+    np.testing.assert_allclose(as_linear.linear, pixels / 255.0, rtol=1e-6, atol=1e-7)  # scaled only
+    assert all(r.low_dynamic_range for r in (by_convention, as_srgb, as_linear))  # tied to the file type
+
+
+def test_reference_space_on_a_16bit_png(tmp_path):
+    pixels = _ramp((6, 5, 3), np.uint16)
+    path = tmp_path / "ref16.png"
+    write_png(path, pixels)
+    np.testing.assert_allclose(read_reference(path, 5, 6, space="linear").linear, pixels / 65535.0, rtol=1e-6)
+
+
+def test_reference_space_on_an_exr(tmp_path):
+    values = np.linspace(-0.01, 3.0, 6 * 5 * 3, dtype=np.float32).reshape(6, 5, 3)
+    path = tmp_path / "ref.exr"
+    write_image(path, values)
+    by_convention = read_reference(path, 5, 6)
+    as_linear = read_reference(path, 5, 6, space="linear")
+    as_srgb = read_reference(path, 5, 6, space="srgb")
+    np.testing.assert_array_equal(by_convention.linear, values)
+    np.testing.assert_array_equal(as_linear.linear, values)
+    # Decoded with the sRGB curve, not clamped: values above 1 follow its power segment.
+    np.testing.assert_allclose(as_srgb.linear, srgb_to_linear(values.astype(np.float64)), rtol=1e-6)
+    assert as_srgb.linear.dtype == np.float32
+    assert as_srgb.linear.max() == pytest.approx(((3.0 + 0.055) / 1.055) ** 2.4, rel=1e-6)
+    assert not any(r.low_dynamic_range for r in (by_convention, as_srgb, as_linear))
+
+
+def test_an_exr_too_bright_to_decode_as_srgb(tmp_path):
+    path = tmp_path / "bright.exr"
+    write_image(path, np.full((2, 2, 3), 1e30, np.float32))
+    assert read_reference(path, 2, 2).linear.max() == np.float32(1e30)
+    with pytest.raises(ImageError, match="values too large to decode as sRGB"):
+        read_reference(path, 2, 2, space="srgb")
+
+
+@pytest.mark.parametrize("space", ["sRGB", "Linear", "", "rec709", 1])
+def test_invalid_space(tmp_path, space):
+    path = tmp_path / "ref.png"
+    iio.imwrite(path, _ramp((6, 5, 3), np.uint8))
+    with pytest.raises(ValueError, match="space must be None, 'linear' or 'srgb'"):
+        read_reference(path, 5, 6, space=space)
+    with pytest.raises(ValueError, match="space must be"):  # checked before the file is even looked at
+        read_reference(tmp_path / "missing.png", 5, 6, space=space)
+
+
+def test_readable_and_writable_types():
+    from raydiff.images import READABLE, WRITABLE
+
+    assert ".exr" in READABLE and ".exr" in WRITABLE

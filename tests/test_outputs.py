@@ -12,21 +12,14 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from raydiff import read_image
-from raydiff.errors import RaydiffError
 from raydiff.outputs import (
     OutputError,
     check_output_dir,
     default_output_dir,
-    frame_name,
-    staging_dir,
-    write_frame,
     write_history_csv,
     write_json,
     write_params_json,
-    write_settings_json,
 )
-from raydiff.fit import FitSettings
 
 COLUMNS = ["iteration", "loss", "lights.key.position[0]", "lights.key.position[1]", "lights.key.position[2]"]
 
@@ -78,48 +71,10 @@ def test_json_turns_numpy_values_into_plain_ones_and_nan_into_null(tmp_path):
     assert json.loads(path.read_text()) == {"a": 0.5, "b": 3, "c": None, "d": [1, 2], "e": [True, None]}
 
 
-def test_settings_json_holds_the_settings_backend_and_timing(tmp_path):
-    from raydiff.backend import Backend
-
-    path = tmp_path / "settings.json"
-    backend = Backend("vulkan", "auto", ("cuda",))
-    write_settings_json(path, FitSettings(iterations=4, lr=0.1), backend, 2.0, scene="s.yaml")
-    data = json.loads(path.read_text())
-    assert data["scene"] == "s.yaml"
-    assert data["settings"] == {"iterations": 4, "lr": 0.1, "lr_decay": 1.0, "spp": None, "seed": 0, "loss": "mse"}
-    assert data["backend"]["name"] == "vulkan"
-    assert data["backend"]["skipped"] == ["cuda"]
-    assert data["backend"]["description"] == "vulkan (auto; no cuda)"
-    assert data["seconds"] == 2.0 and data["ms_per_iteration"] == 500.0
-
-
 def test_files_are_written_readable_by_others(tmp_path):
     path = tmp_path / "params.json"
     write_params_json(path, {"lights.key.position": np.zeros(3)})
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o644
-
-
-def test_a_frame_is_an_8bit_srgb_png(tmp_path):
-    image = np.zeros((6, 8, 3), dtype=np.float32)
-    image[:, :4] = 0.5
-    image[0, 0] = 7.0  # clamped
-    path = tmp_path / frame_name(12)
-    assert path.name == "00012.png"
-    write_frame(path, image)
-    back = read_image(path).linear
-    assert back.shape == (6, 8, 3)
-    np.testing.assert_allclose(back[1:, :4], 0.5, atol=0.01)
-    np.testing.assert_allclose(back[0, 0], 1.0)
-    np.testing.assert_allclose(back[:, 4:], 0.0)
-    assert no_temporaries(tmp_path)
-
-
-def test_a_failed_write_leaves_no_file(tmp_path):
-    with pytest.raises(OutputError) as info:
-        write_frame(tmp_path / "missing" / "00000.png", np.zeros((2, 2, 3)))
-    assert isinstance(info.value, RaydiffError)
-    assert "missing" in str(info.value)
-    assert os.listdir(tmp_path) == []
 
 
 def test_default_output_dir_is_named_after_the_scene_and_time(tmp_path):
@@ -136,42 +91,6 @@ def test_default_output_dir_defaults_to_outputs_and_now():
     assert re.fullmatch(r"outputs[/\\]scene-\d{8}-\d{6}(-\d+)?", path)
 
 
-def test_staging_dir_renames_the_finished_folder(tmp_path):
-    final = tmp_path / "runs" / "fit"  # the parent is made too
-    with staging_dir(final) as partial:
-        assert os.path.basename(partial) == ".fit.partial"
-        assert os.path.dirname(partial) == str(tmp_path / "runs")
-        assert not final.exists()
-        (open(os.path.join(partial, "a.txt"), "w")).close()
-    assert sorted(os.listdir(tmp_path / "runs")) == ["fit"]
-    assert os.listdir(final) == ["a.txt"]
-
-
-def test_staging_dir_replaces_an_empty_folder(tmp_path):
-    final = tmp_path / "fit"
-    final.mkdir()
-    with staging_dir(final) as partial:
-        (open(os.path.join(partial, "a.txt"), "w")).close()
-    assert os.listdir(final) == ["a.txt"]
-    assert os.listdir(tmp_path) == ["fit"]
-
-
-@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_staging_dir_removes_the_partial_folder_on_failure(tmp_path, error):
-    with pytest.raises(error):
-        with staging_dir(tmp_path / "fit") as partial:
-            os.mkdir(os.path.join(partial, "frames"))
-            raise error()
-    assert os.listdir(tmp_path) == []
-
-
-def test_staging_dir_takes_another_temporary_name_when_one_is_taken(tmp_path):
-    (tmp_path / ".fit.partial").mkdir()  # a crashed run's, or a concurrent one's
-    with staging_dir(tmp_path / "fit") as partial:
-        assert os.path.basename(partial) == ".fit.partial-2"
-    assert sorted(os.listdir(tmp_path)) == [".fit.partial", "fit"]
-
-
 def test_a_non_empty_folder_or_a_file_is_not_an_output_folder(tmp_path):
     check_output_dir(tmp_path / "new")
     check_output_dir(tmp_path)  # empty
@@ -180,7 +99,4 @@ def test_a_non_empty_folder_or_a_file_is_not_an_output_folder(tmp_path):
         check_output_dir(tmp_path)
     with pytest.raises(OutputError, match="not a folder"):
         check_output_dir(tmp_path / "a.txt")
-    with pytest.raises(OutputError, match="not empty"):
-        with staging_dir(tmp_path):
-            pass  # pragma: no cover
     assert os.listdir(tmp_path) == ["a.txt"]

@@ -1,0 +1,173 @@
+"""A fit's output folder, from the first frame to the report.
+
+The folder is created only once every input has been checked. From then on it is always worth keeping:
+frames appear as the fit runs, a checkpoint is refreshed every few iterations, and every file is written
+atomically, so a fit that dies (or is stopped) leaves a folder that ``raydiff fit --resume`` continues.
+When the fit ends, finished or stopped, :meth:`RunFolder.finish` writes the results::
+
+    frames/00000.png ...   render | reference | error heat map, with the iteration and the loss
+    history.csv            iteration, loss and every free component, one row per iteration
+    params.json            the fitted values (the best iterate) by dotted path
+    fitted.yaml            the scene with the fitted values
+    settings.json          the settings, the backend, the timing, how the fit ended
+    checkpoint.npz         everything needed to continue (raydiff fit --resume)
+    animation.gif          the frames as an animation (and animation.mp4 with imageio-ffmpeg)
+    loss.png, parameters.png   the loss curve and each parameter's trajectory (true values dashed)
+    report.html           one self-contained page with all of the above
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import asdict
+
+import numpy as np
+
+from . import animation, frames, plots, report
+from .checkpoint import save_checkpoint
+from .description import dump_scene
+from .fit import FitResult
+from .images import Reference
+from .outputs import frame_name, write_history_csv, write_json, write_params_json
+from .scene import Scene
+
+CHECKPOINT = "checkpoint.npz"
+SETTINGS = "settings.json"
+
+
+class RunFolder:
+    """The output folder of one fit.
+
+    Parameters
+    ----------
+    path : str
+        The folder; created if missing (``frames/`` with the first frame).
+    """
+
+    def __init__(self, path: str):
+        # ``frames/`` is made with the first frame
+        self.path = os.fspath(path)
+        self.frames_dir = os.path.join(self.path, "frames")
+        os.makedirs(self.path, exist_ok=True)
+        self.error_scale: float | None = None
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    # --- while the fit runs ---------------------------------------------------------------------------
+    def write_frame(self, iteration: int, render: np.ndarray, reference: Reference, loss: float) -> str:
+        """Write the composite frame of ``iteration``; the heat map's scale is fixed by the first frame."""
+        if self.error_scale is None:
+            self.error_scale = frames.default_error_scale(render, reference.linear)
+        os.makedirs(self.frames_dir, exist_ok=True)
+        path = os.path.join(self.frames_dir, frame_name(iteration))
+        frames.write_composite_frame(path, render, reference.linear, iteration, loss, error_scale=self.error_scale)
+        return path
+
+    def frame_paths(self) -> list[str]:
+        return sorted(glob.glob(os.path.join(self.frames_dir, "[0-9]" * 5 + ".png")))
+
+    def write_checkpoint(self, arrays: dict[str, np.ndarray], meta: dict) -> None:
+        save_checkpoint(self.file(CHECKPOINT), arrays, meta)
+
+    # --- at the end -----------------------------------------------------------------------------------
+    def finish(
+        self,
+        result: FitResult,
+        scene: Scene,
+        meta: dict,
+        truth: Scene | None = None,
+        fps: float = 10.0,
+        animation_every: int = 1,
+    ) -> list[str]:
+        """Write the results of ``result`` (see the module's docstring); returns the names written.
+
+        ``meta`` (scene and reference files, backend, how the fit ended ...) goes into settings.json and
+        the report.
+        """
+        written = []
+
+        def wrote(name: str) -> str:
+            written.append(name)
+            return self.file(name)
+
+        write_history_csv(wrote("history.csv"), result.columns, result.history)
+        write_params_json(wrote("params.json"), result.values)
+        dump_scene(scene, wrote("fitted.yaml"), values=result.values)
+        settings = {**meta, "settings": asdict(result.settings), **self._outcome(result)}
+        write_json(wrote(SETTINGS), settings)
+
+        truth_values = plots.truth_values(truth, list(result.values)) if truth is not None else {}
+        images = {}
+        if len(result.history):
+            plots.plot_loss(result.columns, result.history, wrote("loss.png"))
+            plots.plot_parameters(result.columns, result.history, wrote("parameters.png"), truth=truth_values or None)
+            images = {"loss": self.file("loss.png"), "parameters": self.file("parameters.png")}
+        frame_paths = self.frame_paths()
+        if frame_paths:
+            images["final frame"] = frame_paths[-1]
+            animation.write_gif(frame_paths, wrote("animation.gif"), fps=fps, every=animation_every)
+            images["animation"] = self.file("animation.gif")
+            if animation.ffmpeg_available():
+                animation.write_mp4(frame_paths, wrote("animation.mp4"), fps=fps, every=animation_every)
+
+        parameters = [
+            {
+                "path": path,
+                "start": [float(x) for x in result.start[path]],
+                "final": [float(x) for x in value],
+                "truth": [float(x) for x in truth_values[path]] if path in truth_values else None,
+            }
+            for path, value in result.values.items()
+        ]
+        scene_yaml = _read_text(scene.source)
+        report.write_report(
+            wrote("report.html"),
+            title=f"raydiff fit: {scene.name}",
+            scene_yaml=scene_yaml,
+            settings=settings,
+            parameters=parameters,
+            loss_first=float(result.history[0, 1]) if len(result.history) else float("nan"),
+            loss_final=result.final_loss,
+            images=images,
+            backend=str(meta.get("backend", {}).get("description", result.backend)),
+            seconds=result.seconds,
+            iterations=result.iterations,
+            notes=self._notes(result),
+        )
+        return written
+
+    @staticmethod
+    def _outcome(result: FitResult) -> dict:
+        return {
+            "iterations_run": result.iterations,
+            "stopped_early": result.stopped,
+            "best_iteration": result.best_iteration,
+            "best_loss": result.best_loss,
+            "final_loss": result.final_loss,
+            "halvings": result.halvings,
+            "seconds": result.seconds,
+        }
+
+    @staticmethod
+    def _notes(result: FitResult) -> list[str]:
+        notes = []
+        if result.stopped:
+            notes.append(f"Stopped after {result.iterations} of {result.settings.iterations} iterations; "
+                         "`raydiff fit ... --resume` continues.")
+        if result.halvings:
+            notes.append(f"The loss or a gradient was not finite {result.halvings} time(s): the fit rolled back "
+                         "to its best parameters and halved the learning rates each time.")
+        if result.best_iteration >= 0:
+            notes.append(f"Fitted values are the best iterate (iteration {result.best_iteration}, "
+                         f"loss {result.best_loss:.6g}), not necessarily the last.")
+        return notes
+
+
+def _read_text(path: str) -> str:
+    """The scene file's text for the report ('' for scenes that came from a string)."""
+    if not os.path.isfile(path):
+        return ""
+    with open(path, encoding="utf-8") as f:
+        return f.read()

@@ -1,0 +1,672 @@
+"""Every way a user can get the input of ``raydiff fit`` or ``raydiff render`` wrong, as data.
+
+Each :class:`Case` says what the user did (``description``, shown in ``docs/errors.md``), how to do it
+(``setup``: writes the input files into an empty folder and returns the command line) and what the one
+error line must contain (``fragments``: the file, the key or line, and what was expected). The promise
+that ``tests/test_bad_input.py`` checks for every case, and that ``docs/make_error_table.py`` documents:
+
+* exit code 1 (or the case's ``exit_code``: Typer's own usage errors exit with 2);
+* exactly one line on stderr, ``error: <file>[:<line>][: <key>]: <what was wrong; what was expected>``;
+* no traceback;
+* nothing written: no file or folder appears or changes in the folder the case was set up in.
+
+Every command runs on the CPU backend (``--arch cpu``) with one iteration, and every case fails during
+validation, before anything is rendered, so the whole table runs in seconds.
+
+A case whose ``setup`` cannot make the situation here (a file made unreadable, when running as root;
+CUDA missing, on a machine that has it) raises :class:`NotApplicable`. A case that exposes a bug still
+open in a file this table's owner does not maintain carries ``bug``: the test marks it
+``xfail(strict=True)`` with that reason, so fixing the bug turns the test red until the mark goes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+import raydiff
+import raydiff.backend
+from raydiff.images import write_image
+
+WIDTH, HEIGHT = 16, 12
+
+# The good scene every case starts from. Block style, so that every key has its own line; the line numbers
+# in the fragments below refer to it.
+SCENE = """\
+camera:
+  position: [0, 1.2, 4]
+  look_at: [0, 0.4, 0]
+  fov: 45
+film:
+  width: 16
+  height: 12
+  spp: 1
+objects:
+  - name: floor
+    type: quad
+    origin: [-3, 0, 3]
+    edge1: [6, 0, 0]
+    edge2: [0, 0, -6]
+    albedo: 0.7
+  - name: ball
+    type: sphere
+    center: [0, 0.5, 0]
+    radius: 0.5
+    albedo: [0.8, 0.3, 0.2]
+lights:
+  - name: key
+    type: point
+    position: [1, 2, 1]
+    intensity: 8
+optimize:
+  lights.key.position: {lr: 0.1}
+"""
+
+NO_OPTIMIZE = SCENE[: SCENE.index("optimize:")]  # good for render, nothing to fit
+
+# "billion laughs": 8 levels of 10 aliases each, 10^8 strings once expanded
+ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8)
+) + "camera: *a7\n"
+
+MESH = """\
+  - name: box
+    type: mesh
+    file: cube.obj
+    translate: [0, 0.5, 0]
+"""  # inserted after the ball (it starts on line 21); the file it names is written as CUBE
+
+CUBE = """\
+# a unit cube
+v -0.5 -0.5 -0.5
+v 0.5 -0.5 -0.5
+v 0.5 0.5 -0.5
+v -0.5 0.5 -0.5
+v -0.5 -0.5 0.5
+v 0.5 -0.5 0.5
+v 0.5 0.5 0.5
+v -0.5 0.5 0.5
+f 1 2 3 4
+f 5 6 7 8
+f 1 2 6 5
+f 4 3 7 8
+f 1 4 8 5
+f 2 3 7 6
+"""
+
+
+class NotApplicable(Exception):
+    """Raised by a case's setup when the situation cannot be made on this machine (the reason is the text)."""
+
+
+@dataclass(frozen=True)
+class Case:
+    """One way to get the input wrong.
+
+    Parameters
+    ----------
+    id : str
+        A short name, used as the test's id.
+    description : str
+        What the user did, in a few words, for the table in ``docs/errors.md``.
+    setup : callable
+        ``setup(folder)`` writes the case's input files into the empty ``folder`` and returns the
+        command line after ``raydiff`` (``["fit", ...]`` or ``["render", ...]``); outputs go into
+        ``folder`` too, so that anything written shows up there.
+    fragments : sequence of str
+        What the error line must contain, each as a plain substring.
+    exit_code : int
+        1 for raydiff's own errors; 2 for Typer's usage errors (an option value Typer itself refuses).
+    bug : str, optional
+        A known, still open bug this case exposes (the test expects it to fail, strictly).
+    """
+
+    id: str
+    description: str
+    setup: Callable[[Path], list[str]]
+    fragments: Sequence[str]
+    exit_code: int = 1
+    bug: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------------
+# Building blocks for the setups
+# --------------------------------------------------------------------------------------------------------
+
+
+def edit(text: str, old: str, new: str) -> str:
+    """``text`` with the one occurrence of ``old`` replaced by ``new`` (two or none is a mistake here)."""
+    count = text.count(old)
+    if count != 1:
+        raise AssertionError(f"{old!r} occurs {count} times in the scene; expected once")
+    return text.replace(old, new)
+
+
+def with_mesh(text: str = SCENE, mesh: str = MESH) -> str:
+    """The scene with a mesh object after the ball (its ``file:`` on line 23)."""
+    return edit(text, "lights:\n", mesh + "lights:\n")
+
+
+def write_reference(path: Path, width: int = WIDTH, height: int = HEIGHT) -> None:
+    """A plain grey picture of the film's size (nothing needs rendering for the checks to pass)."""
+    write_image(path, np.full((height, width, 3), 0.2, dtype=np.float32))
+
+
+def fit_argv(folder: Path, scene: str | Path = "scene.yaml", ref: str | Path = "ref.png", *options: str) -> list[str]:
+    """``raydiff fit`` on files in ``folder``, one iteration on the CPU, into ``folder/out``."""
+    return ["fit", str(folder / scene), str(folder / ref), "--arch", "cpu", "--iterations", "1",
+            "--out", str(folder / "out"), *options]
+
+
+def render_argv(folder: Path, scene: str | Path = "scene.yaml", out: str = "out.png", *options: str) -> list[str]:
+    """``raydiff render`` of a file in ``folder`` on the CPU, into ``folder/<out>``."""
+    return ["render", str(folder / scene), "-o", str(folder / out), "--arch", "cpu", *options]
+
+
+def fit_scene(text: str, files: dict[str, str | bytes] | None = None) -> Callable[[Path], list[str]]:
+    """A setup: ``scene.yaml`` holding ``text`` (and any ``files`` beside it), a good reference, a fit."""
+
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", text)
+        for name, content in (files or {}).items():
+            write(folder, name, content)
+        write_reference(folder / "ref.png")
+        return fit_argv(folder)
+
+    return setup
+
+
+def render_scene(text: str, files: dict[str, str | bytes] | None = None) -> Callable[[Path], list[str]]:
+    """A setup: ``scene.yaml`` holding ``text`` (and any ``files`` beside it), rendered to out.png."""
+
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", text)
+        for name, content in (files or {}).items():
+            write(folder, name, content)
+        return render_argv(folder)
+
+    return setup
+
+
+def fit_reference(name: str, make: Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    """A setup: the good scene, and a reference ``name`` made by ``make(path)``."""
+
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        make(folder / name)
+        return fit_argv(folder, ref=name)
+
+    return setup
+
+
+def fit_options(*options: str) -> Callable[[Path], list[str]]:
+    """A setup: good files, and a fit with extra (bad) options."""
+
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        write_reference(folder / "ref.png")
+        return fit_argv(folder, "scene.yaml", "ref.png", *options)
+
+    return setup
+
+
+def write(folder: Path, name: str, content: str | bytes) -> None:
+    path = folder / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+
+
+def random_bytes(n: int, seed: int = 1) -> bytes:
+    return np.random.default_rng(seed).integers(0, 256, n, dtype=np.uint8).tobytes()
+
+
+def _unreadable(path: Path) -> None:
+    """Take every permission away from ``path``; NotApplicable if this user can read it anyway (root)."""
+    path.chmod(0)
+    if os.access(path, os.R_OK):
+        path.chmod(0o644)  # leave the folder removable
+        raise NotApplicable("running as root, which reads a file with mode 000 all the same")
+
+
+# --------------------------------------------------------------------------------------------------------
+# Setups that do not fit the patterns above
+# --------------------------------------------------------------------------------------------------------
+
+
+def _missing_scene(folder: Path) -> list[str]:
+    write_reference(folder / "ref.png")
+    return fit_argv(folder, scene="nothere.yaml")
+
+
+def _unreadable_scene(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    _unreadable(folder / "scene.yaml")
+    return fit_argv(folder)
+
+
+def _scene_is_a_folder(folder: Path) -> list[str]:
+    (folder / "scene.yaml").mkdir()
+    write_reference(folder / "ref.png")
+    return fit_argv(folder)
+
+
+def _missing_reference(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    return fit_argv(folder, ref="nothere.png")
+
+
+def _reference_is_a_folder(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    (folder / "ref.png").mkdir()
+    return fit_argv(folder)
+
+
+def _unreadable_reference(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    _unreadable(folder / "ref.png")
+    return fit_argv(folder)
+
+
+def _truncated_png(path: Path) -> None:
+    whole = path.with_name("whole.png")
+    write_image(whole, np.random.default_rng(2).uniform(0, 1, (HEIGHT, WIDTH, 3)).astype(np.float32))
+    path.write_bytes(whole.read_bytes()[:80])
+    whole.unlink()
+
+
+def _truncated_exr(path: Path) -> None:
+    write_image(path, np.random.default_rng(2).uniform(0, 5, (HEIGHT, WIDTH, 3)).astype(np.float32))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3])
+
+
+def _nan_exr(path: Path) -> None:
+    pixels = np.full((HEIGHT, WIDTH, 3), 0.5, dtype=np.float32)
+    pixels[3, 5, 0] = np.nan
+    write_image(path, pixels)
+
+
+def _renamed_bmp(path: Path) -> None:
+    path.write_bytes(b"BM" + random_bytes(100))
+
+
+def _swapped(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    return fit_argv(folder, scene="ref.png", ref="scene.yaml")
+
+
+def _truth(text: str) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        write(folder, "truth.yaml", text)
+        write_reference(folder / "ref.png")
+        return fit_argv(folder, "scene.yaml", "ref.png", "--truth", str(folder / "truth.yaml"))
+
+    return setup
+
+
+_truth_without_key = _truth(edit(NO_OPTIMIZE, "name: key", "name: sun"))
+
+
+def _resume_empty(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    (folder / "old").mkdir()
+    return fit_argv(folder, "scene.yaml", "ref.png", "--resume", str(folder / "old"))
+
+
+def _no_cuda(folder: Path) -> list[str]:
+    if raydiff.backend.available("cuda"):
+        raise NotApplicable("this machine has CUDA")
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    return fit_argv(folder, "scene.yaml", "ref.png", "--arch", "cuda")
+
+
+def _no_cuda_render(folder: Path) -> list[str]:
+    if raydiff.backend.available("cuda"):
+        raise NotApplicable("this machine has CUDA")
+    write(folder, "scene.yaml", SCENE)
+    return render_argv(folder, "scene.yaml", "out.png", "--arch", "cuda")
+
+
+def _out_not_empty(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    write(folder, "out/notes.txt", "mine\n")
+    return fit_argv(folder)
+
+
+def _out_is_a_file(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    write(folder, "out", "a file, not a folder\n")
+    return fit_argv(folder)
+
+
+def _fit_out(out: str) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        write_reference(folder / "ref.png")
+        argv = fit_argv(folder)
+        argv[argv.index("--out") + 1] = out if not out else str(folder / out)
+        return argv
+
+    return setup
+
+
+def _render_into(out: str, make_folder: bool = False) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        if make_folder:
+            (folder / out).mkdir()
+        return render_argv(folder, "scene.yaml", out)
+
+    return setup
+
+
+def _render_options(*options: str) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        return render_argv(folder, "scene.yaml", "out.png", *options)
+
+    return setup
+
+
+# --------------------------------------------------------------------------------------------------------
+# The table
+# --------------------------------------------------------------------------------------------------------
+
+CASES: list[Case] = [
+    # --- the scene file as a file ---
+    Case("scene-missing", "named a scene file that does not exist", _missing_scene,
+         ["nothere.yaml", "cannot read scene file", "No such file or directory"]),
+    Case("scene-unreadable", "named a scene file they may not read (mode 000)", _unreadable_scene,
+         ["scene.yaml", "cannot read scene file", "Permission denied"]),
+    Case("scene-is-a-folder", "named a folder as the scene", _scene_is_a_folder,
+         ["scene.yaml", "cannot read scene file", "Is a directory"]),
+    Case("scene-empty-file", "gave an empty scene file", fit_scene(""),
+         ["scene.yaml", "empty document", "expected a mapping with camera, film, objects and lights"]),
+    Case("scene-only-comments", "gave a scene file with only comments in it", fit_scene("# to do\n"),
+         ["scene.yaml", "empty document", "expected a mapping"]),
+    Case("scene-not-utf8", "saved the scene in Latin-1 with an accented name",
+         fit_scene(edit(SCENE, "name: ball", "name: balle_été").encode("latin-1")),
+         ["scene.yaml:16", "expected UTF-8 text", "0xe9"]),
+    Case("scene-not-a-mapping", "wrote a list where the scene's mapping goes", fit_scene("- camera\n- film\n"),
+         ["scene.yaml:1", "expected a scene: a mapping with camera, film, objects and lights", "got ['camera', 'film']"]),
+    # --- YAML syntax ---
+    Case("yaml-malformed", "left a bracket open", fit_scene(edit(SCENE, "look_at: [0, 0.4, 0]", "look_at: [0, 0.4, 0")),
+         ["scene.yaml:4", "malformed YAML", "expected ',' or ']'"]),
+    Case("yaml-bad-indent", "indented a key wrongly", fit_scene(edit(SCENE, "  fov: 45", "   fov: 45")),
+         ["scene.yaml:4", "malformed YAML"]),
+    Case("yaml-tab", "indented with a tab", fit_scene(edit(SCENE, "  fov: 45", "\tfov: 45")),
+         ["scene.yaml:4", "malformed YAML", "found character '\\t' that cannot start any token"]),
+    Case("yaml-duplicate-key", "gave the same key twice", fit_scene(edit(SCENE, "  fov: 45\n", "  fov: 45\n  fov: 50\n")),
+         ["scene.yaml:5", "camera.fov", "duplicate key 'fov' (first given on line 4)"]),
+    Case("yaml-python-tag", "used a YAML tag that builds a Python object",
+         fit_scene(edit(SCENE, "fov: 45", "fov: !!python/object:os.system 45")),
+         ["scene.yaml:4", "camera.fov", "unsupported YAML tag '!!python/object:os.system'"]),
+    Case("yaml-merge-key", "used a YAML merge key ('<<')",
+         fit_scene(edit(SCENE, "film:\n", "base: &b {spp: 1}\nfilm:\n  <<: *b\n")),
+         ["scene.yaml:7", "film", "merge keys ('<<') are not supported"]),
+    Case("yaml-alias-bomb", "gave a scene of nested YAML aliases that expands to 10^8 values", fit_scene(ALIAS_BOMB),
+         ["scene.yaml:1", "document too large: more than 1000000 values (alias bomb?)"]),
+    # --- keys ---
+    Case("key-unknown", "added a top-level key the format does not have", fit_scene(SCENE + "colour: red\n"),
+         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, film, objects, lights, optimize"]),
+    Case("key-misspelt", "misspelt a key", fit_scene(edit(SCENE, "    position: [1, 2, 1]", "    positon: [1, 2, 1]")),
+         ["scene.yaml:24", "lights[0].positon", "unknown key 'positon' (did you mean 'position'?)"]),
+    Case("key-misspelt-section", "misspelt a section", fit_scene(edit(SCENE, "camera:", "camra:")),
+         ["scene.yaml:1", "camra", "unknown key 'camra' (did you mean 'camera'?)"]),
+    Case("key-missing", "left out a required key", fit_scene(edit(SCENE, "    radius: 0.5\n", "")),
+         ["scene.yaml:16", "objects[1].radius", "missing required key 'radius'"]),
+    Case("key-section-missing", "left out the camera", fit_scene(SCENE[SCENE.index("film:"):]),
+         ["scene.yaml:1", "camera", "missing required key 'camera'"]),
+    Case("key-wrong-for-type", "gave a sphere a quad's key", fit_scene(edit(SCENE, "    radius: 0.5\n", "    radius: 0.5\n    edge1: [1, 0, 0]\n")),
+         ["scene.yaml:20", "objects[1].edge1", "unknown key 'edge1'"]),
+    # --- values ---
+    Case("value-wrong-type", "wrote text where numbers go", fit_scene(edit(SCENE, "position: [0, 1.2, 4]", "position: here")),
+         ["scene.yaml:2", "camera.position", "expected 3 numbers, got 'here'"]),
+    Case("value-wrong-shape", "gave 2 numbers for a vector", fit_scene(edit(SCENE, "position: [1, 2, 1]", "position: [1, 2]")),
+         ["scene.yaml:24", "lights[0].position", "expected 3 numbers, got [1, 2]"]),
+    Case("value-nan", "wrote .nan for a number", fit_scene(edit(SCENE, "radius: 0.5", "radius: .nan")),
+         ["scene.yaml:19", "objects[1].radius", "expected a number, got nan (not finite)"]),
+    Case("value-inf-in-vector", "wrote .inf in a vector", fit_scene(edit(SCENE, "center: [0, 0.5, 0]", "center: [0, .inf, 0]")),
+         ["scene.yaml:18", "objects[1].center", "expected 3 numbers", "(not finite)"]),
+    Case("value-boolean", "wrote yes for a number", fit_scene(edit(SCENE, "fov: 45", "fov: yes")),
+         ["scene.yaml:4", "camera.fov", "expected a number, got true"]),
+    Case("value-float-for-int", "gave a width with a decimal point", fit_scene(edit(SCENE, "width: 16", "width: 16.0")),
+         ["scene.yaml:6", "film.width", "expected a positive integer, got 16.0"]),
+    Case("value-zero-int", "asked for 0 samples per pixel", fit_scene(edit(SCENE, "spp: 1", "spp: 0")),
+         ["scene.yaml:8", "film.spp", "expected a positive integer, got 0"]),
+    Case("value-film-too-large", "asked for a film wider than 16384 pixels", fit_scene(edit(SCENE, "width: 16", "width: 100000")),
+         ["scene.yaml:6", "film.width", "expected a positive integer up to 16384, got 100000"]),
+    Case("value-out-of-range", "gave a field of view of 190 degrees", fit_scene(edit(SCENE, "fov: 45", "fov: 190")),
+         ["scene.yaml:4", "camera.fov", "between 0 and 180 degrees", "got 190"]),
+    Case("value-negative-radius", "gave a sphere a negative radius", fit_scene(edit(SCENE, "radius: 0.5", "radius: -0.5")),
+         ["scene.yaml:19", "objects[1].radius", "expected a positive radius, got -0.5"]),
+    Case("value-albedo-above-one", "gave an albedo above 1", fit_scene(edit(SCENE, "albedo: [0.8, 0.3, 0.2]", "albedo: [1.5, 0.3, 0.2]")),
+         ["scene.yaml:20", "objects[1].albedo", "expected albedo values in [0, 1]"]),
+    Case("value-negative-intensity", "gave a light a negative intensity", fit_scene(edit(SCENE, "intensity: 8", "intensity: -8")),
+         ["scene.yaml:25", "lights[0].intensity", "expected intensities >= 0"]),
+    Case("value-camera-degenerate", "put look_at where the camera is", fit_scene(edit(SCENE, "look_at: [0, 0.4, 0]", "look_at: [0, 1.2, 4]")),
+         ["scene.yaml:3", "camera.look_at", "expected look_at to differ from position"]),
+    Case("value-parallel-edges", "gave a quad two parallel edges", fit_scene(edit(SCENE, "edge2: [0, 0, -6]", "edge2: [-2, 0, 0]")),
+         ["scene.yaml:14", "objects[0].edge2", "expected edge2 not parallel to edge1"]),
+    # --- the lists of objects and lights ---
+    Case("objects-none", "wrote objects: with nothing under it", fit_scene(SCENE.replace(SCENE[SCENE.index("  - name: floor"):SCENE.index("lights:")], "")),
+         ["scene.yaml:9", "objects", "expected a list of objects, got null"]),
+    Case("lights-empty", "gave an empty list of lights", fit_scene(SCENE[: SCENE.index("lights:")] + "lights: []\n"),
+         ["scene.yaml:21", "lights", "expected at least one light, got an empty list"]),
+    Case("names-duplicate", "gave two objects the same name", fit_scene(edit(SCENE, "name: ball", "name: floor")),
+         ["scene.yaml:16", "objects[1].name", "duplicate object name 'floor' (also objects[0])", "expected unique names"]),
+    Case("object-type-unknown", "misspelt an object type", fit_scene(edit(SCENE, "type: sphere", "type: sphree")),
+         ["scene.yaml:17", "objects[1].type", "unknown object type 'sphree' (did you mean 'sphere'?)", "expected one of quad, sphere, mesh"]),
+    Case("light-type-unknown", "asked for an area light", fit_scene(edit(SCENE, "type: point", "type: area")),
+         ["scene.yaml:23", "lights[0].type", "unknown light type 'area'", "expected one of point"]),
+    # --- meshes ---
+    Case("mesh-missing", "named a mesh file that does not exist", fit_scene(with_mesh()),
+         ["scene.yaml:23", "objects[2].file", "mesh file 'cube.obj' not found"]),
+    Case("mesh-bad-line", "gave an OBJ file with a broken vertex line",
+         fit_scene(with_mesh(), {"cube.obj": edit(CUBE, "v 0.5 0.5 -0.5", "v 0.5 zero -0.5")}),
+         ["cube.obj:4", "expected a vertex 'v x y z', got 'v 0.5 zero -0.5'"]),
+    Case("mesh-bad-index", "gave an OBJ face a vertex that is not there",
+         fit_scene(with_mesh(), {"cube.obj": edit(CUBE, "f 2 3 7 6", "f 2 3 7 9")}),
+         ["cube.obj:15", "vertex index 9 is out of range: 8 vertices defined so far"]),
+    Case("mesh-no-faces", "gave an OBJ file with no faces", fit_scene(with_mesh(), {"cube.obj": CUBE[: CUBE.index("f ")]}),
+         ["cube.obj", "expected at least one face"]),
+    Case("mesh-binary", "named a binary file as the mesh", fit_scene(with_mesh(), {"cube.obj": b"\x00\xff" + random_bytes(200)}),
+         ["cube.obj", "expected UTF-8 text"]),
+    # --- optimize ---
+    Case("fit-no-optimize", "fitted a scene with no optimize section", fit_scene(NO_OPTIMIZE),
+         ["scene.yaml", "optimize", "nothing to fit", "lights.key.position: {}"]),
+    Case("optimize-unknown-name", "freed a light that does not exist", fit_scene(edit(SCENE, "lights.key.position", "lights.kye.position")),
+         ["scene.yaml:27", "optimize.lights.kye.position", "no light named 'kye' (did you mean 'key'?)"]),
+    Case("optimize-unfreeable-field", "freed a field that cannot be fitted", fit_scene(edit(SCENE, "lights.key.position: {lr: 0.1}", "objects.ball.radius: {}")),
+         ["scene.yaml:27", "optimize.objects.ball.radius", "'radius' of a sphere cannot be optimised", "free fields: albedo"]),
+    Case("optimize-malformed-path", "wrote a path without its group", fit_scene(edit(SCENE, "lights.key.position", "key.position")),
+         ["scene.yaml:27", "optimize.key.position", "expected a path 'lights.<name>.<field>' or 'objects.<name>.<field>'"]),
+    Case("optimize-unknown-option", "misspelt an option of a free parameter", fit_scene(edit(SCENE, "{lr: 0.1}", "{rate: 0.1}")),
+         ["scene.yaml:27", "optimize.lights.key.position.rate", "unknown key 'rate'"]),
+    Case("optimize-bad-lr", "gave a free parameter a negative learning rate", fit_scene(edit(SCENE, "{lr: 0.1}", "{lr: -0.1}")),
+         ["scene.yaml:27", "optimize.lights.key.position", "lr must be a positive number, got -0.1"]),
+    Case("optimize-min-above-max", "gave bounds the wrong way round", fit_scene(edit(SCENE, "{lr: 0.1}", "{min: 2, max: 1}")),
+         ["scene.yaml:27", "optimize.lights.key.position", "min (2.0) is above max (1.0)"]),
+    Case("optimize-render-too", "rendered a scene whose optimize section names no light",
+         render_scene(edit(SCENE, "lights.key.position", "lights.kye.position")),
+         ["scene.yaml:27", "optimize.lights.kye.position", "no light named 'kye'"]),
+    # --- the reference ---
+    Case("ref-missing", "named a reference that does not exist", _missing_reference,
+         ["nothere.png", "no such file"]),
+    Case("ref-is-a-folder", "named a folder as the reference", _reference_is_a_folder,
+         ["ref.png", "is a folder", "expected an image file"]),
+    Case("ref-unreadable", "named a reference they may not read (mode 000)", _unreadable_reference,
+         ["ref.png", "permission denied"]),
+    Case("ref-corrupt", "gave random bytes named .png", fit_reference("ref.png", lambda p: p.write_bytes(random_bytes(500))),
+         ["ref.png", "cannot read the image: corrupt or not a PNG file"]),
+    Case("ref-truncated", "gave a PNG cut short", fit_reference("ref.png", _truncated_png),
+         ["ref.png", "cannot read the image: corrupt or not a PNG file"]),
+    Case("ref-bmp", "gave a BMP reference", fit_reference("ref.bmp", _renamed_bmp),
+         ["ref.bmp", "unsupported image type '.bmp'", "expected one of .png, .jpg, .jpeg, .exr"]),
+    Case("ref-tif", "gave a TIFF reference", fit_reference("ref.tif", lambda p: p.write_bytes(b"II*\x00" + random_bytes(60))),
+         ["ref.tif", "unsupported image type '.tif'"]),
+    Case("ref-wrong-size", "gave a reference of another size than the film",
+         fit_reference("ref.png", lambda p: write_reference(p, 32, 24)),
+         ["ref.png", "image is 32x24 but the scene's film is 16x12", "change film.width/height"]),
+    Case("ref-exr-corrupt", "gave an EXR cut short", fit_reference("ref.exr", _truncated_exr),
+         ["ref.exr", "cannot read the image: corrupt or not an EXR file"]),
+    Case("ref-exr-random", "gave random bytes named .exr", fit_reference("ref.exr", lambda p: p.write_bytes(random_bytes(500))),
+         ["ref.exr", "not an EXR file"]),
+    Case("ref-exr-nan", "gave an EXR with a NaN pixel", fit_reference("ref.exr", _nan_exr),
+         ["ref.exr", "contains NaN or infinite pixels", "x=5, y=3", "expected finite values"]),
+    Case("ref-swapped", "gave the reference first and the scene second", _swapped,
+         ["ref.png:1", "expected UTF-8 text, got byte 0x89"]),
+    Case("option-reference-space-unknown", "gave --reference-space a value it does not know",
+         fit_options("--reference-space", "rgb"),
+         ["Invalid value for '--reference-space'", "'rgb' is not one of"], exit_code=2),
+    # --- the true scene (--truth) and resuming (--resume) ---
+    Case("truth-missing", "named a --truth scene that does not exist", fit_options("--truth", "nothere.yaml"),
+         ["nothere.yaml", "cannot read scene file"]),
+    Case("truth-other-names", "gave --truth a scene without the freed light", _truth_without_key,
+         ["truth.yaml", "lights", "--truth has no light named 'key'"]),
+    Case("truth-malformed", "gave --truth a scene with a misspelt key",
+         _truth(edit(SCENE, "    radius: 0.5", "    radus: 0.5")),
+         ["truth.yaml:19", "objects[1].radus", "unknown key 'radus' (did you mean 'radius'?)"]),
+    Case("resume-missing", "resumed from a folder that does not exist", fit_options("--resume", "nowhere"),
+         ["nowhere", "checkpoint"]),
+    Case("resume-not-a-run", "resumed from a folder with no checkpoint in it", _resume_empty,
+         ["old", "checkpoint"]),
+    # --- the backend ---
+    Case("backend-unavailable", "asked for CUDA on a machine without it", _no_cuda,
+         ["cuda", "not available on this machine", "try --arch auto or cpu"]),
+    Case("backend-unavailable-render", "asked render for CUDA on a machine without it", _no_cuda_render,
+         ["cuda", "not available on this machine"]),
+    Case("backend-unknown", "asked for a backend that does not exist (--arch gpu)", fit_options("--arch", "gpu"),
+         ["Invalid value for '--arch'", "'gpu' is not one of"], exit_code=2),
+    # --- the fit's options ---
+    Case("option-iterations-negative", "asked for -1 iterations", fit_options("--iterations", "-1"),
+         ["--iterations must be >= 0"]),
+    Case("option-lr-zero", "set the learning rate to 0", fit_options("--lr", "0"), ["--lr must be a finite positive number"]),
+    Case("option-lr-infinite", "set the learning rate to infinity", fit_options("--lr", "inf"),
+         ["--lr", "finite"]),
+    Case("option-lr-decay-above-one", "set the decay above 1", fit_options("--lr-decay", "2"),
+         ["--lr-decay must be in (0, 1]"]),
+    Case("option-lr-decay-nan", "set the decay to nan", fit_options("--lr-decay", "nan"),
+         ["--lr-decay must be in (0, 1]"]),
+    Case("option-spp-zero", "asked the fit for 0 samples per pixel", fit_options("--spp", "0"),
+         ["--spp must be at least 1"]),
+    Case("option-loss-unknown", "asked for a loss that does not exist", fit_options("--loss", "huber"),
+         ["Invalid value for '--loss'", "'huber' is not one of"], exit_code=2),
+    Case("option-frame-every-negative", "asked for a frame every -1 iterations", fit_options("--frame-every", "-1"),
+         ["Invalid value for '--frame-every'"], exit_code=2),
+    Case("option-render-spp-zero", "asked render for 0 samples per pixel", _render_options("--spp", "0"),
+         ["Invalid value for '--spp'"], exit_code=2),
+    # --- where the outputs go ---
+    Case("out-not-empty", "fitted into a folder that already holds files", _out_not_empty,
+         ["out", "folder is not empty (1 entry)", "expected a new or empty folder"]),
+    Case("out-is-a-file", "fitted into a path that is a file", _out_is_a_file,
+         ["out", "exists and is not a folder", "expected a new or empty folder"]),
+    Case("out-empty-name", "gave an empty --out", _fit_out(""),
+         ["--out", "expected a folder"]),
+    Case("out-under-a-file", "fitted into a folder under a file (--out ref.png/run)", _fit_out("ref.png/run"),
+         ["ref.png/run", "Not a directory"]),
+    Case("render-bad-extension", "asked render for a .bmp", _render_into("out.bmp"),
+         ["out.bmp", "cannot write '.bmp' images", "use one of .png, .jpg, .jpeg, .exr"]),
+    Case("render-no-extension", "asked render for a file without an extension", _render_into("picture"),
+         ["picture", "cannot write '' images"]),
+    Case("render-into-a-folder", "asked render to write over a folder", _render_into("out.png", make_folder=True),
+         ["out.png", "is a folder; expected the name of an image file"]),
+    Case("render-missing-folder", "asked render to write into a folder that does not exist", _render_into("renders/out.png"),
+         ["renders/out.png", "the folder", "does not exist"]),
+]
+
+
+def case(case_id: str) -> Case:
+    """The case named ``case_id``."""
+    return next(c for c in CASES if c.id == case_id)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Running a case
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Outcome:
+    """What running a case's command gave."""
+
+    argv: list[str]
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+    traceback: str
+
+    @property
+    def error_lines(self) -> list[str]:
+        """The non-empty lines on stderr."""
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    @property
+    def usage_message(self) -> str:
+        """Typer's framed usage error (exit code 2) as one line: the text inside the frame."""
+        inside = [line.strip().strip("│").strip() for line in self.stderr.splitlines() if line.strip().startswith("│")]
+        return " ".join(inside) if inside else " ".join(self.stderr.split())
+
+
+def snapshot(folder: Path) -> dict[str, tuple]:
+    """Every file and folder under ``folder`` (hidden ones too): relative path -> (kind, size, mtime)."""
+    tree = {}
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            info = os.lstat(path)
+            kind = "dir" if os.path.isdir(path) and not os.path.islink(path) else "file"
+            tree[os.path.relpath(path, folder)] = (kind, info.st_size if kind == "file" else 0, info.st_mtime_ns)
+    return tree
+
+
+def run(argv: Sequence[str], cwd: str | os.PathLike) -> Outcome:
+    """Run ``raydiff <argv>`` in this process with Typer's test runner, in the folder ``cwd`` (so that
+    anything written to the current folder lands where the snapshot sees it)."""
+    import traceback
+
+    from raydiff_cli.main import app
+    from typer.testing import CliRunner
+
+    try:  # Click < 8.2 mixes stderr into the output unless asked not to
+        runner = CliRunner(mix_stderr=False)
+    except TypeError:
+        runner = CliRunner()
+    previous = os.getcwd()
+    os.chdir(cwd)
+    try:
+        result = runner.invoke(app, list(argv))
+    finally:
+        os.chdir(previous)
+    exception = result.exception
+    trace = ""
+    if exception is not None and not isinstance(exception, SystemExit) and result.exc_info:
+        trace = "".join(traceback.format_exception(*result.exc_info))
+    return Outcome(list(argv), result.exit_code, result.stdout, result.stderr, exception, trace)
+
+
+def clean_up(folder: Path) -> None:
+    """Give back every permission a setup took away, so that ``folder`` can be removed."""
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            if not os.path.islink(path):
+                os.chmod(path, 0o755 if os.path.isdir(path) else 0o644)
+    shutil.rmtree(folder, ignore_errors=True)
