@@ -136,7 +136,7 @@ class Integrator:
                             k = pos_off[li]
                             to_light = ti.Vector([pool[k], pool[k + 1], pool[k + 2]]) - p
                             dist = to_light.norm()
-                            if n.dot(to_light) > 0.0 and not occluded(p, to_light / dist, dist - eps):
+                            if n.dot(to_light) > 0.0 and not occluded(p, to_light / dist, dist - eps, code):
                                 mask |= 1 << li
                         if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
                             image[y, x] += radiance(p, n, a, mask) * (1.0 / spp)

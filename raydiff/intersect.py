@@ -111,21 +111,23 @@ def make_intersector(dev: DeviceScene):
         return inv
 
     @ti.func
-    def nearest_sphere(i, k, o, d, best, code):
-        t, far = hit_sphere(k, o, d, best)
-        if t < best:
-            best, code = t, (KIND_SPHERE << 29) | (far << 28) | i
+    def nearest_sphere(i, k, o, d, best, code, ignore):
+        if (KIND_SPHERE << 29) | i != ignore:
+            t, far = hit_sphere(k, o, d, best)
+            if t < best:
+                best, code = t, (KIND_SPHERE << 29) | (far << 28) | i
         return best, code
 
     @ti.func
-    def nearest_quad(i, k, o, d, best, code):
-        t = hit_quad(k, o, d, best)
-        if t < best:
-            best, code = t, (KIND_QUAD << 29) | i
+    def nearest_quad(i, k, o, d, best, code, ignore):
+        if (KIND_QUAD << 29) | i != ignore:
+            t = hit_quad(k, o, d, best)
+            if t < best:
+                best, code = t, (KIND_QUAD << 29) | i
         return best, code
 
     @ti.func
-    def walk_bvh(o, d, best, code, any_hit: ti.template()):
+    def walk_bvh(o, d, best, code, ignore, any_hit: ti.template()):
         """Nearest triangle hit closer than ``best`` (or, with ``any_hit``, stop at the first one)."""
         inv_d = safe_inverse(d)
         node = 0
@@ -133,9 +135,10 @@ def make_intersector(dev: DeviceScene):
             if hit_box(node, o, inv_d, best):
                 if count[node] > 0:
                     for j in range(first[node], first[node] + count[node]):
-                        t = hit_triangle(j, o, d, best)
-                        if t < best:
-                            best, code = t, (KIND_TRIANGLE << 29) | j
+                        if (KIND_TRIANGLE << 29) | j != ignore:
+                            t = hit_triangle(j, o, d, best)
+                            if t < best:
+                                best, code = t, (KIND_TRIANGLE << 29) | j
                     node = skip[node]
                     if ti.static(any_hit):
                         if code >= 0:
@@ -147,37 +150,44 @@ def make_intersector(dev: DeviceScene):
         return best, code
 
     @ti.func
-    def nearest_analytic(o, d, best, code):
-        """The nearest sphere or quad hit closer than ``best``."""
+    def nearest_analytic(o, d, best, code, ignore):
+        """The nearest sphere or quad hit closer than ``best``, leaving out the primitive ``ignore``."""
         if ti.static(unroll_spheres):
             for i in ti.static(range(n_spheres)):
-                best, code = nearest_sphere(i, sphere_offsets[i], o, d, best, code)
+                best, code = nearest_sphere(i, sphere_offsets[i], o, d, best, code, ignore)
         else:
             for i in range(n_spheres):
-                best, code = nearest_sphere(i, sphere_offset[i], o, d, best, code)
+                best, code = nearest_sphere(i, sphere_offset[i], o, d, best, code, ignore)
         if ti.static(unroll_quads):
             for i in ti.static(range(n_quads)):
-                best, code = nearest_quad(i, quad_offsets[i], o, d, best, code)
+                best, code = nearest_quad(i, quad_offsets[i], o, d, best, code, ignore)
         else:
             for i in range(n_quads):
-                best, code = nearest_quad(i, quad_offset[i], o, d, best, code)
+                best, code = nearest_quad(i, quad_offset[i], o, d, best, code, ignore)
         return best, code
 
     @ti.func
     def nearest(o, d):
-        best, code = nearest_analytic(o, d, INF, -1)
+        best, code = nearest_analytic(o, d, INF, -1, -1)
         if ti.static(n_nodes > 0):
-            best, code = walk_bvh(o, d, best, code, False)
+            best, code = walk_bvh(o, d, best, code, -1, False)
         return best, code
 
     @ti.func
-    def occluded(o, d, t_max):
-        """Whether anything lies along the ray in (eps, t_max). Spheres and quads are all tested (in small
-        scenes a branch costs more than the tests it saves); the BVH walk stops at the first hit."""
-        best, code = nearest_analytic(o, d, t_max, -1)
+    def occluded(o, d, t_max, origin_code):
+        """Whether anything lies along the ray in (eps, t_max), for a ray leaving the surface point of the
+        hit record ``origin_code`` towards the side its shading normal faces.
+
+        Such a ray cannot meet its own primitive again when that primitive is flat (a quad, a triangle) or
+        a sphere seen from outside (its near root: convex), so that one is not tested: a test saved, and no
+        self-shadowing from rounding. Spheres and quads are otherwise all tested (in small scenes a branch
+        costs more than the tests it saves); the BVH walk stops at the first hit.
+        """
+        ignore = ti.select(((origin_code >> 28) & 1) == 0, origin_code, -1)
+        best, code = nearest_analytic(o, d, t_max, -1, ignore)
         if ti.static(n_nodes > 0):
             if code < 0:
-                best, code = walk_bvh(o, d, best, code, True)
+                best, code = walk_bvh(o, d, best, code, ignore, True)
         return code >= 0
 
     return nearest, occluded
