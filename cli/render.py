@@ -39,6 +39,8 @@ def render(
     ] = None,
     seed: Annotated[int, typer.Option(metavar="S", min=0, help="Sample seed; the same seed gives the same image.")] = 0,
     arch: Annotated[Arch, typer.Option(help=ARCH_HELP)] = Arch.auto,
+    deterministic: Annotated[bool, typer.Option(
+        "--deterministic", help="Bit-for-bit reproducible: the CPU backend on one thread.")] = False,
 ) -> None:
     """Render SCENE and write the picture to OUT.
 
@@ -48,7 +50,7 @@ def render(
     with reported_errors():
         loaded = raydiff.load_scene(scene)
         _check_out(out)
-        backend = raydiff.init(arch.value)
+        backend = raydiff.init(arch.value, deterministic=deterministic)
         samples = spp if spp is not None else loaded.film.spp
         image = raydiff.render(loaded, spp=samples, seed=seed)
         raydiff.write_image(out, image)

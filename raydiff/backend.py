@@ -38,15 +38,20 @@ class Backend:
         Backends that ``auto`` tried and found missing, in order.
     debug : bool
         Whether Taichi runs with bounds checks (``ti.init(debug=True)``).
+    deterministic : bool
+        Whether results are bit-for-bit reproducible: the CPU backend on one thread.
     """
 
     name: str
     requested: str
     skipped: tuple[str, ...] = field(default=())
     debug: bool = False
+    deterministic: bool = False
 
     def describe(self) -> str:
-        """One line for the user, e.g. ``"vulkan (auto; no cuda)"``."""
+        """One line for the user, e.g. ``"vulkan (auto; no cuda)"`` or ``"cpu (deterministic: 1 thread)"``."""
+        if self.deterministic:
+            return f"{self.name} (deterministic: 1 thread)"
         if self.requested != "auto":
             return self.name
         return f"{self.name} (auto" + (f"; no {', no '.join(self.skipped)})" if self.skipped else ")")
@@ -65,15 +70,16 @@ def _arch_name(arch) -> str:
     return str(arch)
 
 
-def _try(name: str, debug: bool) -> bool:
+def _try(name: str, debug: bool, deterministic: bool = False) -> bool:
     """Initialise Taichi on ``name``; True if Taichi really runs there (it falls back silently if not)."""
     ti.reset()
+    threads = {"cpu_max_num_threads": 1} if deterministic else {}
     with contextlib.redirect_stdout(io.StringIO()):  # ti.init prints "[Taichi] Starting on arch=..."
-        ti.init(arch=_TI_ARCH[name], debug=debug, log_level=ti.ERROR, default_fp=ti.f32, default_ip=ti.i32)
+        ti.init(arch=_TI_ARCH[name], debug=debug, log_level=ti.ERROR, default_fp=ti.f32, default_ip=ti.i32, **threads)
     return _arch_name(ti.lang.impl.current_cfg().arch) == name
 
 
-def init(arch: str = "auto", debug: bool = False) -> Backend:
+def init(arch: str = "auto", debug: bool = False, deterministic: bool = False) -> Backend:
     """Initialise Taichi on the requested backend.
 
     Parameters
@@ -82,6 +88,11 @@ def init(arch: str = "auto", debug: bool = False) -> Backend:
         ``auto`` takes the first of CUDA, Vulkan and the CPU that works here.
     debug : bool
         Taichi's debug mode (bounds checks; slow).
+    deterministic : bool
+        Bit-for-bit reproducible results. Parallel threads add into pixels, the loss and the gradients in
+        an order the scheduler decides, and float addition is not associative, so runs otherwise differ
+        in their last bits (relative 1e-7). Determinism takes the CPU backend on one thread (``auto``
+        means the CPU then); a GPU backend cannot promise it.
 
     Returns
     -------
@@ -91,22 +102,28 @@ def init(arch: str = "auto", debug: bool = False) -> Backend:
     Raises
     ------
     BackendError
-        For an unknown name, or a named backend that is not available on this machine.
+        For an unknown name, a named backend that is not available on this machine, or a GPU backend
+        asked to be deterministic.
     """
     global _current
     if arch not in ARCHS:
         raise BackendError(f"unknown backend '{arch}'; choose one of {', '.join(ARCHS)}")
-    if _current is not None and _current.requested == arch and _current.debug == debug:
-        return _current
-    if _current is not None and arch == _current.name and _current.debug == debug:
-        _current = Backend(_current.name, arch, (), debug)
-        return _current
+    if deterministic:
+        if arch not in ("auto", "cpu"):
+            raise BackendError(f"a deterministic fit runs on the CPU backend, not {arch} (use --arch cpu or auto)")
+        arch = "cpu"
+    if _current is not None and (_current.debug, _current.deterministic) == (debug, deterministic):
+        if _current.requested == arch:
+            return _current
+        if arch == _current.name:
+            _current = Backend(_current.name, arch, (), debug, deterministic)
+            return _current
     if arch != "auto":
-        if not _try(arch, debug):
+        if not _try(arch, debug, deterministic):
             _current = None
             ti.reset()
             raise BackendError(f"the {arch} backend is not available on this machine (try --arch auto or cpu)")
-        _current = Backend(arch, arch, (), debug)
+        _current = Backend(arch, arch, (), debug, deterministic)
         return _current
     skipped = []
     for name in _AUTO_ORDER:

@@ -554,6 +554,9 @@ CASES: list[Case] = [
          ["cuda", "not available on this machine"]),
     Case("backend-unknown", "asked for a backend that does not exist (--arch gpu)", fit_options("--arch", "gpu"),
          ["Invalid value for '--arch'", "'gpu' is not one of"], exit_code=2),
+    Case("backend-deterministic-gpu", "asked for a deterministic fit on Vulkan",
+         fit_options("--arch", "vulkan", "--deterministic"),
+         ["deterministic fit runs on the CPU backend, not vulkan", "--arch cpu"]),
     # --- the fit's options ---
     Case("option-iterations-negative", "asked for -1 iterations", fit_options("--iterations", "-1"),
          ["--iterations must be >= 0"]),

@@ -1,0 +1,69 @@
+"""Determinism: the same scene, reference, seed and backend give the same history.
+
+On the deterministic backend (the CPU on one thread) that holds bit for bit, for fresh fits and for a fit
+stopped, checkpointed and resumed. With several threads the order in which they add into pixels, the loss
+and the gradients varies, and so do the last bits (checked too, so the documentation stays true).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import raydiff
+from raydiff.checkpoint import load_checkpoint, save_checkpoint
+from raydiff.errors import BackendError
+from raydiff.fit import Fitter, FitSettings, Iteration
+from raydiff.images import Reference
+from raydiff.parameters import with_values
+
+import scene_builders as scenes
+
+SETTINGS = FitSettings(iterations=24, lr_decay=0.98, seed=11)
+
+
+@pytest.fixture(scope="module")
+def deterministic():
+    backend = raydiff.init("cpu", deterministic=True)
+    yield backend
+    raydiff.init("cpu")  # the other modules' backend
+
+
+@pytest.fixture(scope="module")
+def problem(deterministic):
+    truth = scenes.fit_scene()
+    reference = Reference("<truth>", np.clip(raydiff.render(truth, spp=16, seed=5), 0, 1).astype(np.float32), True)
+    start = with_values(scenes.with_optimize(truth, "lights.key.position", "lights.key.intensity"),
+                        {"lights.key.position": np.array(scenes.FIT_TRUE_LIGHT) + [0.5, -0.4, 0.6]})
+    return start, reference
+
+
+def test_deterministic_backend_is_the_cpu_on_one_thread(deterministic):
+    assert deterministic.name == "cpu" and deterministic.deterministic
+    assert deterministic.describe() == "cpu (deterministic: 1 thread)"
+    with pytest.raises(BackendError, match="CPU backend, not vulkan"):
+        raydiff.init("vulkan", deterministic=True)
+
+
+def test_the_same_fit_twice_gives_the_same_history_bit_for_bit(problem):
+    start, reference = problem
+    first = raydiff.fit(start, reference, SETTINGS)
+    second = raydiff.fit(start, reference, SETTINGS)
+    np.testing.assert_array_equal(first.history, second.history)
+    assert all(np.array_equal(first.values[p], second.values[p]) for p in first.values)
+
+
+def test_stopped_and_resumed_fit_equals_the_straight_one_bit_for_bit(problem, tmp_path):
+    start, reference = problem
+    straight = raydiff.fit(start, reference, SETTINGS)
+    fitter = Fitter(start, reference, SETTINGS)
+    while not fitter.done:
+        fitter.step()
+        if fitter.iteration == 9:
+            Iteration(fitter, 8).stop()
+    save_checkpoint(tmp_path / "checkpoint.npz", fitter.checkpoint(), {})
+    arrays, _ = load_checkpoint(tmp_path / "checkpoint.npz")
+    resumed = raydiff.fit(start, reference, SETTINGS, resume=arrays)
+    np.testing.assert_array_equal(resumed.history, straight.history)
+    assert all(np.array_equal(resumed.values[p], straight.values[p]) for p in straight.values)
+    assert resumed.best_iteration == straight.best_iteration
