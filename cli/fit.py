@@ -289,7 +289,7 @@ def fit(
         metavar="OUT", help="Continue the fit in OUT from its checkpoint, with the settings it started with.",
         show_default=False)] = None,
     deterministic: Annotated[bool, typer.Option(
-        "--deterministic", help="Bit-for-bit reproducible: the CPU backend on one thread (about half as fast on 2 cores).")] = False,
+        "--deterministic", help="Bit-for-bit reproducible: the CPU backend on one thread (slower).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout instead of the table.")] = False,
 ) -> None:

@@ -16,10 +16,8 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 
-import raydiff
 
 SCENE = """\
 camera: {position: [0, 1.2, 4], look_at: [0, 0.4, 0], fov: 45}
