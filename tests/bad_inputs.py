@@ -646,12 +646,9 @@ def run(argv: Sequence[str], cwd: str | os.PathLike) -> Outcome:
     import traceback
 
     from raydiff_cli.main import app
-    from typer.testing import CliRunner
+    from cli_runner import make_runner
 
-    try:  # Click < 8.2 mixes stderr into the output unless asked not to
-        runner = CliRunner(mix_stderr=False)
-    except TypeError:
-        runner = CliRunner()
+    runner = make_runner()
     previous = os.getcwd()
     os.chdir(cwd)
     try:

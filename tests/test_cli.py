@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
+from cli_runner import make_runner
 
 import raydiff
 import raydiff.backend
@@ -21,10 +21,7 @@ from raydiff.animation import ffmpeg_available
 
 from raydiff_cli.main import app
 
-try:  # Click < 8.2 mixes stderr into the output unless asked not to
-    runner = CliRunner(mix_stderr=False)
-except TypeError:
-    runner = CliRunner()
+runner = make_runner()
 
 TRUE_LIGHT = [1.0, 2.0, 1.0]
 START_LIGHT = [-0.5, 1.5, 0.5]
