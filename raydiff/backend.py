@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sys
 from dataclasses import dataclass, field
 
 os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "false")  # Taichi prints a banner on import otherwise
@@ -70,11 +71,31 @@ def _arch_name(arch) -> str:
     return str(arch)
 
 
+@contextlib.contextmanager
+def _silenced():
+    """Silence Python's and the C++ runtime's output (file descriptors 1 and 2): ti.init prints
+    "[Taichi] Starting on arch=...", and a missing driver prints e.g. "RHI Error: Can not create Vulkan
+    instance" while Taichi falls back. Whether it worked is checked afterwards, so nothing is lost."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(io.StringIO()):
+            os.dup2(devnull.fileno(), 1)
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+
+
 def _try(name: str, debug: bool, deterministic: bool = False) -> bool:
     """Initialise Taichi on ``name``; True if Taichi really runs there (it falls back silently if not)."""
     ti.reset()
     threads = {"cpu_max_num_threads": 1} if deterministic else {}
-    with contextlib.redirect_stdout(io.StringIO()):  # ti.init prints "[Taichi] Starting on arch=..."
+    with _silenced():
         ti.init(arch=_TI_ARCH[name], debug=debug, log_level=ti.ERROR, default_fp=ti.f32, default_ip=ti.i32, **threads)
     return _arch_name(ti.lang.impl.current_cfg().arch) == name
 
