@@ -7,8 +7,8 @@ import numpy as np
 import taichi as ti
 
 import raydiff
-from raydiff.images import Reference
-from raydiff.parameters import with_values
+from raydiff.io.images import Reference
+from raydiff.scene.parameters import with_values
 
 SPHERE_OVER_FLOOR = """
 camera: {{position: [0, 1.5, 4], look_at: [0, 0.4, 0], fov: 40}}

@@ -22,7 +22,7 @@ def measure(arch: str, width: int, height: int, spp: int, iterations: int) -> fl
     """ms per iteration of raydiff's fit loop on ``arch`` (run inside the child process)."""
     import raydiff
     from common import median_ms, sphere_over_floor
-    from raydiff.fit import Fitter, FitSettings
+    from raydiff.optim.fit import Fitter, FitSettings
 
     raydiff.init(arch)
     start, reference = sphere_over_floor(width, height, spp)

@@ -23,7 +23,7 @@ def child(args) -> None:
     sys.path.insert(0, HERE)
     import raydiff
     from common import sphere_over_floor
-    from raydiff.fit import Fitter, FitSettings
+    from raydiff.optim.fit import Fitter, FitSettings
 
     raydiff.init(args.arch)
     start, reference = sphere_over_floor(args.width, args.height, args.spp)

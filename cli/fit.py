@@ -7,7 +7,7 @@ The command has four parts, in order:
 2. **run**: the fit, with a progress bar, a composite frame every K iterations and a checkpoint every C.
    Ctrl-C or SIGTERM stops it after the current iteration (a second Ctrl-C aborts at once).
 3. **finish**: history, parameters, fitted scene, settings, checkpoint, animation, plots and report
-   (:class:`raydiff.rundir.RunFolder`), also after a stop.
+   (:class:`raydiff.run.folder.RunFolder`), also after a stop.
 4. **report**: a summary on stdout (or ``--json``), exit code 0, or 130/143 after SIGINT/SIGTERM.
 """
 
@@ -29,10 +29,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import raydiff
 from raydiff.backend import Backend
-from raydiff.checkpoint import load_checkpoint
-from raydiff import plots
-from raydiff.outputs import check_output_dir, default_output_dir
-from raydiff.rundir import CHECKPOINT, RunFolder
+from raydiff.io.checkpoint import load_checkpoint
+from raydiff.run import plots
+from raydiff.io.outputs import check_output_dir, default_output_dir
+from raydiff.run.folder import CHECKPOINT, RunFolder
 
 from .messages import ARCH_HELP, Arch, fail, reported_errors
 

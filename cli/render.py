@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 import raydiff
-from raydiff.images import WRITABLE
+from raydiff.io.images import WRITABLE
 
 from .messages import ARCH_HELP, Arch, reported_errors
 

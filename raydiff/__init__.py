@@ -12,11 +12,11 @@ The Python API in five names::
 """
 
 from .backend import init
-from .description import dump_scene, load_scene, load_scene_string
 from .errors import BackendError, ImageError, Location, RaydiffError, SceneError
-from .fit import FitResult, FitSettings, Iteration, fit
-from .images import read_image, read_reference, write_image
-from .render import render
+from .io.images import read_image, read_reference, write_image
+from .kernels.render import render
+from .optim.fit import FitResult, FitSettings, Iteration, fit
+from .scene.description import dump_scene, load_scene, load_scene_string
 
 __version__ = "0.1.0"
 

@@ -31,7 +31,7 @@ import numpy as np
 
 import raydiff
 import raydiff.backend
-from raydiff.images import write_image
+from raydiff.io.images import write_image
 
 WIDTH, HEIGHT = 16, 12
 

@@ -1,4 +1,4 @@
-"""Mitsuba 3 as a test oracle: render a :class:`raydiff.scene.Scene` with Mitsuba's own path tracer.
+"""Mitsuba 3 as a test oracle: render a :class:`raydiff.scene.model.Scene` with Mitsuba's own path tracer.
 
 raydiff follows Mitsuba 3's conventions (``perspective`` sensor with ``fov_axis='x'`` and ``look_at``, box
 pixel filter, two-sided Lambertian surfaces, isotropic ``point`` lights in W/sr, direct light only), so the
@@ -21,7 +21,7 @@ import tempfile
 
 import numpy as np
 
-from raydiff.scene import Mesh, PointLight, Quad, Scene, Sphere
+from raydiff.scene.model import Mesh, PointLight, Quad, Scene, Sphere
 
 __all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "mesh_world_vertices"]
 

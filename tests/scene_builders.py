@@ -1,4 +1,4 @@
-"""Small :class:`raydiff.scene.Scene` builders shared by the tests, and numpy references to check them with.
+"""Small :class:`raydiff.scene.model.Scene` builders shared by the tests, and numpy references to check them with.
 
 Every builder returns a plain description (no Taichi): build it on the device only after the test's
 backend fixture has run (``cpu`` or ``vulkan``), since switching backends resets Taichi.
@@ -20,9 +20,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from raydiff.meshes import rotation_matrix
-from raydiff.obj import read_obj
-from raydiff.scene import (
+from raydiff.device.meshes import rotation_matrix
+from raydiff.scene.obj import read_obj
+from raydiff.scene.model import (
     Camera,
     Film,
     FreeParameter,

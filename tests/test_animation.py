@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import raydiff.animation as animation
-from raydiff.animation import ffmpeg_available, gif_frame_ms, select_frames, write_gif, write_mp4
+import raydiff.run.animation as animation
+from raydiff.run.animation import ffmpeg_available, gif_frame_ms, select_frames, write_gif, write_mp4
 from raydiff.errors import ImageError, OutputError
 
 WIDTH, HEIGHT = 23, 17  # odd on purpose: the MP4 writer must pad to even

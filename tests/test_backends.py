@@ -13,11 +13,11 @@ import pytest
 import raydiff
 import raydiff.backend
 from raydiff.backend import Backend
-from raydiff.device import DeviceScene
+from raydiff.device.scene import DeviceScene
 from raydiff.errors import BackendError
-from raydiff.integrator import Integrator
-from raydiff.loss import ImageLoss
-from raydiff.parameters import resolve_all
+from raydiff.kernels.integrator import Integrator
+from raydiff.optim.loss import ImageLoss
+from raydiff.scene.parameters import resolve_all
 
 import scene_builders as scenes
 

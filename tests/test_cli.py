@@ -17,7 +17,7 @@ from cli_runner import make_runner
 
 import raydiff
 import raydiff.backend
-from raydiff.animation import ffmpeg_available
+from raydiff.run.animation import ffmpeg_available
 
 from raydiff_cli.main import app
 

@@ -11,9 +11,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from raydiff.description import dump_scene, load_scene, load_scene_string
+from raydiff.scene.description import dump_scene, load_scene, load_scene_string
 from raydiff.errors import SceneError
-from raydiff.scene import Camera, Film, FreeParameter, Mesh, PointLight, Quad, Rotation, Sphere
+from raydiff.scene.model import Camera, Film, FreeParameter, Mesh, PointLight, Quad, Rotation, Sphere
 
 CUBE = """\
 # unit cube, quads

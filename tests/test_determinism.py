@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 import raydiff
-from raydiff.checkpoint import load_checkpoint, save_checkpoint
+from raydiff.io.checkpoint import load_checkpoint, save_checkpoint
 from raydiff.errors import BackendError
-from raydiff.fit import Fitter, FitSettings, Iteration
-from raydiff.images import Reference
-from raydiff.parameters import with_values
+from raydiff.optim.fit import Fitter, FitSettings, Iteration
+from raydiff.io.images import Reference
+from raydiff.scene.parameters import with_values
 
 import scene_builders as scenes
 

@@ -1,7 +1,7 @@
 """The fit loop end to end: recovering a light's position, its intensity and an albedo from a picture.
 
 The reference is the true scene rendered at 64 spp and clipped to [0, 1], handed over as a low-dynamic-
-range :class:`raydiff.images.Reference` (as if read from an 8-bit file, without the quantisation); the fits
+range :class:`raydiff.io.images.Reference` (as if read from an 8-bit file, without the quantisation); the fits
 run at 64x48 and 4 spp.
 """
 
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 import raydiff
-from raydiff.fit import FitSettings, Iteration, iteration_seed
-from raydiff.images import Reference
-from raydiff.parameters import with_values
+from raydiff.optim.fit import FitSettings, Iteration, iteration_seed
+from raydiff.io.images import Reference
+from raydiff.scene.parameters import with_values
 
 import scene_builders as scenes
 
@@ -134,8 +134,8 @@ def test_the_result_holds_the_best_iterate(position_fit):
 def test_stopped_and_resumed_fit_equals_the_straight_one(reference, tmp_path):
     """Stop after 7 of 15 iterations, checkpoint to disk, resume in a new Fitter: the same history and
     result as the fit run straight through (up to the rounding of parallel float sums)."""
-    from raydiff.checkpoint import load_checkpoint, save_checkpoint
-    from raydiff.fit import Fitter
+    from raydiff.io.checkpoint import load_checkpoint, save_checkpoint
+    from raydiff.optim.fit import Fitter
 
     settings = FitSettings(iterations=15, lr_decay=0.98, seed=3)
     straight = raydiff.fit(_position_start(), reference, settings)

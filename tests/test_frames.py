@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from raydiff.errors import OutputError
-from raydiff.frames import (
+from raydiff.run.frames import (
     BACKGROUND,
     colormap_lut,
     compose_frame,

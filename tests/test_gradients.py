@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from raydiff.device import DeviceScene
-from raydiff.integrator import Integrator
-from raydiff.loss import ImageLoss
-from raydiff.parameters import resolve_all
-from raydiff.scene import Scene
+from raydiff.device.scene import DeviceScene
+from raydiff.kernels.integrator import Integrator
+from raydiff.optim.loss import ImageLoss
+from raydiff.scene.parameters import resolve_all
+from raydiff.scene.model import Scene
 
 import scene_builders as scenes
 

@@ -16,7 +16,7 @@ import OpenEXR
 import pytest
 
 from raydiff.errors import ImageError, OutputError
-from raydiff.images import (
+from raydiff.io.images import (
     Reference,
     encode_8bit,
     linear_to_srgb,
@@ -513,6 +513,6 @@ def test_invalid_space(tmp_path, space):
 
 
 def test_readable_and_writable_types():
-    from raydiff.images import READABLE, WRITABLE
+    from raydiff.io.images import READABLE, WRITABLE
 
     assert ".exr" in READABLE and ".exr" in WRITABLE

@@ -13,9 +13,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from raydiff.device import DeviceScene
-from raydiff.integrator import Integrator
-from raydiff.parameters import resolve_all
+from raydiff.device.scene import DeviceScene
+from raydiff.kernels.integrator import Integrator
+from raydiff.scene.parameters import resolve_all
 
 import scene_builders as scenes
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import taichi as ti
 
-from raydiff.loss import ImageLoss
+from raydiff.optim.loss import ImageLoss
 
 H, W = 12, 10
 

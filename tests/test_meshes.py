@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from raydiff.meshes import (
+from raydiff.device.meshes import (
     BVH,
     RAY_EPSILON,
     build_bvh,
@@ -18,7 +18,7 @@ from raydiff.meshes import (
     transform_matrix,
     traverse_reference,
 )
-from raydiff.scene import Mesh, Rotation
+from raydiff.scene.model import Mesh, Rotation
 
 CUBE = Path(__file__).resolve().parents[1] / "assets" / "cube.obj"
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from raydiff.scene import Camera, Film, Mesh, PointLight, Quad, Rotation, Scene, Sphere
+from raydiff.scene.model import Camera, Film, Mesh, PointLight, Quad, Rotation, Scene, Sphere
 
 from mitsuba_oracle import render_mitsuba
 

@@ -1,4 +1,4 @@
-"""Tests for raydiff.obj.read_obj: the OBJ subset read, triangulation, and the errors it raises."""
+"""Tests for raydiff.scene.obj.read_obj: the OBJ subset read, triangulation, and the errors it raises."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from raydiff.errors import SceneError
-from raydiff.obj import read_obj
+from raydiff.scene.obj import read_obj
 
 SQUARE = """\
 # a unit square in z = 0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import taichi as ti
 
-from raydiff.optim import Adam
+from raydiff.optim.adam import Adam
 
 
 class NumpyAdam:

@@ -12,7 +12,7 @@ from datetime import datetime
 import numpy as np
 import pytest
 
-from raydiff.outputs import (
+from raydiff.io.outputs import (
     OutputError,
     check_output_dir,
     default_output_dir,

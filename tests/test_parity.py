@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import raydiff
-from raydiff.scene import Sphere
+from raydiff.scene.model import Sphere
 
 from mitsuba_oracle import render_mitsuba
 import scene_builders as scenes

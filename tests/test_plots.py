@@ -11,7 +11,7 @@ from PIL import Image
 
 from raydiff import load_scene_string
 from raydiff.errors import OutputError, SceneError
-from raydiff.plots import (
+from raydiff.run.plots import (
     component_labels,
     parameter_columns,
     plot_loss,

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from raydiff.errors import OutputError
-from raydiff.report import render_report, write_report
+from raydiff.run.report import render_report, write_report
 
 SCENE_YAML = """camera: {position: [0, 1.6, 4.2], look_at: [0, 0.3, 0]}
 film: {width: 8, height: 6}

@@ -13,10 +13,10 @@ import shutil
 import numpy as np
 import pytest
 
-from raydiff.animation import ffmpeg_available, write_gif, write_mp4
-from raydiff.frames import default_error_scale, write_composite_frame
-from raydiff.plots import plot_loss, plot_parameters
-from raydiff.report import write_report
+from raydiff.run.animation import ffmpeg_available, write_gif, write_mp4
+from raydiff.run.frames import default_error_scale, write_composite_frame
+from raydiff.run.plots import plot_loss, plot_parameters
+from raydiff.run.report import write_report
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

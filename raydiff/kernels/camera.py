@@ -9,7 +9,7 @@ each time, so gradients could reach the camera (a later parameter kind).
 import numpy as np
 import taichi as ti
 
-from .device import DeviceScene
+from ..device.scene import DeviceScene
 from .sampling import pixel_jitter
 
 

@@ -26,8 +26,8 @@ import os
 
 import numpy as np
 
-from .files import atomic_write
-from .images import encode_8bit
+from ..io.files import atomic_write
+from ..io.images import encode_8bit
 
 BACKGROUND = (24, 24, 24)
 TEXT = (235, 235, 235)

@@ -13,7 +13,7 @@ import zipfile
 
 import numpy as np
 
-from .errors import FileError
+from ..errors import FileError
 from .files import atomic_write
 
 VERSION = 1

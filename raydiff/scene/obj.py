@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from .errors import Location, SceneError
+from ..errors import Location, SceneError
 
 
 def read_obj(path: str) -> tuple[np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from raydiff.scene import Mesh, Rotation, Vec3
+from ..scene.model import Mesh, Rotation, Vec3
 
 #: :func:`traverse_reference` ignores hits closer than this (in units of the ray direction's length), so
 #: that a ray leaving a surface does not hit it again. (The kernels scale it by the scene's size.)

@@ -9,7 +9,7 @@ stack: on a box hit go to the next node, on a miss (or after a leaf) jump to ``s
 
 import taichi as ti
 
-from .device import KIND_QUAD, KIND_SPHERE, KIND_TRIANGLE, DeviceScene
+from ..device.scene import KIND_QUAD, KIND_SPHERE, KIND_TRIANGLE, DeviceScene
 
 INF = 3.0e38
 

@@ -22,8 +22,8 @@ import numpy as np
 import taichi as ti
 
 from . import meshes
-from .parameters import Resolved
-from .scene import Mesh, Quad, Scene, Sphere
+from ..scene.parameters import Resolved
+from ..scene.model import Mesh, Quad, Scene, Sphere
 
 GROUPS = ("camera", "geometry", "light_position", "light_intensity", "albedo")
 

@@ -21,16 +21,19 @@ from __future__ import annotations
 import glob
 import os
 from dataclasses import asdict
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..io.checkpoint import save_checkpoint
+from ..io.images import Reference
+from ..io.outputs import frame_name, write_history_csv, write_json, write_params_json
+from ..scene.description import dump_scene
+from ..scene.model import Scene
 from . import animation, frames, plots, report
-from .checkpoint import save_checkpoint
-from .description import dump_scene
-from .fit import FitResult
-from .images import Reference
-from .outputs import frame_name, write_history_csv, write_json, write_params_json
-from .scene import Scene
+
+if TYPE_CHECKING:  # run/ never imports Taichi: the result is only annotated here
+    from ..optim.fit import FitResult
 
 CHECKPOINT = "checkpoint.npz"
 SETTINGS = "settings.json"

@@ -9,7 +9,7 @@ and the kernel runs differentiated on every backend, Vulkan included.
 
 import taichi as ti
 
-from .device import INDEX_BITS, KIND_QUAD, KIND_SPHERE, DeviceScene
+from ..device.scene import INDEX_BITS, KIND_QUAD, KIND_SPHERE, DeviceScene
 
 
 def make_surface(dev: DeviceScene):

@@ -29,7 +29,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import ImageError
+from ..errors import ImageError
 from .files import atomic_write
 
 READABLE = (".png", ".jpg", ".jpeg", ".exr")

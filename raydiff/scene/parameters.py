@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .errors import Location, SceneError
-from .scene import FreeParameter, Scene
+from ..errors import Location, SceneError
+from .model import FreeParameter, Scene
 
 
 @dataclass(frozen=True)

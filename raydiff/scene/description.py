@@ -23,11 +23,11 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from .errors import Location, OutputError, SceneError
-from .files import write_text
+from ..errors import Location, OutputError, SceneError
+from ..io.files import write_text
 from .obj import read_obj
 from .parameters import resolve
-from .scene import Camera, Film, FreeParameter, Mesh, Object, PointLight, Quad, Rotation, Scene, Sphere, Vec3
+from .model import Camera, Film, FreeParameter, Mesh, Object, PointLight, Quad, Rotation, Scene, Sphere, Vec3
 
 MAX_FILM_SIZE = 16384
 MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")

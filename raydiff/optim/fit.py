@@ -19,14 +19,14 @@ from typing import Callable
 import numpy as np
 import taichi as ti
 
-from . import backend
-from .device import DeviceScene
-from .images import Reference
-from .integrator import Integrator
+from .. import backend
+from ..device.scene import DeviceScene
+from ..io.images import Reference
+from ..kernels.integrator import Integrator
 from .loss import ImageLoss
-from .optim import Adam
-from .parameters import Resolved, resolve_all, with_values
-from .scene import Scene
+from .adam import Adam
+from ..scene.parameters import Resolved, resolve_all, with_values
+from ..scene.model import Scene
 
 
 def iteration_seed(seed: int, iteration: int) -> int:

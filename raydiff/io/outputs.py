@@ -17,7 +17,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import OutputError
+from ..errors import OutputError
 from .files import write_text
 
 FRAME_DIGITS = 5

@@ -22,8 +22,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import OutputError
-from .files import write_text
+from ..errors import OutputError
+from ..io.files import write_text
 from .plots import component_labels
 
 MEDIA_TYPES = {

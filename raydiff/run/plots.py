@@ -18,10 +18,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import Location
-from .files import atomic_write
-from .parameters import resolve
-from .scene import FreeParameter, Scene
+from ..errors import Location
+from ..io.files import atomic_write
+from ..scene.parameters import resolve
+from ..scene.model import FreeParameter, Scene
 
 DPI = 100
 # x/y/z and r/g/b in the usual axis colours (red, green, blue), readable on white.

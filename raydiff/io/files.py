@@ -11,7 +11,7 @@ import os
 import tempfile
 from typing import Callable
 
-from .errors import OutputError
+from ..errors import OutputError
 
 FILE_MODE = 0o644  # what a plain open() would give under the usual umask; mkstemp makes 0o600
 

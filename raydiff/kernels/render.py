@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import backend
-from .device import DeviceScene
+from .. import backend
+from ..device.scene import DeviceScene
 from .integrator import Integrator
-from .scene import Scene
+from ..scene.model import Scene
 
 
 def render(scene: Scene, spp: int | None = None, seed: int = 0) -> np.ndarray:

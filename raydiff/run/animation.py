@@ -20,8 +20,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from .errors import ImageError, OutputError
-from .files import atomic_write
+from ..errors import ImageError, OutputError
+from ..io.files import atomic_write
 
 VIDEO_EXTRA_HINT = "install the optional 'video' extra: pip install 'raydiff[video]' (imageio-ffmpeg)"
 MIN_GIF_FRAME_MS = 20  # browsers show GIF frames shorter than 20 ms (2 centiseconds) for 100 ms

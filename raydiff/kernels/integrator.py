@@ -25,7 +25,7 @@ import numpy as np
 import taichi as ti
 
 from .camera import make_camera_ray
-from .device import DeviceScene
+from ..device.scene import DeviceScene
 from .intersect import make_intersector
 from .surface import make_surface
 
