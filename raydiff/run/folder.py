@@ -5,7 +5,7 @@ frames appear as the fit runs, a checkpoint is refreshed every few iterations, a
 atomically, so a fit that dies (or is stopped) leaves a folder that ``raydiff fit --resume`` continues.
 When the fit ends, finished or stopped, :meth:`RunFolder.finish` writes the results::
 
-    frames/00000.png ...   render | reference | error heat map, with the iteration and the loss
+    frames/00000.png ...   render | reference | error heat map (one row per view), iteration and loss
     history.csv            iteration, loss and every free component, one row per iteration
     params.json            the fitted values (the best iterate) by dotted path
     fitted.yaml            the scene with the fitted values
@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..io.checkpoint import save_checkpoint
-from ..io.images import Reference
 from ..io.outputs import frame_name, write_history_csv, write_json, write_params_json
 from ..scene.description import dump_scene
 from ..scene.model import Scene
@@ -53,19 +52,64 @@ class RunFolder:
         self.path = os.fspath(path)
         self.frames_dir = os.path.join(self.path, "frames")
         os.makedirs(self.path, exist_ok=True)
-        self.error_scale: float | None = None
+        self.error_scale: list[float] | None = None  # one per view, fixed by the first frame
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
 
     # --- while the fit runs ---------------------------------------------------------------------------
-    def write_frame(self, iteration: int, render: np.ndarray, reference: Reference, loss: float) -> str:
-        """Write the composite frame of ``iteration``; the heat map's scale is fixed by the first frame."""
+    def write_frame(self, iteration: int, render, reference, loss: float, view_names=None) -> str:
+        """Write the composite frame of ``iteration`` (one row per view); returns its path.
+
+        Parameters
+        ----------
+        iteration : int
+            The fit's iteration: it names the file (``frames/00040.png``) and is shown in the frame.
+        render : numpy.ndarray or list of numpy.ndarray
+            (height, width, 3) linear RGB, the current render; or a list with one per view.
+        reference : raydiff.io.images.Reference or list of raydiff.io.images.Reference
+            The target (its ``linear`` image is shown; a bare array is accepted too); a list with one per
+            view, in the order of ``render``, when ``render`` is a list.
+        loss : float
+            Shown in the frame.
+        view_names : sequence of str, optional
+            One name per view, shown at the left of each row when there are several views (default
+            ``view 0``, ``view 1``, ...).
+
+        Raises
+        ------
+        ValueError
+            As :func:`raydiff.run.frames.compose_frame` (e.g. not one reference per render), or if the
+            number of views differs from that of the first frame.
+        OutputError
+            If the file cannot be written.
+
+        Notes
+        -----
+        The heat map's scales are fixed by the first frame written: ``self.error_scale`` becomes a list
+        with one scale per view, each :func:`raydiff.run.frames.default_error_scale` of that view, so that
+        every later frame shows the error fading against the same scale.
+        """
+        renders = list(render) if isinstance(render, (list, tuple)) else [render]
+        references = list(reference) if isinstance(reference, (list, tuple)) else [reference]
+        references = [getattr(view, "linear", view) for view in references]
+        if len(renders) != len(references):
+            raise ValueError(
+                f"render has {len(renders)} view(s) but reference has {len(references)}: "
+                "give one reference per render"
+            )
         if self.error_scale is None:
-            self.error_scale = frames.default_error_scale(render, reference.linear)
+            self.error_scale = [frames.default_error_scale(r, f) for r, f in zip(renders, references)]
+        elif len(self.error_scale) != len(renders):
+            raise ValueError(
+                f"this frame has {len(renders)} view(s) but the first frame had {len(self.error_scale)}: "
+                "every frame of a fit must show the same views"
+            )
         os.makedirs(self.frames_dir, exist_ok=True)
         path = os.path.join(self.frames_dir, frame_name(iteration))
-        frames.write_composite_frame(path, render, reference.linear, iteration, loss, error_scale=self.error_scale)
+        frames.write_composite_frame(
+            path, renders, references, iteration, loss, error_scale=self.error_scale, view_names=view_names
+        )
         return path
 
     def frame_paths(self) -> list[str]:

@@ -10,12 +10,29 @@ naming them and one below giving the iteration and the loss::
     +------------+    +------------+    +------------+
     iteration 40   loss 1.234e-03
 
+A fit with several views (cameras, each with its own render and reference) gets one such row of three
+panels per view, each row captioned at its left with the view's name (and, when the views' error scales
+differ, its own scale); the column labels stay once at the top and the iteration and loss once at the
+bottom::
+
+                         render            reference          error
+                     +------------+    +------------+    +------------+
+    front            |            |    |            |    |            |
+    error 0 to 0.041 |            |    |            |    |            |
+                     +------------+    +------------+    +------------+
+                     +------------+    +------------+    +------------+
+    overhead         |            |    |            |    |            |
+    error 0 to 0.017 |            |    |            |    |            |
+                     +------------+    +------------+    +------------+
+    iteration 40   loss 1.234e-03
+
 The render and the reference are linear RGB; they are shown clamped to [0, 1] and sRGB-encoded, as the
 8-bit frames are. The error panel is the per-pixel absolute difference of the two *clamped linear* images
 (what the loss compares when the reference is an 8- or 16-bit file), averaged over the three channels,
 divided by a scale and mapped through matplotlib's perceptual ``inferno`` colour map (black: no error,
-pale yellow: the scale or more). Give every frame of a fit the same ``error_scale`` (compute it once, from
-the first frame, with :func:`default_error_scale`) so that the error visibly fades as the fit converges.
+pale yellow: the scale or more). Give every frame of a fit the same ``error_scale`` (compute it once, per
+view, from the first frame, with :func:`default_error_scale`) so that the error visibly fades as the fit
+converges.
 """
 
 from __future__ import annotations
@@ -77,7 +94,7 @@ def error_map(render, reference) -> np.ndarray:
 
     Parameters
     ----------
-    render, reference : numpy.ndarray or raydiff.images.Reference
+    render, reference : numpy.ndarray or raydiff.io.images.Reference
         (height, width, 3) linear RGB of the same size.
 
     Returns
@@ -102,7 +119,7 @@ def default_error_scale(render, reference, percentile: float = 99.0) -> float:
 
     Parameters
     ----------
-    render, reference : numpy.ndarray or raydiff.images.Reference
+    render, reference : numpy.ndarray or raydiff.io.images.Reference
         (height, width, 3) linear RGB of the same size.
     percentile : float
         Which percentile of the per-pixel error (default 99: a few hot pixels do not wash out the rest).
@@ -163,86 +180,170 @@ def upscale_factor(height: int, min_height: int) -> int:
     return max(1, math.ceil(min_height / max(1, height)))
 
 
+def _views(value, what: str) -> list:
+    """One entry per view: a list or tuple as given, anything else (an array, a Reference) as one view."""
+    if isinstance(value, (list, tuple)):
+        if not value:
+            raise ValueError(f"{what} is an empty sequence: give one image per view, at least one")
+        return list(value)
+    return [value]
+
+
+def _view_names(view_names, n: int) -> list[str]:
+    if view_names is None:
+        return [f"view {i}" for i in range(n)]
+    names = [view_names] if isinstance(view_names, str) else [str(name) for name in view_names]
+    if len(names) != n:
+        raise ValueError(f"view_names has {len(names)} name(s) but there are {n} view(s): give one name per view")
+    return names
+
+
+def _error_scales(error_scale, n: int) -> list[float | None]:
+    if error_scale is None:
+        return [None] * n
+    if np.ndim(error_scale) == 0:
+        return [float(error_scale)] * n
+    scales = [None if s is None else float(s) for s in error_scale]
+    if len(scales) != n:
+        raise ValueError(
+            f"error_scale has {len(scales)} value(s) but there are {n} view(s): give one float for all views "
+            "or one per view"
+        )
+    return scales
+
+
 def compose_frame(
     render,
     reference,
     iteration: int,
     loss: float,
     *,
-    error_scale: float | None = None,
+    error_scale=None,
     min_height: int = 240,
+    view_names=None,
 ) -> np.ndarray:
-    """Put the render, the reference and the error heat map side by side, with captions.
+    """Put the render, the reference and the error heat map side by side, with captions; one row per view.
 
     Parameters
     ----------
-    render : numpy.ndarray
-        (height, width, 3) linear RGB, the current render.
-    reference : numpy.ndarray or raydiff.images.Reference
-        (height, width, 3) linear RGB, the target (its ``linear`` image if a Reference).
+    render : numpy.ndarray or sequence of numpy.ndarray
+        (height, width, 3) linear RGB, the current render; or a list or tuple of them, one per view (a
+        camera with its own render and reference). Only a list or a tuple counts as several views.
+    reference : numpy.ndarray, raydiff.io.images.Reference, or sequence of them
+        (height, width, 3) linear RGB, the target (its ``linear`` image if a Reference), the size of its
+        render; or a list or tuple with one per view, as many as ``render`` has.
     iteration : int
         Shown in the bottom caption.
     loss : float
         Shown in the bottom caption as ``1.234e-03``.
-    error_scale : float, optional
-        The error (see :func:`error_map`) shown at the top of the colour map. Pass the same value to
-        every frame of a fit (e.g. :func:`default_error_scale` of the first frame); if None, this
-        frame's own :func:`default_error_scale` is used.
+    error_scale : float or sequence of float, optional
+        The error (see :func:`error_map`) shown at the top of the colour map: one value for every view, or
+        one per view (an entry may be None). Pass the same value(s) to every frame of a fit (e.g.
+        :func:`default_error_scale` of each view of the first frame); where None, the view's own
+        :func:`default_error_scale` in this frame is used. A scale shared by all views is named in the
+        error column's label; otherwise each row names its own under the view's name.
     min_height : int
         Each panel is upscaled by the smallest whole factor (nearest neighbour) that makes it at least
         this many pixels tall; a film taller than this is shown at its own size.
+    view_names : sequence of str, optional
+        With several views, the caption at the left of each row (default ``view 0``, ``view 1``, ...);
+        one per view. A single view has no row caption, so its frame is the same whatever its name.
 
     Returns
     -------
     numpy.ndarray
-        (H, W, 3) uint8 sRGB: the captioned composite, wider and taller than three panels.
+        (H, W, 3) uint8 sRGB: the captioned composite. One view: three panels side by side. Several views:
+        one row of three panels per view, top to bottom in the given order, with the column labels once
+        above the rows and the iteration and loss once below; rows of narrower views are centred in
+        columns as wide as the widest view.
 
     Raises
     ------
     ValueError
-        If an image is not (height, width, 3), the two differ in size, or ``error_scale`` is not positive.
+        If an image is not (height, width, 3), a render and its reference differ in size, an
+        ``error_scale`` is not positive, a sequence is empty, or ``render``, ``reference``,
+        ``error_scale`` and ``view_names`` do not all have one entry per view.
     """
     from PIL import Image, ImageDraw
 
-    render, reference = _pair(render, reference)
-    scale = default_error_scale(render, reference) if error_scale is None else float(error_scale)
-    heat = heat_map(error_map(render, reference), scale)
+    renders, references = _views(render, "render"), _views(reference, "reference")
+    n = len(renders)
+    if len(references) != n:
+        raise ValueError(
+            f"render has {n} view(s) but reference has {len(references)}: give one reference per render"
+        )
+    names = _view_names(view_names, n)
+    scales = _error_scales(error_scale, n)
 
-    k = upscale_factor(render.shape[0], int(min_height))
-    panels = [encode_8bit(render), encode_8bit(reference), heat]
-    panels = [np.repeat(np.repeat(p, k, axis=0), k, axis=1) for p in panels]
-    ph, pw = panels[0].shape[:2]
+    rows = []  # per view: the three upscaled panels
+    for i, (view_render, view_reference) in enumerate(zip(renders, references)):
+        try:
+            view_render, view_reference = _pair(view_render, view_reference)
+            if scales[i] is None:
+                scales[i] = default_error_scale(view_render, view_reference)
+            heat = heat_map(error_map(view_render, view_reference), scales[i])
+        except ValueError as error:
+            if n == 1:
+                raise
+            raise ValueError(f"{names[i]}: {error}") from None
+        k = upscale_factor(view_render.shape[0], int(min_height))
+        panels = [encode_8bit(view_render), encode_8bit(view_reference), heat]
+        rows.append([np.repeat(np.repeat(p, k, axis=0), k, axis=1) for p in panels])
+    panel_sizes = [row[0].shape[:2] for row in rows]
 
-    font_size = int(np.clip(round(ph / 16), 12, 32))
+    font_size = int(np.clip(round(min(ph for ph, _ in panel_sizes) / 16), 12, 32))
     font = _font(font_size)
     pad = max(4, font_size // 2)
-    labels = ["render", "reference", f"error (0 to {scale:.3g})"]
+    scale_texts = [f"{scale:.3g}" for scale in scales]
+    shared_scale = len(set(scale_texts)) == 1
+    labels = ["render", "reference", f"error (0 to {scale_texts[0]})" if shared_scale else "error"]
     status = f"iteration {int(iteration)}   loss {float(loss):.3e}"
+    # several views: each row's caption, the view's name and, unless shared, its error scale
+    captions = [] if n == 1 else [[name] + ([] if shared_scale else [f"error 0 to {text}"])
+                                  for name, text in zip(names, scale_texts)]
 
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     label_sizes = [_text_size(measure, s, font) for s in labels]
     status_w, status_h = _text_size(measure, status, font)
-    line_h = max([h for _, h in label_sizes] + [status_h])
+    caption_sizes = [[_text_size(measure, s, font) for s in lines] for lines in captions]
+    line_h = max([h for _, h in label_sizes] + [status_h] + [h for sizes in caption_sizes for _, h in sizes])
+    line_gap = pad // 2
+    caption_w = max((w for sizes in caption_sizes for w, _ in sizes), default=0)
+    caption_h = max((len(sizes) * line_h + (len(sizes) - 1) * line_gap for sizes in caption_sizes), default=0)
 
-    column_w = max(pw, max(w for w, _ in label_sizes) + 2 * pad)
+    column_w = max(max(pw for _, pw in panel_sizes), max(w for w, _ in label_sizes) + 2 * pad)
     panels_w = 3 * column_w + 4 * pad
-    width = max(panels_w, status_w + 2 * pad)
+    gutter_w = caption_w + pad if captions else 0  # the row captions' column, left of the panels
+    grid_w = gutter_w + panels_w
+    width = max(grid_w, status_w + 2 * pad)
     top_h = line_h + 2 * pad
-    height = top_h + ph + line_h + 2 * pad
+    row_gap = pad
+    row_hs = [max(ph, caption_h) for ph, _ in panel_sizes]
+    row_ys = [top_h + sum(row_hs[:i]) + i * row_gap for i in range(n)]
+    rows_bottom = row_ys[-1] + row_hs[-1]
+    height = rows_bottom + line_h + 2 * pad
 
     canvas = np.empty((height, width, 3), dtype=np.uint8)
     canvas[:] = BACKGROUND
-    x0 = (width - panels_w) // 2 + pad
-    for i, panel in enumerate(panels):
-        x = x0 + i * (column_w + pad) + (column_w - pw) // 2
-        canvas[top_h : top_h + ph, x : x + pw] = panel
+    left = (width - grid_w) // 2 + pad  # where the captions (or, for one view, the panels) start
+    x0 = left + gutter_w
+    for row, (ph, pw), row_y, row_h in zip(rows, panel_sizes, row_ys, row_hs):
+        y = row_y + (row_h - ph) // 2
+        for i, panel in enumerate(row):
+            x = x0 + i * (column_w + pad) + (column_w - pw) // 2
+            canvas[y : y + ph, x : x + pw] = panel
 
     image = Image.fromarray(canvas)
     draw = ImageDraw.Draw(image)
     for i, (label, (w, _)) in enumerate(zip(labels, label_sizes)):
         x = x0 + i * (column_w + pad) + (column_w - w) // 2
         draw.text((x, pad), label, font=font, fill=TEXT)
-    draw.text((x0, top_h + ph + pad), status, font=font, fill=MUTED)
+    for lines, row_y, row_h in zip(captions, row_ys, row_hs):
+        block_h = len(lines) * line_h + (len(lines) - 1) * line_gap
+        y = row_y + (row_h - block_h) // 2
+        for j, line in enumerate(lines):
+            draw.text((left, y + j * (line_h + line_gap)), line, font=font, fill=TEXT if j == 0 else MUTED)
+    draw.text((left, rows_bottom + pad), status, font=font, fill=MUTED)
     return np.asarray(image)
 
 
@@ -253,8 +354,9 @@ def write_composite_frame(
     iteration: int,
     loss: float,
     *,
-    error_scale: float | None = None,
+    error_scale=None,
     min_height: int = 240,
+    view_names=None,
 ) -> None:
     """Write :func:`compose_frame` as a PNG, atomically.
 
@@ -262,8 +364,8 @@ def write_composite_frame(
     ----------
     path : str or os.PathLike
         The file to write (PNG whatever its extension); its folder must exist.
-    render, reference, iteration, loss, error_scale, min_height
-        As :func:`compose_frame`.
+    render, reference, iteration, loss, error_scale, min_height, view_names
+        As :func:`compose_frame` (a single view, or sequences with one entry per view).
 
     Raises
     ------
@@ -275,6 +377,8 @@ def write_composite_frame(
     from PIL import Image
 
     frame = Image.fromarray(
-        compose_frame(render, reference, iteration, loss, error_scale=error_scale, min_height=min_height)
+        compose_frame(
+            render, reference, iteration, loss, error_scale=error_scale, min_height=min_height, view_names=view_names
+        )
     )
     atomic_write(path, lambda tmp: frame.save(tmp, format="PNG"))
