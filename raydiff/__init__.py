@@ -5,7 +5,7 @@ The Python API in five names::
     import raydiff
     raydiff.init("cpu")                                   # or "auto", "cuda", "vulkan"
     scene = raydiff.load_scene("scenes/three_spheres.yaml")
-    image = raydiff.render(scene)                         # (H, W, 3) linear RGB
+    image = raydiff.render(scene)                         # (H, W, 3) linear RGB, the first camera
     ref = raydiff.read_reference("assets/three_spheres_ref.png", scene.film.width, scene.film.height)
     result = raydiff.fit(scene, ref, raydiff.FitSettings(iterations=100), callback=print)
     result.values["lights.key.position"]
@@ -14,7 +14,7 @@ The Python API in five names::
 from .backend import init
 from .errors import BackendError, ImageError, Location, RaydiffError, SceneError
 from .io.images import read_image, read_reference, write_image
-from .kernels.render import render
+from .kernels.render import render, render_views
 from .optim.fit import FitResult, FitSettings, Iteration, fit
 from .scene.description import dump_scene, load_scene, load_scene_string
 
@@ -26,6 +26,7 @@ __all__ = [
     "load_scene_string",
     "dump_scene",
     "render",
+    "render_views",
     "fit",
     "FitSettings",
     "FitResult",

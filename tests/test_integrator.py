@@ -23,7 +23,7 @@ def _pool_with_light(dev: DeviceScene, position) -> np.ndarray:
     """The scene's starting pool with light 0 (which must be free) moved to ``position``."""
     assert "lights.key.position" in [r.path for r in dev.free]
     pool = np.array(dev.layout.values, dtype=np.float32)
-    k = dev.layout.light_position[0]
+    k = dev.layout.of("lights", "key", "position")
     pool[k : k + 3] = position
     return pool
 
@@ -172,7 +172,7 @@ def test_batched_gradient_matches_single_batch(shadow):
     for integrator in (single, batched):
         integrator.zero_grad()
         integrator.forward(seed=3)
-        integrator.image.grad.from_numpy(weights)
+        integrator.image.grad.from_numpy(weights[None])
         integrator.backward(seed=3)
         grads.append(dev.pool.grad.to_numpy()[dev.free_offsets])
     assert np.all(grads[0] != 0.0)

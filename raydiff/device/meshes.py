@@ -1,10 +1,12 @@
-"""Triangle meshes on the host: placing them in the world and building a stackless BVH over them.
+"""Triangle meshes on the host: a stackless BVH over their world-space triangles.
 
-Everything here is plain numpy; ``raydiff.device`` copies the arrays into Taichi fields. The pieces, in the
-order a mesh goes through them:
+Everything here is plain numpy; :mod:`raydiff.device.scene` copies the arrays into Taichi fields. The pieces,
+in the order a mesh goes through them:
 
-1. :func:`transform_matrix` -- the 4x4 matrix of a mesh's ``scale``, ``rotate`` and ``translate``.
-2. :func:`mesh_triangles` -- the mesh's world-space triangles, degenerate ones dropped.
+1. :func:`~raydiff.scene.placement.transform_matrix` -- the 4x4 matrix of a mesh's ``scale``, ``rotate``
+   and ``translate`` (in :mod:`raydiff.scene.placement`, re-exported here).
+2. :func:`~raydiff.scene.placement.mesh_triangles` -- the mesh's world-space triangles, degenerate ones
+   dropped (likewise).
 3. :func:`build_bvh` -- a threaded ("skip-pointer") bounding volume hierarchy over those triangles, laid out
    so that a kernel can walk it with a single integer cursor and no stack.
 4. :func:`traverse_reference` -- that walk in plain Python: the contract a kernel must follow, and the
@@ -29,124 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..scene.model import Mesh, Rotation, Vec3
+from ..scene.placement import mesh_triangles, rotation_matrix, transform_matrix  # noqa: F401 (the order of the pieces)
 
 #: :func:`traverse_reference` ignores hits closer than this (in units of the ray direction's length), so
 #: that a ray leaving a surface does not hit it again. (The kernels scale it by the scene's size.)
 RAY_EPSILON = 1e-4
 
-#: A triangle is dropped as degenerate when twice its area is at most this times its longest edge squared.
-_DEGENERATE_TOLERANCE = 1e-12
-
 #: Moller-Trumbore treats a ray as parallel to a triangle when |det| is below this.
 _PARALLEL_TOLERANCE = 1e-12
-
-
-# --------------------------------------------------------------------------------------------------------
-# Placing a mesh
-# --------------------------------------------------------------------------------------------------------
-
-
-def rotation_matrix(rotate: Rotation) -> np.ndarray:
-    """The 3x3 rotation by ``rotate.angle`` degrees about ``rotate.axis`` (right-handed, Rodrigues).
-
-    Parameters
-    ----------
-    rotate : Rotation
-        ``axis`` need not be normalised; it may be zero only when ``angle`` is zero.
-
-    Returns
-    -------
-    numpy.ndarray
-        (3, 3) float64, orthonormal with determinant +1; it acts on column vectors (``R @ p``).
-
-    Raises
-    ------
-    ValueError
-        If the axis is zero (or not finite) and the angle is not zero.
-    """
-    axis = np.asarray(rotate.axis, dtype=np.float64).reshape(3)
-    angle = math.radians(float(rotate.angle))
-    norm = float(np.linalg.norm(axis))
-    if angle == 0.0:
-        return np.eye(3)
-    if not (norm > 0.0 and math.isfinite(norm)):
-        raise ValueError(f"rotation axis {tuple(rotate.axis)} has no direction")
-    x, y, z = axis / norm
-    cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])  # cross @ p == axis x p
-    outer = np.outer((x, y, z), (x, y, z))
-    return math.cos(angle) * np.eye(3) + math.sin(angle) * cross + (1.0 - math.cos(angle)) * outer
-
-
-def transform_matrix(scale: Vec3, rotate: Rotation, translate: Vec3) -> np.ndarray:
-    """The object-to-world matrix: scale, then rotate, then translate.
-
-    Parameters
-    ----------
-    scale : Vec3
-        Per-axis scale factors, applied first (in object space).
-    rotate : Rotation
-        Rotation by ``angle`` degrees about ``axis`` (right-handed), applied second; see
-        :func:`rotation_matrix`.
-    translate : Vec3
-        Offset added last.
-
-    Returns
-    -------
-    numpy.ndarray
-        (4, 4) float64 ``M = T @ R @ S`` acting on homogeneous column vectors: the world position of an
-        object-space point ``p`` is ``(M @ [*p, 1])[:3] == R @ (scale * p) + translate``.
-    """
-    matrix = np.eye(4)
-    matrix[:3, :3] = rotation_matrix(rotate) * np.asarray(scale, dtype=np.float64).reshape(1, 3)
-    matrix[:3, 3] = np.asarray(translate, dtype=np.float64).reshape(3)
-    return matrix
-
-
-def mesh_triangles(mesh: Mesh) -> np.ndarray:
-    """The mesh's triangles in world space, degenerate ones dropped.
-
-    Parameters
-    ----------
-    mesh : Mesh
-        ``vertices`` (V, 3) and ``faces`` (F, 3) 0-based indices into them, in object space.
-
-    Returns
-    -------
-    numpy.ndarray
-        (T, 3, 3) float64, C-contiguous, T <= F: ``triangles[k, j]`` is vertex ``j`` of the ``k``-th kept
-        face, in the faces' order and with their winding (a negative scale, which mirrors, flips the geometric
-        normal ``cross(v1 - v0, v2 - v0)``). A face is dropped when its world-space area is zero (twice
-        the area at most 1e-12 times its longest edge squared), e.g. repeated vertices or a zero scale.
-
-    Raises
-    ------
-    ValueError
-        If the arrays have the wrong shape or a face indexes a vertex that does not exist.
-    """
-    vertices = np.asarray(mesh.vertices, dtype=np.float64)
-    faces = np.asarray(mesh.faces)
-    if vertices.ndim != 2 or vertices.shape[1] != 3:
-        raise ValueError(f"mesh {mesh.name!r}: vertices must be (V, 3), not {vertices.shape}")
-    if faces.size == 0:
-        return np.zeros((0, 3, 3))
-    if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer):
-        shape = f"{faces.dtype} {faces.shape}"
-        raise ValueError(f"mesh {mesh.name!r}: faces must be (F, 3) integers, not {shape}")
-    if faces.min() < 0 or faces.max() >= len(vertices):
-        raise ValueError(f"mesh {mesh.name!r}: a face indexes a vertex outside 0..{len(vertices) - 1}")
-
-    matrix = transform_matrix(mesh.scale, mesh.rotate, mesh.translate)
-    world = vertices @ matrix[:3, :3].T + matrix[:3, 3]
-    triangles = world[faces]  # (F, 3, 3)
-
-    edge1 = triangles[:, 1] - triangles[:, 0]
-    edge2 = triangles[:, 2] - triangles[:, 0]
-    edge3 = triangles[:, 2] - triangles[:, 1]
-    twice_area = np.linalg.norm(np.cross(edge1, edge2), axis=1)
-    longest_sq = np.max([np.einsum("ij,ij->i", e, e) for e in (edge1, edge2, edge3)], axis=0)
-    keep = twice_area > _DEGENERATE_TOLERANCE * longest_sq  # also False for NaN and for a point
-    return np.ascontiguousarray(triangles[keep])
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -326,6 +218,18 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
         count=count_a,
         order=order,
     )
+
+
+def subtree_triangle_counts(bvh: BVH) -> np.ndarray:
+    """How many triangles lie below each node: node ``i`` covers ``first[i] .. first[i] + span[i] - 1``.
+
+    The leaves, in node order, tile the triangle list, and a subtree is the node range ``i .. skip[i] - 1``,
+    so its triangles are contiguous; a kernel refits a box by walking that range
+    (:mod:`raydiff.kernels.placement`).
+    """
+    counts = np.concatenate([[0], np.cumsum(bvh.count, dtype=np.int64)])
+    nodes = np.arange(bvh.num_nodes)
+    return (counts[bvh.skip] - counts[nodes]).astype(np.int32)
 
 
 # --------------------------------------------------------------------------------------------------------

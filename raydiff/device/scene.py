@@ -1,17 +1,20 @@
 """The scene on the device: a :class:`raydiff.scene.Scene` laid out in Taichi fields.
 
-Every differentiable scalar of the scene (camera, sphere and quad geometry, albedos, light positions and
-intensities) lives in one flat float field, the *pool*, at an offset fixed when the scene is built. The
-shading kernel reads the pool at those offsets, gradients land in the pool's ``grad``, and the optimiser
-updates the free entries of the pool in place: there is no copying between "parameters" and "scene".
+Every parameter of the scene (:data:`raydiff.scene.parameters.KINDS`: cameras, geometry, albedos, lights)
+lives in one flat float field, the *pool*, at an offset fixed when the scene is built: element by element,
+one entry per kind in the table's order. The kernels read the pool at those offsets, gradients land in
+the pool's ``grad``, and the optimiser updates the free entries in place: there is no copying between
+"parameters" and "scene".
 
 Reading a field that ``needs_grad`` inside a differentiated kernel costs an atomic add per read in the
-backward pass, so each group of pool entries (camera, geometry, light positions, light intensities,
-albedos) is read either from the pool, when something in that group is free, or from a plain mirror of
-it, decided once when the kernels are compiled (:meth:`DeviceScene.source`).
+backward pass, so each device group of pool entries (``camera``, ``geometry``, ``light``,
+``light_power``, ``albedo``) is read either from the pool, when something in that group is free, or from
+a plain mirror of it, decided once when the kernels are compiled (:meth:`DeviceScene.source`).
 
-Triangle meshes are not in the pool: their world-space triangles and a threaded BVH (see
-:mod:`raydiff.meshes`) are stored as constant fields.
+Triangle meshes keep their vertices out of the pool: world-space triangles and a threaded BVH (see
+:mod:`raydiff.device.meshes`) are fields. When a mesh's pose (scale, rotation, translation: pool entries)
+is free, the object-space triangles are kept too, and :mod:`raydiff.kernels.placement` places them and
+refits the BVH's boxes before every render.
 """
 
 from __future__ import annotations
@@ -21,83 +24,49 @@ from dataclasses import dataclass, field
 import numpy as np
 import taichi as ti
 
+from ..scene.model import Scene
+from ..scene.parameters import DEVICE_GROUPS, Resolved, entries, scene_size
+from ..scene.placement import placed_triangles
 from . import meshes
-from ..scene.parameters import Resolved
-from ..scene.model import Mesh, Quad, Scene, Sphere
+from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
 
-GROUPS = ("camera", "geometry", "light_position", "light_intensity", "albedo")
-
-# A hit record packs what the visibility pass found into one int32: the primitive kind in bits 29-30,
-# the root flag (the sphere's far root) in bit 28 and the primitive's index in bits 0-27; -1 is a miss.
-KIND_SPHERE, KIND_QUAD, KIND_TRIANGLE = 1, 2, 3
-INDEX_BITS = 28
-MAX_LIGHTS = 31  # one bit each in the visibility mask
+#: Mesh fields that make up its pose (consecutive in the pool: scale 3, axis 3, angle 1, translate 3).
+POSE_FIELDS = ("scale", "rotate.axis", "rotate.angle", "translate")
 
 
 @dataclass
 class Layout:
-    """Where everything sits in the pool; all offsets are Python ints (compile-time constants)."""
+    """Where every parameter sits in the pool; offsets are Python ints (compile-time constants)."""
 
     size: int = 0
     values: list[float] = field(default_factory=list)
-    groups: list[str] = field(default_factory=list)  # the group of each pool entry
-    camera: int = -1  # position(3) look_at(3) up(3) fov_degrees(1)
-    object_albedo: dict[str, int] = field(default_factory=dict)
-    sphere: list[int] = field(default_factory=list)  # center(3) radius(1)
-    quad: list[int] = field(default_factory=list)  # origin(3) edge1(3) edge2(3)
-    light_position: list[int] = field(default_factory=list)
-    light_intensity: list[int] = field(default_factory=list)
+    groups: list[str] = field(default_factory=list)  # the device group of each pool entry
+    offsets: dict[tuple[str, str, str], int] = field(default_factory=dict)
 
-    def add(self, group: str, values) -> int:
-        offset = self.size
-        flat = [float(v) for v in np.ravel(values)]
-        self.values += flat
-        self.groups += [group] * len(flat)
-        self.size += len(flat)
-        return offset
+    def of(self, group: str, name: str, field_name: str) -> int:
+        """The offset of ``(group, name, field)``, e.g. ``("objects", "ball", "center")``."""
+        return self.offsets[(group, name, field_name)]
 
 
 def layout_scene(scene: Scene) -> Layout:
-    """Assign pool offsets to every differentiable scalar of ``scene`` (host side, no Taichi)."""
+    """Assign pool offsets to every parameter of ``scene`` (host side, no Taichi)."""
     lay = Layout()
-    c = scene.camera
-    lay.camera = lay.add("camera", [*c.position, *c.look_at, *c.up, c.fov])
-    for obj in scene.objects:
-        lay.object_albedo[obj.name] = lay.add("albedo", obj.albedo)
-        if isinstance(obj, Sphere):
-            lay.sphere.append(lay.add("geometry", [*obj.center, obj.radius]))
-        elif isinstance(obj, Quad):
-            lay.quad.append(lay.add("geometry", [*obj.origin, *obj.edge1, *obj.edge2]))
-    for light in scene.lights:
-        lay.light_position.append(lay.add("light_position", light.position))
-        lay.light_intensity.append(lay.add("light_intensity", light.intensity))
+    for key, kind, value in entries(scene):
+        lay.offsets[key] = lay.size
+        lay.values += [float(v) for v in value]
+        lay.groups += [kind.device_group] * kind.size
+        lay.size += kind.size
     return lay
 
 
-def pool_offset(lay: Layout, scene: Scene, path: str) -> int:
-    """The pool offset of the parameter at a dotted path such as ``lights.key.position``."""
-    group, name, field_name = path.split(".")
-    if group == "lights":
-        i = [light.name for light in scene.lights].index(name)
-        return {"position": lay.light_position, "intensity": lay.light_intensity}[field_name][i]
-    if field_name == "albedo":
-        return lay.object_albedo[name]
-    raise KeyError(path)  # parameters.resolve has already refused anything else
-
-
-def _scene_scale(scene: Scene, triangles: np.ndarray) -> float:
-    """The size of the scene's bounding box (for ray epsilons)."""
-    pts = [np.array(scene.camera.position)] + [np.array(light.position) for light in scene.lights]
-    for obj in scene.objects:
-        if isinstance(obj, Sphere):
-            pts += [np.array(obj.center) - obj.radius, np.array(obj.center) + obj.radius]
-        elif isinstance(obj, Quad):
-            o, e1, e2 = (np.array(v) for v in (obj.origin, obj.edge1, obj.edge2))
-            pts += [o, o + e1, o + e2, o + e1 + e2]
-    if len(triangles):
-        pts += list(triangles.reshape(-1, 3))
-    pts = np.array(pts)
-    return float(max(np.linalg.norm(pts.max(0) - pts.min(0)), 1e-3))
+def _consecutive(lay: Layout, group: str, name: str, fields: tuple[str, ...], sizes: tuple[int, ...]) -> int:
+    """The offset of the first of ``fields``, checking that the kernels may read them as one block."""
+    base = lay.of(group, name, fields[0])
+    at = base
+    for f, n in zip(fields, sizes):
+        assert lay.of(group, name, f) == at, f"{group}.{name}.{f} is not where the kernels read it"
+        at += n
+    return base
 
 
 def _vec_field(data: np.ndarray, dtype=ti.f32) -> ti.Field:
@@ -109,7 +78,8 @@ def _vec_field(data: np.ndarray, dtype=ti.f32) -> ti.Field:
     return f
 
 
-def _scalar_field(data: np.ndarray, dtype) -> ti.Field:
+def _scalar_field(data, dtype) -> ti.Field:
+    data = np.asarray(data)
     n = max(len(data), 1)
     f = ti.field(dtype=dtype, shape=n)
     if len(data):
@@ -125,56 +95,94 @@ class DeviceScene:
     scene : Scene
         The validated description.
     free : list of Resolved
-        The free parameters (from :func:`raydiff.parameters.resolve_all`); may be empty for rendering.
+        The free parameters (from :func:`raydiff.scene.parameters.resolve_all`); may be empty for rendering.
 
     Attributes
     ----------
     pool : ti.field (f32, needs_grad)
-        Every differentiable scalar; ``pool.grad`` receives the gradients.
+        Every parameter; ``pool.grad`` receives the gradients.
     mirror : ti.field (f32)
         A copy of ``pool`` without gradients, read by groups with nothing free.
     free_offsets : np.ndarray of int
         Pool index of every free scalar component, in the order of ``free`` (the history's columns).
+    n_views : int
+        The number of cameras.
+    camera_base : list of int
+        Per view, the pool offset of its camera: position (3), look_at (3), up (3), fov (1).
+    lights : list of (str, int)
+        Per light, its type and the pool offset of its position or direction (3), followed by its
+        intensity or irradiance (3).
+    moving_meshes : bool
+        True when a mesh's pose is free: the kernels place the triangles before every render.
     """
 
     def __init__(self, scene: Scene, free: list[Resolved] | None = None):
         self.scene = scene
         self.free = list(free or [])
-        if len(scene.lights) > MAX_LIGHTS:
+        if len(scene.lights) > MAX_LIGHTS:  # the loader refuses such scenes first, naming the file
             raise ValueError(f"at most {MAX_LIGHTS} lights are supported")
         self.layout = lay = layout_scene(scene)
-        self.n_spheres = len(lay.sphere)
-        self.n_quads = len(lay.quad)
-        self.n_lights = len(scene.lights)
 
         # --- the pool -------------------------------------------------------------------------------
         self.pool = ti.field(ti.f32, shape=lay.size, needs_grad=True)
         self.mirror = ti.field(ti.f32, shape=lay.size)
         self.free_offsets = np.array(
-            [pool_offset(lay, scene, r.path) + i for r in self.free for i in range(r.kind.size)], dtype=np.int64
+            [lay.offsets[r.key] + i for r in self.free for i in range(r.kind.size)], dtype=np.int64
         )
         self.free_groups = {lay.groups[k] for k in self.free_offsets}
         self.set_pool(np.array(lay.values, dtype=np.float32))
 
-        # --- primitives -----------------------------------------------------------------------------
-        albedo_of = lay.object_albedo
-        spheres = [o for o in scene.objects if isinstance(o, Sphere)]
-        quads = [o for o in scene.objects if isinstance(o, Quad)]
-        self.sphere_offset = _scalar_field(np.array(lay.sphere), ti.i32)
-        self.sphere_albedo = _scalar_field(np.array([albedo_of[s.name] for s in spheres]), ti.i32)
-        self.quad_offset = _scalar_field(np.array(lay.quad), ti.i32)
-        self.quad_albedo = _scalar_field(np.array([albedo_of[q.name] for q in quads]), ti.i32)
+        # --- cameras ----------------------------------------------------------------------------------
+        self.n_views = len(scene.cameras)
+        self.camera_base = [
+            _consecutive(lay, "cameras", c.name, ("position", "look_at", "up", "fov"), (3, 3, 3, 1))
+            for c in scene.cameras
+        ]
+        self.view_weights = [float(c.weight) for c in scene.cameras]
 
-        tris, tri_albedo = [], []
-        for obj in scene.objects:
-            if isinstance(obj, Mesh):
-                t = meshes.mesh_triangles(obj)
-                tris.append(t)
-                tri_albedo += [albedo_of[obj.name]] * len(t)
-        triangles = np.concatenate(tris) if tris else np.zeros((0, 3, 3))
-        tri_albedo = np.array(tri_albedo, dtype=np.int32)
+        # --- lights -----------------------------------------------------------------------------------
+        self.lights = []
+        for light in scene.lights:
+            where, power = ("position", "intensity") if light.type == "point" else ("direction", "irradiance")
+            self.lights.append((light.type, _consecutive(lay, "lights", light.name, (where, power), (3, 3))))
+        self.n_lights = len(self.lights)
+
+        # --- spheres and quads: the pool offsets of their geometry and albedo ------------------------------
+        spheres = [o for o in scene.objects if o.type == "sphere"]
+        quads = [o for o in scene.objects if o.type == "quad"]
+        self.sphere_geometry = [_consecutive(lay, "objects", s.name, ("center", "radius"), (3, 1)) for s in spheres]
+        self.quad_geometry = [
+            _consecutive(lay, "objects", q.name, ("origin", "edge1", "edge2"), (3, 3, 3)) for q in quads
+        ]
+        self.n_spheres, self.n_quads = len(spheres), len(quads)
+        if max(self.n_spheres, self.n_quads) >= MAX_PRIMITIVES:
+            raise ValueError(f"at most {MAX_PRIMITIVES - 1} spheres or quads are supported")
+        self.sphere_offset = _scalar_field(self.sphere_geometry, ti.i32)
+        self.sphere_albedo = _scalar_field([lay.of("objects", s.name, "albedo") for s in spheres], ti.i32)
+        self.quad_offset = _scalar_field(self.quad_geometry, ti.i32)
+        self.quad_albedo = _scalar_field([lay.of("objects", q.name, "albedo") for q in quads], ti.i32)
+
+        # --- triangles: world space, BVH order; object space too when a pose is free ------------------------
+        mesh_objects = [o for o in scene.objects if o.type == "mesh"]
+        pose_keys = {("objects", m.name, f) for m in mesh_objects for f in POSE_FIELDS}
+        self.moving_meshes = any(r.key in pose_keys for r in self.free)
+        world, local, tri_albedo, tri_mesh = [], [], [], []
+        self.mesh_pose = []
+        for m_index, mesh in enumerate(mesh_objects):
+            w, loc = placed_triangles(mesh)
+            world.append(w)
+            local.append(loc)
+            tri_albedo += [lay.of("objects", mesh.name, "albedo")] * len(w)
+            tri_mesh += [m_index] * len(w)
+            self.mesh_pose.append(_consecutive(lay, "objects", mesh.name, POSE_FIELDS, (3, 3, 1, 3)))
+        triangles = np.concatenate(world) if world else np.zeros((0, 3, 3))
+        local_triangles = np.concatenate(local) if local else np.zeros((0, 3, 3))
+        if len(triangles) >= MAX_PRIMITIVES:
+            raise ValueError(f"at most {MAX_PRIMITIVES - 1} triangles are supported")
         bvh = meshes.build_bvh(triangles)
-        triangles, tri_albedo = triangles[bvh.order], tri_albedo[bvh.order]
+        triangles, local_triangles = triangles[bvh.order], local_triangles[bvh.order]
+        tri_albedo = np.array(tri_albedo, dtype=np.int32)[bvh.order]
+        tri_mesh = np.array(tri_mesh, dtype=np.int32)[bvh.order]
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
         v0 = triangles[:, 0] if len(triangles) else np.zeros((0, 3))
@@ -185,13 +193,18 @@ class DeviceScene:
         self.tri_v0, self.tri_e1, self.tri_e2 = _vec_field(v0), _vec_field(e1), _vec_field(e2)
         self.tri_normal = _vec_field(normal)
         self.tri_albedo = _scalar_field(tri_albedo, ti.i32)
+        self.tri_mesh = _scalar_field(tri_mesh, ti.i32)
+        self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32)
+        if self.moving_meshes:  # object-space corners, placed by a kernel before every render
+            self.tri_local = [_vec_field(local_triangles[:, j]) for j in range(3)]
         self.node_lower = _vec_field(bvh.lower)
         self.node_upper = _vec_field(bvh.upper)
         self.node_skip = _scalar_field(bvh.skip, ti.i32)
         self.node_first = _scalar_field(bvh.first, ti.i32)
         self.node_count = _scalar_field(bvh.count, ti.i32)
+        self.node_span = _scalar_field(meshes.subtree_triangle_counts(bvh), ti.i32)
 
-        self.scale = _scene_scale(scene, triangles)
+        self.scale = scene_size(scene)
         self.epsilon = 1e-4 * self.scale  # ray offset against self-intersection
 
     # --- host <-> device ----------------------------------------------------------------------------
@@ -219,5 +232,5 @@ class DeviceScene:
 
         Decided at compile time; use as ``ti.static(dev.source("albedo"))``.
         """
-        assert group in GROUPS
+        assert group in DEVICE_GROUPS, group
         return self.pool if group in self.free_groups else self.mirror

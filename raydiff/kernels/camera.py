@@ -1,8 +1,11 @@
-"""Primary rays of the pinhole camera, as Mitsuba 3's ``perspective`` sensor makes them.
+"""Primary rays of the pinhole cameras, as Mitsuba 3's ``perspective`` sensor makes them.
 
-The camera looks from ``position`` towards ``look_at``; ``fov`` is the horizontal field of view; pixel
-(0, 0) is the top-left one and covers film coordinates [0, 1) x [0, 1). The ray is computed from the pool
-each time, so gradients could reach the camera (a later parameter kind).
+Each camera (view) looks from ``position`` towards ``look_at``; ``fov`` is the horizontal field of view;
+pixel (0, 0) is the top-left one and covers film coordinates [0, 1) x [0, 1). Every view shares the film.
+
+While nothing of any camera is free, each view's frame is computed once on the host and kept in a small
+field that the kernels only read. Once a camera parameter is free, the frame is recomputed from the pool
+for every ray, so that gradients reach the camera's position, target and field of view.
 """
 
 
@@ -26,21 +29,28 @@ def camera_frame(camera, width: int, height: int):
 
 
 def make_camera_ray(dev: DeviceScene, width: int, height: int, spp: int):
-    """Build ``camera_ray(x, y, sample, seed) -> (origin, direction)`` for this scene and film.
+    """Build ``camera_ray(view, x, y, sample, seed) -> (origin, direction)`` for this scene and film.
 
-    While nothing of the camera is free, its frame is computed once on the host and compiled in as
-    constants; otherwise it is recomputed from the pool for every ray, so that gradients reach it.
+    ``view`` indexes ``dev.scene.cameras``; the direction is unit length. The sample's jitter hashes
+    (seed, view, pixel, sample), so every pass regenerates the same ray.
     """
     src = dev.source("camera")
-    c = dev.layout.camera
+    bases = dev.camera_base
+    stride = bases[1] - bases[0] if len(bases) > 1 else 0
+    assert all(b == bases[0] + i * stride for i, b in enumerate(bases)), "cameras are not evenly laid out"
+    first = bases[0]
     root = int(round(spp**0.5))
     spp_sqrt = root if root * root == spp else 0
     aspect = float(width) / float(height)
     constant = "camera" not in dev.free_groups
-    frame = [tuple(float(x) for x in v) for v in camera_frame(dev.scene.camera, width, height)]
+
+    # The frames of constant cameras: (view, 4) vectors, position / forward / right / up as camera_frame.
+    frames = ti.Vector.field(3, ti.f32, shape=(dev.n_views, 4))
+    frames.from_numpy(np.array([camera_frame(c, width, height) for c in dev.scene.cameras], dtype=np.float32))
 
     @ti.func
-    def frame_from_pool():
+    def frame_from_pool(view):
+        c = first + view * stride  # position (3), look_at (3), up (3), fov (1)
         pos = ti.Vector([src[c + 0], src[c + 1], src[c + 2]])
         target = ti.Vector([src[c + 3], src[c + 4], src[c + 5]])
         up = ti.Vector([src[c + 6], src[c + 7], src[c + 8]])
@@ -52,11 +62,11 @@ def make_camera_ray(dev: DeviceScene, width: int, height: int, spp: int):
         return pos, forward, right * tan_x, true_up * (tan_x / aspect)
 
     @ti.func
-    def camera_ray(x: ti.i32, y: ti.i32, sample: ti.i32, seed: ti.u32):
-        pos, forward, right, up = ti.Vector(frame[0]), ti.Vector(frame[1]), ti.Vector(frame[2]), ti.Vector(frame[3])
+    def camera_ray(view: ti.i32, x: ti.i32, y: ti.i32, sample: ti.i32, seed: ti.u32):
+        pos, forward, right, up = frames[view, 0], frames[view, 1], frames[view, 2], frames[view, 3]
         if ti.static(not constant):
-            pos, forward, right, up = frame_from_pool()
-        jitter = pixel_jitter(seed, y * width + x, sample, spp_sqrt)
+            pos, forward, right, up = frame_from_pool(view)
+        jitter = pixel_jitter(seed, (view * height + y) * width + x, sample, spp_sqrt)
         fx = (ti.cast(x, ti.f32) + jitter[0]) / width  # film coordinates in [0, 1), x to the right
         fy = (ti.cast(y, ti.f32) + jitter[1]) / height  # and y downwards
         d = forward + (2.0 * fx - 1.0) * right + (1.0 - 2.0 * fy) * up

@@ -1,12 +1,19 @@
-"""Direct illumination from point lights, split into a visibility pass and a differentiated shading pass.
+"""Direct illumination, split into a visibility pass and a differentiated shading pass.
 
-For each batch of samples:
+Every view (camera) of the scene is rendered at once into one image field, ``(view, row, column)``. For
+each batch of samples:
 
 1. **visibility** (never differentiated): trace each sample's camera ray, record the primitive it hits,
-   and trace a shadow ray to every light, recording a bit per visible light;
+   and trace a shadow ray to every light, recording a bit per visible light
+   (:mod:`raydiff.device.hitrecord`);
 2. **shading** (differentiated by Taichi): regenerate the same camera ray, recompute the hit point and
-   normal from the record, and add ``albedo / pi * I * max(0, n.l) / r^2`` for each visible light,
-   divided by spp, to the pixel.
+   normal from the record, and add ``bsdf * irradiance`` for each visible light, divided by spp, to the
+   pixel. Lights (:mod:`raydiff.kernels.lights`) and materials (:mod:`raydiff.kernels.materials`) are
+   pieces; the light loop is unrolled (``ti.static``), so the differentiated kernel carries no locals
+   through a loop and needs no adstack.
+
+Scenes whose meshes move (a free pose) have their triangles placed and the BVH refit before every
+visibility pass (:mod:`raydiff.kernels.placement`).
 
 The forward pass runs both in one kernel (the visibility kernel shades with the same ``radiance``
 function once it knows what is visible); the backward pass runs the shading kernel's gradient, which
@@ -24,9 +31,13 @@ import math
 import numpy as np
 import taichi as ti
 
-from .camera import make_camera_ray
+from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
+from .camera import make_camera_ray
 from .intersect import make_intersector
+from .lights import make_lights
+from .materials import make_diffuse
+from .placement import make_placement
 from .surface import make_surface
 
 DEFAULT_MAX_BATCH_SAMPLES = 1 << 23  # 8M samples: 64 MB of records
@@ -52,8 +63,10 @@ class Integrator:
 
     Attributes
     ----------
-    image : ti.Vector.field(3, f32), shape (height, width), needs_grad
-        Linear RGB radiance; row 0 is the top of the picture, as in the image files.
+    image : ti.Vector.field(3, f32), shape (views, height, width), needs_grad
+        Linear RGB radiance of every view; row 0 is the top of the picture, as in the image files.
+    n_views : int
+        The number of views (the scene's cameras, in order).
     """
 
     def __init__(self, dev: DeviceScene, spp: int | None = None, max_batch_samples: int = DEFAULT_MAX_BATCH_SAMPLES):
@@ -63,18 +76,22 @@ class Integrator:
         self.spp = int(spp or film.spp)
         if self.spp < 1:
             raise ValueError("spp must be at least 1")
-        pixels = self.width * self.height
+        self.n_views = dev.n_views
+        pixels = self.n_views * self.width * self.height
         self.batch = max(1, min(self.spp, max_batch_samples // pixels))
         self.n_batches = math.ceil(self.spp / self.batch)
 
-        shape = (self.height, self.width)
+        shape = (self.n_views, self.height, self.width)
         self.image = ti.Vector.field(3, ti.f32, shape=shape, needs_grad=True)
-        self.hit = ti.field(ti.i32, shape=shape + (self.batch,))
-        self.visible = ti.field(ti.i32, shape=shape + (self.batch,))
+        self.hit = ti.field(ti.i32, shape=shape + (self.batch,))  # the hit record of every sample
+        self.visible = ti.field(ti.i32, shape=shape + (self.batch,))  # bit l: light l seen from the hit
 
         self.camera_ray = make_camera_ray(dev, self.width, self.height, self.spp)
         self.nearest, self.occluded = make_intersector(dev)
         self.surface = make_surface(dev)
+        self.lights = make_lights(dev)
+        self.bsdf = make_diffuse(dev)
+        self.place_meshes = make_placement(dev)
         self._build_kernels()
 
     # =============================================================================================
@@ -82,27 +99,18 @@ class Integrator:
     # =============================================================================================
 
     def radiance(self):
-        """Return a ``ti.func`` ``(p, n, albedo_offset, visible_mask) -> vec3``: the radiance leaving
-        ``p`` towards the camera. It must be straight-line code (static loops only) so that it can be
-        differentiated without an adstack."""
-        dev = self.dev
-        pos, inten, alb = dev.source("light_position"), dev.source("light_intensity"), dev.source("albedo")
-        pos_off = dev.layout.light_position
-        int_off = dev.layout.light_intensity
+        """Return a ``ti.func`` ``(p, n, wo, albedo_offset, visible_mask) -> vec3``: the radiance leaving
+        ``p`` towards ``wo`` (the camera). It must be straight-line code (static loops only) so that it can
+        be differentiated without an adstack."""
+        lights, bsdf = self.lights, self.bsdf
 
         @ti.func
-        def radiance(p, n, a, mask):
-            albedo = ti.Vector([alb[a], alb[a + 1], alb[a + 2]])
+        def radiance(p, n, wo, a, mask):
             total = ti.Vector([0.0, 0.0, 0.0])
-            for li in ti.static(range(dev.n_lights)):
-                lp = ti.Vector([pos[pos_off[li]], pos[pos_off[li] + 1], pos[pos_off[li] + 2]])
-                intensity = ti.Vector([inten[int_off[li]], inten[int_off[li] + 1], inten[int_off[li] + 2]])
-                to_light = lp - p
-                r2 = to_light.dot(to_light)
-                cos = ti.max(n.dot(to_light) / ti.sqrt(r2), 0.0)
-                seen = ti.cast((mask >> li) & 1, ti.f32)
-                total += seen * cos / r2 * intensity
-            return albedo * (1.0 / ti.math.pi) * total
+            for li in ti.static(range(len(lights))):
+                wi, _ = lights[li].towards(p)
+                total += light_seen(mask, li) * bsdf(a, p, n, wi, wo) * lights[li].irradiance(p, n)
+            return total
 
         return radiance
 
@@ -113,47 +121,49 @@ class Integrator:
     def _build_kernels(self):
         dev = self.dev
         camera_ray, nearest, occluded, surface = self.camera_ray, self.nearest, self.occluded, self.surface
-        radiance = self.radiance()
+        radiance, lights = self.radiance(), self.lights
         hit, visible, image = self.hit, self.visible, self.image
-        pool, eps, n_lights = dev.pool, dev.epsilon, dev.n_lights
-        pos_off = dev.layout.light_position
+        eps = dev.epsilon
         spp = self.spp
-        # With neither the camera nor the geometry free, the hit point and normal are constants to the
+        # With neither a camera nor the geometry free, the hit point and normal are constants to the
         # gradient: cut them out of the differentiated graph so Taichi does not propagate adjoints
         # through the ray and the intersection (a quarter of the backward pass).
         geometry_constant = not ({"camera", "geometry"} & dev.free_groups)
 
+        # ----------------------------------------------------------------------------------------------
+        # Visibility: what each sample's camera ray hits, and which lights that point sees
+        # ----------------------------------------------------------------------------------------------
         @ti.kernel
         def visibility(seed: ti.u32, first_sample: ti.i32, shade_too: ti.template()):
-            for y, x, b in hit:
-                code, mask = -1, 0
+            for v, y, x, b in hit:
+                code, mask = MISS, 0
                 if first_sample + b < spp:
-                    o, d = camera_ray(x, y, first_sample + b, seed)
+                    o, d = camera_ray(v, x, y, first_sample + b, seed)
                     t, code = nearest(o, d)
-                    if code >= 0:
+                    if code != MISS:
                         p, n, a = surface(o, d, code)
-                        for li in ti.static(range(n_lights)):
-                            k = pos_off[li]
-                            to_light = ti.Vector([pool[k], pool[k + 1], pool[k + 2]]) - p
-                            dist = to_light.norm()
-                            if n.dot(to_light) > 0.0 and not occluded(p, to_light / dist, dist - eps, code):
+                        for li in ti.static(range(len(lights))):
+                            wi, dist = lights[li].towards(p)
+                            if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
                                 mask |= 1 << li
                         if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
-                            image[y, x] += radiance(p, n, a, mask) * (1.0 / spp)
-                hit[y, x, b] = code
-                visible[y, x, b] = mask
+                            image[v, y, x] += radiance(p, n, -d, a, mask) * (1.0 / spp)
+                hit[v, y, x, b] = code
+                visible[v, y, x, b] = mask
 
+        # ----------------------------------------------------------------------------------------------
+        # Shading: the differentiated pass (only its .grad runs; the forward pass fuses it into visibility)
+        # ----------------------------------------------------------------------------------------------
         @ti.kernel
         def shade(seed: ti.u32, first_sample: ti.i32):
-            """The differentiated pass (only its .grad runs; the forward pass fuses it into visibility)."""
-            for y, x, b in hit:
-                code = hit[y, x, b]
-                if code >= 0 and first_sample + b < spp:
-                    o, d = camera_ray(x, y, first_sample + b, seed)
+            for v, y, x, b in hit:
+                code = hit[v, y, x, b]
+                if code != MISS and first_sample + b < spp:
+                    o, d = camera_ray(v, x, y, first_sample + b, seed)
                     p, n, a = surface(o, d, code)
                     if ti.static(geometry_constant):
                         p, n = detach(p), detach(n)
-                    image[y, x] += radiance(p, n, a, visible[y, x, b]) * (1.0 / spp)
+                    image[v, y, x] += radiance(p, n, -d, a, visible[v, y, x, b]) * (1.0 / spp)
 
         self._visibility = visibility
         self._shade = shade
@@ -166,6 +176,8 @@ class Integrator:
         """Render into ``image`` with the sample seed ``seed`` (overwrites ``image``)."""
         self.image.fill(0.0)
         seed = int(seed) & 0xFFFFFFFF
+        if self.place_meshes is not None:
+            self.place_meshes()
         for b in range(self.n_batches):
             self._visibility(seed, b * self.batch, True)
 
@@ -185,6 +197,10 @@ class Integrator:
         self.dev.pool.grad.fill(0.0)
         self.image.grad.fill(0.0)
 
-    def to_numpy(self) -> np.ndarray:
-        """The current image, (height, width, 3) float32 linear RGB."""
-        return self.image.to_numpy()
+    def to_numpy(self, view: int = 0) -> np.ndarray:
+        """The current image of one view, (height, width, 3) float32 linear RGB."""
+        return self.views_numpy()[view]
+
+    def views_numpy(self) -> list[np.ndarray]:
+        """The current image of every view, in the scene's camera order (one device read)."""
+        return list(self.image.to_numpy())

@@ -9,7 +9,8 @@ stack: on a box hit go to the next node, on a miss (or after a leaf) jump to ``s
 
 import taichi as ti
 
-from ..device.scene import KIND_QUAD, KIND_SPHERE, KIND_TRIANGLE, DeviceScene
+from ..device.hitrecord import MISS, QUAD, SPHERE, TRIANGLE, far_of, pack
+from ..device.scene import DeviceScene
 
 INF = 3.0e38
 
@@ -20,8 +21,8 @@ UNROLL_LIMIT = 16  # up to this many spheres (quads) are tested in unrolled code
 def make_intersector(dev: DeviceScene):
     """Build ``nearest(o, d) -> (t, code)`` and ``occluded(o, d, t_max) -> bool`` for this scene.
 
-    ``d`` must be normalised. ``code`` is the packed hit record (see :mod:`raydiff.device`), -1 for a
-    miss. Hits closer than ``dev.epsilon`` are ignored (self-intersection).
+    ``d`` must be normalised. ``code`` is the packed hit record (:mod:`raydiff.device.hitrecord`),
+    ``MISS`` (-1) for a miss. Hits closer than ``dev.epsilon`` are ignored (self-intersection).
 
     The functions are specialised to the scene when compiled: a few spheres or quads are tested in
     unrolled code whose pool offsets are constants, and the BVH walk is left out of scenes without
@@ -41,7 +42,7 @@ def make_intersector(dev: DeviceScene):
 
     unroll_spheres = n_spheres <= UNROLL_LIMIT
     unroll_quads = n_quads <= UNROLL_LIMIT
-    sphere_offsets, quad_offsets = dev.layout.sphere, dev.layout.quad
+    sphere_offsets, quad_offsets = dev.sphere_geometry, dev.quad_geometry
 
     @ti.func
     def hit_sphere(k, o, d, t_max):
@@ -112,18 +113,18 @@ def make_intersector(dev: DeviceScene):
 
     @ti.func
     def nearest_sphere(i, k, o, d, best, code, ignore):
-        if (KIND_SPHERE << 29) | i != ignore:
+        if pack(SPHERE, 0, i) != ignore:
             t, far = hit_sphere(k, o, d, best)
             if t < best:
-                best, code = t, (KIND_SPHERE << 29) | (far << 28) | i
+                best, code = t, pack(SPHERE, far, i)
         return best, code
 
     @ti.func
     def nearest_quad(i, k, o, d, best, code, ignore):
-        if (KIND_QUAD << 29) | i != ignore:
+        if pack(QUAD, 0, i) != ignore:
             t = hit_quad(k, o, d, best)
             if t < best:
-                best, code = t, (KIND_QUAD << 29) | i
+                best, code = t, pack(QUAD, 0, i)
         return best, code
 
     @ti.func
@@ -135,10 +136,10 @@ def make_intersector(dev: DeviceScene):
             if hit_box(node, o, inv_d, best):
                 if count[node] > 0:
                     for j in range(first[node], first[node] + count[node]):
-                        if (KIND_TRIANGLE << 29) | j != ignore:
+                        if pack(TRIANGLE, 0, j) != ignore:
                             t = hit_triangle(j, o, d, best)
                             if t < best:
-                                best, code = t, (KIND_TRIANGLE << 29) | j
+                                best, code = t, pack(TRIANGLE, 0, j)
                     node = skip[node]
                     if ti.static(any_hit):
                         if code >= 0:
@@ -168,9 +169,9 @@ def make_intersector(dev: DeviceScene):
 
     @ti.func
     def nearest(o, d):
-        best, code = nearest_analytic(o, d, INF, -1, -1)
+        best, code = nearest_analytic(o, d, INF, MISS, MISS)
         if ti.static(n_nodes > 0):
-            best, code = walk_bvh(o, d, best, code, -1, False)
+            best, code = walk_bvh(o, d, best, code, MISS, False)
         return best, code
 
     @ti.func
@@ -183,8 +184,8 @@ def make_intersector(dev: DeviceScene):
         self-shadowing from rounding. Spheres and quads are otherwise all tested (in small scenes a branch
         costs more than the tests it saves); the BVH walk stops at the first hit.
         """
-        ignore = ti.select(((origin_code >> 28) & 1) == 0, origin_code, -1)
-        best, code = nearest_analytic(o, d, t_max, -1, ignore)
+        ignore = ti.select(far_of(origin_code) == 0, origin_code, MISS)
+        best, code = nearest_analytic(o, d, t_max, MISS, ignore)
         if ti.static(n_nodes > 0):
             if code < 0:
                 best, code = walk_bvh(o, d, best, code, ignore, True)

@@ -4,12 +4,46 @@ Given a ray and a hit record (which primitive, which root), return the hit point
 (facing the ray's origin: surfaces are two-sided) and the pool offset of the surface's albedo. Only
 straight-line code and branches on the primitive kind: no loops, so Taichi's autodiff needs no adstack
 and the kernel runs differentiated on every backend, Vulkan included.
+
+Spheres and quads are read from the pool, so gradients reach their centre, radius, corner and edges. A
+triangle is read from the placed world-space fields while its mesh's pose is constant; once a pose is
+free, the triangle's object-space corners are placed here again from the pool (:func:`place`), so that
+gradients reach the mesh's scale, rotation and translation.
 """
 
 
 import taichi as ti
 
-from ..device.scene import INDEX_BITS, KIND_QUAD, KIND_SPHERE, DeviceScene
+from ..device.hitrecord import QUAD, SPHERE, far_of, index_of, kind_of
+from ..device.scene import DeviceScene
+
+
+@ti.func
+def rotate(p, axis, angle_degrees):
+    """``p`` rotated by ``angle_degrees`` about ``axis`` (right-handed; Rodrigues' formula).
+
+    ``axis`` need not be unit length (it is normalised here, so its gradient is tangent to the sphere of
+    directions); a zero axis gives the identity only for a zero angle, as the scene loader demands.
+    """
+    a = axis / ti.sqrt(axis.dot(axis) + 1e-30)
+    theta = angle_degrees * (ti.math.pi / 180.0)
+    c, s = ti.cos(theta), ti.sin(theta)
+    return p * c + a.cross(p) * s + a * (a.dot(p) * (1.0 - c))
+
+
+def make_place(src):
+    """``place(k, local) -> world``: an object-space point placed by the pose at pool offset ``k`` of
+    ``src`` (scale 3, rotation axis 3, angle 1, translation 3): scale, then rotate, then translate."""
+
+    @ti.func
+    def vec3(k):
+        return ti.Vector([src[k], src[k + 1], src[k + 2]])
+
+    @ti.func
+    def place(k, local):
+        return rotate(local * vec3(k), vec3(k + 3), src[k + 6]) + vec3(k + 7)
+
+    return place
 
 
 def make_surface(dev: DeviceScene):
@@ -18,32 +52,43 @@ def make_surface(dev: DeviceScene):
     sphere_offset, sphere_albedo = dev.sphere_offset, dev.sphere_albedo
     quad_offset, quad_albedo = dev.quad_offset, dev.quad_albedo
     v0s, normals, tri_albedo = dev.tri_v0, dev.tri_normal, dev.tri_albedo
-    index_mask = (1 << INDEX_BITS) - 1
+    moving = dev.moving_meshes
+    place = make_place(geo)
+    local0, local1, local2 = dev.tri_local if moving else (None, None, None)
+    tri_mesh, pose_offset = dev.tri_mesh, dev.mesh_pose_offset
 
     @ti.func
     def vec3(k):
         return ti.Vector([geo[k], geo[k + 1], geo[k + 2]])
 
     @ti.func
+    def triangle_plane(i):
+        """A point on triangle ``i`` and its (unnormalised) geometric normal."""
+        v0, nt = v0s[i], normals[i]
+        if ti.static(moving):
+            k = pose_offset[tri_mesh[i]]
+            v0 = place(k, local0[i])
+            nt = (place(k, local1[i]) - v0).cross(place(k, local2[i]) - v0)
+        return v0, nt
+
+    @ti.func
     def surface(o, d, code):
-        kind = code >> 29
-        far = (code >> 28) & 1
-        i = code & index_mask
+        kind, i = kind_of(code), index_of(code)
         p = ti.Vector([0.0, 0.0, 0.0])
         n = ti.Vector([0.0, 0.0, 1.0])
         albedo = 0
-        if kind == KIND_SPHERE:
+        if kind == SPHERE:
             k = sphere_offset[i]
             center, r = vec3(k), geo[k + 3]
             oc = o - center
             b = oc.dot(d)
             # max(., 0) + tiny: at a silhouette the recorded hit may be a grazing miss in float32
             s = ti.sqrt(ti.max(b * b - (oc.dot(oc) - r * r), 0.0) + 1e-12)
-            t = -b + ti.select(far == 1, s, -s)
+            t = -b + ti.select(far_of(code) == 1, s, -s)
             p = o + t * d
             n = (p - center) / r
             albedo = sphere_albedo[i]
-        elif kind == KIND_QUAD:
+        elif kind == QUAD:
             k = quad_offset[i]
             origin = vec3(k)
             nq = vec3(k + 3).cross(vec3(k + 6))
@@ -51,11 +96,11 @@ def make_surface(dev: DeviceScene):
             p = o + t * d
             n = nq.normalized()
             albedo = quad_albedo[i]
-        else:  # a triangle: constant geometry for now
-            nt = normals[i]
-            t = (v0s[i] - o).dot(nt) / d.dot(nt)
+        else:  # a triangle: the ray meets its plane
+            v0, nt = triangle_plane(i)
+            t = (v0 - o).dot(nt) / d.dot(nt)
             p = o + t * d
-            n = nt
+            n = nt.normalized()
             albedo = tri_albedo[i]
         n = ti.select(n.dot(d) > 0.0, -n, n)  # two-sided: face the viewer
         return p, n, albedo

@@ -4,7 +4,8 @@ divergence guard.
 The parameters, their gradients, Adam's moments and step count, learning rates, bounds and the guard's
 state all stay in Taichi fields; one step is one kernel launch and reads nothing back. After each step
 the values are projected onto [lower, upper] (albedo in [0, 1], intensity >= 0, and whatever
-``min``/``max`` the scene asked for).
+``min``/``max`` the scene asked for), and directions (a directional light's, a rotation's axis) are
+normalised back to unit length.
 
 The guard (when a loss field is given) runs inside the same kernel, before the step:
 
@@ -38,6 +39,9 @@ class Adam:
         Per-component learning rate and bounds (same length as ``offsets``).
     loss : ti.field (f32, shape ()), optional
         The loss of the current values. Given, the step is guarded (see the module's docstring).
+    unit : sequence of int, optional
+        Positions (in ``offsets``) of the first component of each free unit vector: components ``i, i + 1,
+        i + 2`` are normalised after every step.
     beta1, beta2, eps : float
         Adam's constants.
 
@@ -51,9 +55,13 @@ class Adam:
 
     STEPS, HALVINGS, BEST_ITERATION, LAST_ROLLBACK = range(4)
 
-    def __init__(self, pool, offsets, lr, lower, upper, loss=None, beta1=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, pool, offsets, lr, lower, upper, loss=None, beta1=0.9, beta2=0.999, eps=1e-8, unit=()):
         n = max(len(offsets), 1)
         self.n = len(offsets)
+        self.n_unit = len(unit)
+        self.unit = ti.field(ti.i32, shape=max(self.n_unit, 1))
+        if self.n_unit:
+            self.unit.from_numpy(np.asarray(unit, dtype=np.int32))
         self.index = ti.field(ti.i32, shape=n)
         self.lr = ti.field(ti.f32, shape=n)
         self.lower = ti.field(ti.f32, shape=n)
@@ -78,7 +86,17 @@ class Adam:
     def _build(self, pool, loss, beta1, beta2, eps):
         index, lrs, lo, hi, m, v = self.index, self.lr, self.lower, self.upper, self.m, self.v
         best, best_loss, state, flags, count, guarded = self.best, self.best_loss, self.state, self.flags, self.n, self.guarded
+        unit, n_unit = self.unit, self.n_unit
         STEPS, HALVINGS, BEST_ITERATION, LAST_ROLLBACK = range(4)
+
+        @ti.func
+        def normalise_units():
+            for j in range(n_unit):
+                i = unit[j]
+                a, b, c = index[i], index[i + 1], index[i + 2]
+                norm = ti.sqrt(pool[a] * pool[a] + pool[b] * pool[b] + pool[c] * pool[c])
+                if norm > 0.0:
+                    pool[a], pool[b], pool[c] = pool[a] / norm, pool[b] / norm, pool[c] / norm
 
         @ti.kernel
         def step(iteration: ti.i32, lr_scale: ti.f32):
@@ -119,6 +137,7 @@ class Adam:
                     v_hat = v[i] / (1.0 - ti.pow(beta2, t))
                     scale = lr_scale * ti.pow(0.5, ti.cast(state[HALVINGS], ti.f32))
                     pool[k] = ti.min(ti.max(pool[k] - lrs[i] * scale * m_hat / (ti.sqrt(v_hat) + eps), lo[i]), hi[i])
+            normalise_units()
             for _ in range(1):
                 flags[0] = 0
                 flags[1] = 0
@@ -128,7 +147,9 @@ class Adam:
             for i in range(count):
                 k = index[i]
                 pool[k] = ti.min(ti.max(pool[k], lo[i]), hi[i])
-                best[i] = pool[k]
+            normalise_units()
+            for i in range(count):
+                best[i] = pool[index[i]]
 
         self._step = step
         self._project = project

@@ -29,6 +29,24 @@ from ..scene.parameters import Resolved, resolve_all, with_values
 from ..scene.model import Scene
 
 
+def as_references(scene: Scene, references) -> list[Reference]:
+    """``references`` as a list with one :class:`Reference` per camera of ``scene``.
+
+    Raises
+    ------
+    ValueError
+        If the count is not the number of cameras.
+    """
+    refs = [references] if isinstance(references, Reference) else list(references)
+    if len(refs) != len(scene.cameras):
+        names = ", ".join(c.name for c in scene.cameras)
+        raise ValueError(
+            f"the scene has {len(scene.cameras)} camera(s) ({names}) but {len(refs)} reference(s) were given: "
+            "give one reference per camera, in order"
+        )
+    return refs
+
+
 def iteration_seed(seed: int, iteration: int) -> int:
     """The sample seed of one iteration: distinct per iteration, reproducible from the fit's seed."""
     return (int(seed) * 0x9E3779B1 + int(iteration) * 0x85EBCA77 + 1) & 0xFFFFFFFF
@@ -90,9 +108,13 @@ class Iteration:
     def loss(self) -> float:
         return self._fitter.loss.read()
 
-    def image(self) -> np.ndarray:
-        """This iteration's render, (height, width, 3) linear RGB."""
-        return self._fitter.integrator.to_numpy()
+    def image(self, view: int = 0) -> np.ndarray:
+        """This iteration's render of one view, (height, width, 3) linear RGB."""
+        return self._fitter.integrator.to_numpy(view)
+
+    def images(self) -> list[np.ndarray]:
+        """This iteration's render of every view, in the scene's camera order (one device read)."""
+        return self._fitter.integrator.views_numpy()
 
     def values(self) -> dict[str, np.ndarray]:
         """The free parameters after this iteration's step, keyed by dotted path."""
@@ -131,8 +153,10 @@ class FitResult:
         ``["iteration", "loss", "lights.key.position[0]", ...]``.
     history : np.ndarray
         One row per iteration run, ``len(columns)`` wide: the loss and the values that gave it.
-    final_image : np.ndarray
-        The last iteration's render (linear RGB).
+    final_images : list of np.ndarray
+        The last iteration's render of every view (linear RGB), in the scene's camera order.
+    view_names : list of str
+        The cameras' names, in the same order.
     backend : str
     seconds : float
         Wall time of the loop, compilation included.
@@ -151,7 +175,8 @@ class FitResult:
     start: dict[str, np.ndarray]
     columns: list[str]
     history: np.ndarray
-    final_image: np.ndarray
+    final_images: list[np.ndarray]
+    view_names: list[str]
     backend: str
     seconds: float = 0.0
     settings: FitSettings = field(default_factory=FitSettings)
@@ -159,6 +184,11 @@ class FitResult:
     best_loss: float = float("nan")
     halvings: int = 0
     stopped: bool = False
+
+    @property
+    def final_image(self) -> np.ndarray:
+        """The last iteration's render of the first view."""
+        return self.final_images[0]
 
     @property
     def iterations(self) -> int:
@@ -178,23 +208,38 @@ class Fitter:
     ----------
     scene : Scene
         The starting scene; its ``optimize`` entries say what is free.
-    reference : Reference
-        The target image, already checked to be the film's size.
+    references : Reference or sequence of Reference
+        The target images, one per camera in ``scene.cameras`` order (a single Reference for a scene
+        with one camera), already checked to be the film's size.
     settings : FitSettings
+
+    Raises
+    ------
+    ValueError
+        If the scene frees nothing or the number of references is not the number of cameras.
     """
 
-    def __init__(self, scene: Scene, reference: Reference, settings: FitSettings = FitSettings()):
+    def __init__(self, scene: Scene, references, settings: FitSettings = FitSettings()):
         self.scene, self.settings = scene, settings
+        self.references = as_references(scene, references)
         self.free: list[Resolved] = resolve_all(scene)
         if not self.free:
             raise ValueError("the scene frees no parameter: add an 'optimize' section")
         self.dev = DeviceScene(scene, self.free)
         self.integrator = Integrator(self.dev, spp=settings.spp)
-        self.loss = ImageLoss(self.integrator.image, reference.linear, settings.loss, reference.low_dynamic_range)
+        self.loss = ImageLoss(
+            self.integrator.image,
+            [r.linear for r in self.references],
+            settings.loss,
+            clamp=[r.low_dynamic_range for r in self.references],
+            weights=[c.weight for c in scene.cameras],
+        )
         lr = np.concatenate([np.full(r.kind.size, settings.lr or r.lr) for r in self.free])
         lower = np.concatenate([np.full(r.kind.size, r.lower) for r in self.free])
         upper = np.concatenate([np.full(r.kind.size, r.upper) for r in self.free])
-        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value)
+        starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
+        unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
+        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit)
         self.adam.project()
         self.start = self.dev.values()
         self.columns = ["iteration", "loss"] + [c for r in self.free for c in r.component_names()]
@@ -255,7 +300,8 @@ class Fitter:
             start=self.start,
             columns=self.columns,
             history=self.history_array(),
-            final_image=self.integrator.to_numpy(),
+            final_images=self.integrator.views_numpy(),
+            view_names=[c.name for c in self.scene.cameras],
             backend=backend.current().name,
             seconds=seconds,
             settings=self.settings,
@@ -306,7 +352,7 @@ class Fitter:
 
 def fit(
     scene: Scene,
-    reference: Reference,
+    references,
     settings: FitSettings = FitSettings(),
     callback: Callable[[Iteration], None] | None = None,
     resume: dict[str, np.ndarray] | None = None,
@@ -317,8 +363,10 @@ def fit(
     ----------
     scene : Scene
         Starting values and ``optimize`` entries.
-    reference : Reference
-        From :func:`raydiff.images.read_reference` (same size as the film).
+    references : Reference or sequence of Reference
+        From :func:`raydiff.images.read_reference` (same size as the film): one per camera, in the order
+        of ``scene.cameras`` (a single Reference for a scene with one camera). The loss sums over the
+        views, each weighted by its camera's ``weight``.
     settings : FitSettings
     callback : callable, optional
         Called with an :class:`Iteration` after every iteration (to save frames, show progress, or
@@ -333,7 +381,7 @@ def fit(
     """
     backend.current()  # initialise Taichi (auto) if the caller has not chosen a backend
     start = time.perf_counter()
-    fitter = Fitter(scene, reference, settings)
+    fitter = Fitter(scene, references, settings)
     if resume is not None:
         fitter.restore(resume)
     while not fitter.done:

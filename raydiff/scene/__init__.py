@@ -2,8 +2,10 @@
 
 from .model import (  # noqa: F401
     Camera,
+    DirectionalLight,
     Film,
     FreeParameter,
+    Light,
     Mesh,
     Object,
     PointLight,

@@ -26,15 +26,31 @@ import yaml
 from ..errors import Location, OutputError, SceneError
 from ..io.files import write_text
 from .obj import read_obj
-from .parameters import resolve
-from .model import Camera, Film, FreeParameter, Mesh, Object, PointLight, Quad, Rotation, Scene, Sphere, Vec3
+from .model import (
+    Camera,
+    DirectionalLight,
+    Film,
+    FreeParameter,
+    Light,
+    Mesh,
+    Object,
+    PointLight,
+    Quad,
+    Rotation,
+    Scene,
+    Sphere,
+    Vec3,
+)
+from .parameters import resolve, scene_size, write_into_document
 
 MAX_FILM_SIZE = 16384
+MAX_LIGHTS = 31  # one bit each in the visibility pass's mask (raydiff.device.hitrecord)
+MAX_CAMERAS = 64
 MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
 _REQUIRED = object()
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-_SCENE_MAPPING = "a mapping with camera, film, objects and lights"
+_SCENE_MAPPING = "a mapping with camera (or cameras), film, objects and lights"
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -102,9 +118,18 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
     data, lines = _parse(text, source)
     doc = _Doc(source, lines, base_dir)
     root = _Mapping(doc, "", data, what=f"a scene: {_SCENE_MAPPING}")
-    root.only(("camera", "film", "objects", "lights", "optimize"))
+    root.only(("camera", "cameras", "film", "objects", "lights", "optimize"))
+    if "camera" in data and "cameras" in data:
+        raise doc.error("cameras", "give either 'camera' (one view) or 'cameras' (several), not both")
+    if "cameras" in data:
+        cameras = root.get("cameras", _read_cameras)
+    elif "camera" in data:
+        cameras = (root.get("camera", _read_camera),)
+    else:
+        raise doc.error("camera", "missing required key 'camera' (or 'cameras', for several views)", fallback="")
     scene = Scene(
-        camera=root.get("camera", _read_camera),
+        camera=None,
+        cameras=cameras,
         film=root.get("film", _read_film),
         objects=root.get("objects", _read_objects),
         lights=root.get("lights", _read_lights),
@@ -112,9 +137,10 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
         source=source,
         document=data,
     )
+    size = scene_size(scene) if scene.optimize else 1.0
     for entry in scene.optimize:
         key = _join("optimize", entry.path)
-        resolve(scene, entry, doc.location(key))
+        resolve(scene, entry, doc.location(key), size=size)
     return scene
 
 
@@ -147,7 +173,7 @@ def dump_scene(scene: Scene, path: str | os.PathLike, values: dict[str, np.ndarr
         raise ValueError("the scene has no YAML document to write (was it read by load_scene?)")
     document = copy.deepcopy(scene.document)
     for dotted, value in (values or {}).items():
-        _replace_value(scene, document, dotted, value)
+        write_into_document(scene, document, dotted, value)
     out_dir = os.path.dirname(os.path.abspath(target))
     for i, obj in enumerate(scene.objects):
         if isinstance(obj, Mesh):
@@ -403,6 +429,13 @@ def read_intensity(doc: _Doc, key: str, value: Any) -> Vec3:
     return intensity
 
 
+def read_irradiance(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A colour with every channel >= 0 (W/m^2)."""
+    irradiance = read_colour(doc, key, value)
+    doc.check(all(c >= 0.0 for c in irradiance), key, f"expected irradiance values >= 0, got {_show(value)}")
+    return irradiance
+
+
 def read_scale(doc: _Doc, key: str, value: Any) -> Vec3:
     """A positive number (uniform scale) or 3 nonzero numbers (per axis; negative mirrors)."""
     if _is_number(value):
@@ -456,10 +489,12 @@ class _Mapping:
         self.key = key
         self.value = value
 
-    def only(self, allowed: tuple[str, ...]) -> None:
+    def only(self, allowed: tuple[str, ...], owner: str | None = None) -> None:
+        """Reject a key outside ``allowed``; ``owner`` (e.g. ``"a sphere"``) is named in the list of valid keys."""
         for name in self.value:
             if name not in allowed:
-                hint = _suggest(name, allowed) or f"; valid keys: {', '.join(allowed)}"
+                valid = f"valid keys for {owner}" if owner else "valid keys"
+                hint = _suggest(name, allowed) or f"; {valid}: {', '.join(allowed)}"
                 raise self.doc.error(_join(self.key, name), f"unknown key '{name}'{hint}")
 
     def get(self, name: str, read: Reader, default: Any = _REQUIRED) -> Any:
@@ -482,10 +517,19 @@ def _parallel(a: Vec3, b: Vec3) -> bool:
     return float(np.linalg.norm(cross)) <= 1e-9 * float(np.linalg.norm(a)) * float(np.linalg.norm(b))
 
 
-def _read_camera(doc: _Doc, key: str, value: Any) -> Camera:
-    """The ``camera`` section: position, look_at, up (not parallel to the view) and 0 < fov < 180."""
+def _read_camera(doc: _Doc, key: str, value: Any, index: int | None = None) -> Camera:
+    """The ``camera`` section, or one entry of ``cameras`` (``index``; these also have a name and a
+    weight): position, look_at, up (not parallel to the view) and 0 < fov < 180."""
     m = _Mapping(doc, key, value)
-    m.only(("position", "look_at", "up", "fov"))
+    if index is None:
+        for extra in ("name", "weight"):
+            if extra in value:
+                raise doc.error(_join(key, extra), f"unknown key '{extra}': a single camera has no name or weight; "
+                                                   "list the views under 'cameras:' to name and weigh them")
+    m.only(("position", "look_at", "up", "fov") + (("name", "weight") if index is not None else ()))
+    name = m.get("name", read_name, f"camera{index}") if index is not None else "camera"
+    weight = m.get("weight", read_number, 1.0) if index is not None else 1.0
+    doc.check(weight > 0, _join(key, "weight"), f"expected a positive weight, got {weight:g}")
     position = m.get("position", read_vec3)
     look_at = m.get("look_at", read_vec3)
     up = m.get("up", read_nonzero_vec3, (0.0, 1.0, 0.0))
@@ -496,7 +540,16 @@ def _read_camera(doc: _Doc, key: str, value: Any) -> Camera:
               f"expected up not parallel to look_at - position, got {_show(list(up))}")
     doc.check(0.0 < fov < 180.0, _join(key, "fov"),
               f"expected a horizontal field of view between 0 and 180 degrees (exclusive), got {fov:g}")
-    return Camera(position=position, look_at=look_at, up=up, fov=fov)
+    return Camera(position=position, look_at=look_at, up=up, fov=fov, name=name, weight=weight)
+
+
+def _read_cameras(doc: _Doc, key: str, value: Any) -> tuple[Camera, ...]:
+    """The ``cameras`` section: a non-empty list of named views, sharing the film."""
+    items = read_list("cameras")(doc, key, value)
+    doc.check(len(items) <= MAX_CAMERAS, key, f"expected at most {MAX_CAMERAS} cameras, got {len(items)}")
+    cameras = [_read_camera(doc, _join(key, i), item, i) for i, item in enumerate(items)]
+    _check_unique_names(doc, key, cameras, "camera")
+    return tuple(cameras)
 
 
 def _read_film(doc: _Doc, key: str, value: Any) -> Film:
@@ -566,21 +619,41 @@ def _read_object(doc: _Doc, key: str, value: Any, index: int) -> Object:
     m = _Mapping(doc, key, value)
     kind = m.get("type", read_choice(tuple(_OBJECT_TYPES), "object type"))
     fields, read = _OBJECT_TYPES[kind]
-    m.only(("name", "type", "albedo") + fields)
+    m.only(("name", "type", "albedo") + fields, owner=f"a {kind}")
     name = m.get("name", read_name, f"{kind}{index}")
     return read(m, name, m.get("albedo", read_albedo, (0.5, 0.5, 0.5)))
 
 
-def _read_light(doc: _Doc, key: str, value: Any, index: int) -> PointLight:
-    """One entry of ``lights`` (only point lights exist for now)."""
+def _read_point_light(m: _Mapping, name: str) -> PointLight:
+    """A point light's own keys: position, intensity (W/sr)."""
+    return PointLight(name=name, position=m.get("position", read_vec3), intensity=m.get("intensity", read_intensity))
+
+
+def _read_directional_light(m: _Mapping, name: str) -> DirectionalLight:
+    """A directional light's own keys: direction (nonzero; made unit length), irradiance (W/m^2)."""
+    direction = np.asarray(m.get("direction", read_nonzero_vec3), dtype=np.float64)
+    norm = float(np.linalg.norm(direction))
+    if not 1e-150 < norm < 1e150:  # rescale first, so that the norm neither overflows nor underflows
+        direction = direction / np.max(np.abs(direction))
+        norm = float(np.linalg.norm(direction))
+    direction = tuple(float(x) for x in direction / norm)
+    return DirectionalLight(name=name, direction=direction, irradiance=m.get("irradiance", read_irradiance))
+
+
+# For each light type: its own keys (besides name and type) and its reader.
+_LIGHT_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Mapping, str], Light]]] = {
+    "point": (("position", "intensity"), _read_point_light),
+    "directional": (("direction", "irradiance"), _read_directional_light),
+}
+
+
+def _read_light(doc: _Doc, key: str, value: Any, index: int) -> Light:
+    """One entry of ``lights``: its type decides which keys are allowed and how they are read."""
     m = _Mapping(doc, key, value)
-    kind = m.get("type", read_choice(("point",), "light type"))
-    m.only(("name", "type", "position", "intensity"))
-    return PointLight(
-        name=m.get("name", read_name, f"{kind}{index}"),
-        position=m.get("position", read_vec3),
-        intensity=m.get("intensity", read_intensity),
-    )
+    kind = m.get("type", read_choice(tuple(_LIGHT_TYPES), "light type"))
+    fields, read = _LIGHT_TYPES[kind]
+    m.only(("name", "type") + fields, owner=f"a {kind} light")
+    return read(m, m.get("name", read_name, f"{kind}{index}"))
 
 
 def _check_unique_names(doc: _Doc, key: str, elements: list, what: str) -> None:
@@ -603,9 +676,10 @@ def _read_objects(doc: _Doc, key: str, value: Any) -> tuple[Object, ...]:
     return tuple(objects)
 
 
-def _read_lights(doc: _Doc, key: str, value: Any) -> tuple[PointLight, ...]:
-    """The ``lights`` section: a non-empty list with unique names."""
+def _read_lights(doc: _Doc, key: str, value: Any) -> tuple[Light, ...]:
+    """The ``lights`` section: a non-empty list with unique names, at most :data:`MAX_LIGHTS`."""
     items = read_list("lights")(doc, key, value)
+    doc.check(len(items) <= MAX_LIGHTS, key, f"expected at most {MAX_LIGHTS} lights, got {len(items)}")
     lights = [_read_light(doc, _join(key, i), item, i) for i, item in enumerate(items)]
     _check_unique_names(doc, key, lights, "light")
     return tuple(lights)
@@ -632,19 +706,6 @@ def _read_optimize(doc: _Doc, key: str, value: Any) -> tuple[FreeParameter, ...]
 # --------------------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------------------
-
-
-def _replace_value(scene: Scene, document: dict, dotted: str, value: np.ndarray) -> None:
-    """Set ``document``'s entry at ``lights.<name>.<field>`` / ``objects.<name>.<field>`` to ``value``."""
-    parts = dotted.split(".")
-    if len(parts) != 3 or parts[0] not in ("lights", "objects"):
-        raise ValueError(f"expected a path 'lights.<name>.<field>' or 'objects.<name>.<field>', got {dotted!r}")
-    group, name, field_name = parts
-    elements = scene.lights if group == "lights" else scene.objects
-    index = next((i for i, e in enumerate(elements) if e.name == name), None)
-    if index is None:
-        raise ValueError(f"no {group[:-1]} named {name!r} in the scene")
-    document[group][index][field_name] = [float(x) for x in np.asarray(value, dtype=np.float64).ravel()]
 
 
 def _relative(path: str, start: str) -> str:

@@ -17,15 +17,20 @@ Vec3 = tuple[float, float, float]
 
 @dataclass(frozen=True)
 class Camera:
-    """A pinhole camera (Mitsuba's ``perspective`` sensor with ``look_at``).
+    """A pinhole camera (Mitsuba's ``perspective`` sensor with ``look_at``): one view of the scene.
 
     ``fov`` is the horizontal field of view in degrees; the vertical one follows from the film's aspect.
+    ``name`` is ``camera`` for a scene's single ``camera:``; each of ``cameras:`` has its own. ``weight``
+    multiplies this view's term of a fit's loss.
     """
 
     position: Vec3
     look_at: Vec3
     up: Vec3 = (0.0, 1.0, 0.0)
     fov: float = 40.0
+    name: str = "camera"
+    weight: float = 1.0
+    type: str = "perspective"
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,23 @@ class PointLight:
 
 
 @dataclass(frozen=True)
+class DirectionalLight:
+    """A light from infinitely far away (Mitsuba 3's ``directional`` emitter).
+
+    ``direction`` is the way the light travels (towards the scene; need not be unit length in a file, kept
+    unit length inside); ``irradiance`` is the irradiance in W/m^2 per RGB channel on a surface facing it.
+    """
+
+    name: str
+    direction: Vec3
+    irradiance: Vec3
+    type: str = "directional"
+
+
+Light = Union[PointLight, DirectionalLight]
+
+
+@dataclass(frozen=True)
 class FreeParameter:
     """One entry under ``optimize``: a dotted path and its options (None takes the kind's default)."""
 
@@ -117,13 +139,27 @@ class Scene:
     kept so that fitted.yaml can be written with the user's own layout and key order.
     """
 
-    camera: Camera
+    camera: Camera | None
     film: Film
     objects: tuple[Object, ...]
-    lights: tuple[PointLight, ...]
+    lights: tuple[Light, ...]
     optimize: tuple[FreeParameter, ...] = ()
     source: str = "<string>"
     document: dict = field(default_factory=dict)
+    cameras: tuple[Camera, ...] = ()
+
+    def __post_init__(self):
+        # One view (``camera``) or several (``cameras``); ``camera`` is always the first of ``cameras``.
+        cameras = tuple(self.cameras) or ((self.camera,) if self.camera is not None else ())
+        if not cameras:
+            raise ValueError("a scene needs a camera")
+        object.__setattr__(self, "cameras", cameras)
+        object.__setattr__(self, "camera", cameras[0])
+
+    @property
+    def several_views(self) -> bool:
+        """True when the scene file lists ``cameras:`` (paths then read ``cameras.<name>.<field>``)."""
+        return "cameras" in self.document or len(self.cameras) > 1
 
     @property
     def name(self) -> str:
@@ -136,8 +172,13 @@ class Scene:
     def object(self, name: str) -> Object:
         return next(o for o in self.objects if o.name == name)
 
-    def light(self, name: str) -> PointLight:
+    def light(self, name: str) -> Light:
         return next(light for light in self.lights if light.name == name)
+
+    def with_cameras(self, cameras) -> "Scene":
+        """A copy with other cameras (``camera`` follows the first)."""
+        cameras = tuple(cameras)
+        return replace(self, camera=cameras[0], cameras=cameras)
 
     def with_film(self, **changes) -> "Scene":
         """A copy with some film settings changed, e.g. ``scene.with_film(spp=64)``."""
