@@ -9,6 +9,9 @@ for every ray, so that gradients reach the camera's position, target and field o
 """
 
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
 import taichi as ti
 
@@ -28,12 +31,27 @@ def camera_frame(camera, width: int, height: int):
     return pos, forward, right * tan_x, true_up * tan_x * height / width
 
 
-def make_camera_ray(dev: DeviceScene, width: int, height: int, spp: int):
-    """Build ``camera_ray(view, x, y, sample, seed) -> (origin, direction)`` for this scene and film.
+@dataclass(frozen=True)
+class Camera:
+    """The ``ti.func``\ s of the scene's cameras (``view`` indexes ``dev.scene.cameras``).
 
-    ``view`` indexes ``dev.scene.cameras``; the direction is unit length. The sample's jitter hashes
-    (seed, view, pixel, sample), so every pass regenerates the same ray.
+    - ``camera_ray(view, x, y, sample, seed) -> (origin, direction)``: the jittered ray of one sample of
+      pixel (x, y); the jitter hashes (seed, view, pixel, sample), so every pass regenerates the same ray;
+    - ``film_ray(view, fx, fy) -> (origin, direction)``: the ray through a film point;
+    - ``project(view, q) -> (pixel position, depth)``: where a world point lands on the film;
+    - ``position(view)``: the camera's centre.
+
+    Directions are unit length. All are differentiable in the camera's parameters when they are free.
     """
+
+    camera_ray: Callable
+    film_ray: Callable
+    project: Callable
+    position: Callable
+
+
+def make_camera(dev: DeviceScene, width: int, height: int, spp: int) -> Camera:
+    """Build the :class:`Camera` functions for this scene and film."""
     src = dev.source("camera")
     bases = dev.camera_base
     stride = bases[1] - bases[0] if len(bases) > 1 else 0
@@ -62,14 +80,35 @@ def make_camera_ray(dev: DeviceScene, width: int, height: int, spp: int):
         return pos, forward, right * tan_x, true_up * (tan_x / aspect)
 
     @ti.func
-    def camera_ray(view: ti.i32, x: ti.i32, y: ti.i32, sample: ti.i32, seed: ti.u32):
+    def frame(view):
         pos, forward, right, up = frames[view, 0], frames[view, 1], frames[view, 2], frames[view, 3]
         if ti.static(not constant):
             pos, forward, right, up = frame_from_pool(view)
-        jitter = pixel_jitter(seed, (view * height + y) * width + x, sample, spp_sqrt)
-        fx = (ti.cast(x, ti.f32) + jitter[0]) / width  # film coordinates in [0, 1), x to the right
-        fy = (ti.cast(y, ti.f32) + jitter[1]) / height  # and y downwards
+        return pos, forward, right, up
+
+    @ti.func
+    def film_ray(view: ti.i32, fx, fy):
+        """The ray through film point (fx, fy) of ``view`` (x to the right, y downwards, in [0, 1))."""
+        pos, forward, right, up = frame(view)
         d = forward + (2.0 * fx - 1.0) * right + (1.0 - 2.0 * fy) * up
         return pos, d.normalized()
 
-    return camera_ray
+    @ti.func
+    def camera_ray(view: ti.i32, x: ti.i32, y: ti.i32, sample: ti.i32, seed: ti.u32):
+        jitter = pixel_jitter(seed, (view * height + y) * width + x, sample, spp_sqrt)
+        fx = (ti.cast(x, ti.f32) + jitter[0]) / width  # film coordinates in [0, 1), x to the right
+        fy = (ti.cast(y, ti.f32) + jitter[1]) / height  # and y downwards
+        return film_ray(view, fx, fy)
+
+    @ti.func
+    def project(view: ti.i32, q):
+        """Where the world point ``q`` lands on ``view``'s film, in pixels (x right, y down), and its depth
+        along the view axis (negative: behind the camera). The inverse of :func:`film_ray`."""
+        pos, forward, right, up = frame(view)
+        rel = q - pos
+        depth = rel.dot(forward)
+        sx = rel.dot(right) / (depth * right.dot(right))  # 2 fx - 1
+        sy = rel.dot(up) / (depth * up.dot(up))  # 1 - 2 fy
+        return ti.Vector([0.5 * (sx + 1.0) * width, 0.5 * (1.0 - sy) * height]), depth
+
+    return Camera(camera_ray=camera_ray, film_ray=film_ray, project=project, position=lambda v: frame(v)[0])

@@ -33,7 +33,7 @@ import taichi as ti
 
 from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
-from .camera import make_camera_ray
+from .camera import make_camera
 from .intersect import make_intersector
 from .lights import make_lights
 from .materials import make_diffuse
@@ -86,7 +86,8 @@ class Integrator:
         self.hit = ti.field(ti.i32, shape=shape + (self.batch,))  # the hit record of every sample
         self.visible = ti.field(ti.i32, shape=shape + (self.batch,))  # bit l: light l seen from the hit
 
-        self.camera_ray = make_camera_ray(dev, self.width, self.height, self.spp)
+        self.camera = make_camera(dev, self.width, self.height, self.spp)
+        self.camera_ray = self.camera.camera_ray
         self.nearest, self.occluded = make_intersector(dev)
         self.surface = make_surface(dev)
         self.lights = make_lights(dev)
@@ -131,22 +132,43 @@ class Integrator:
         geometry_constant = not ({"camera", "geometry"} & dev.free_groups)
 
         # ----------------------------------------------------------------------------------------------
-        # Visibility: what each sample's camera ray hits, and which lights that point sees
+        # Visibility: what a ray hits, and which lights that point sees
         # ----------------------------------------------------------------------------------------------
+        @ti.func
+        def trace(o, d):
+            """``(code, mask, p, n, albedo_offset)`` of the ray (o, d): the hit record, the visibility mask
+            and the hit's geometry (meaningless for a miss)."""
+            t, code = nearest(o, d)
+            mask = 0
+            p, n, a = o, d, 0
+            if code != MISS:
+                p, n, a = surface(o, d, code)
+                for li in ti.static(range(len(lights))):
+                    wi, dist = lights[li].towards(p)
+                    if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
+                        mask |= 1 << li
+            return code, mask, p, n, a
+
+        @ti.func
+        def radiance_along(o, d):
+            """The radiance arriving at ``o`` along ``d`` (not differentiated: visibility included)."""
+            code, mask, p, n, a = trace(o, d)
+            value = ti.Vector([0.0, 0.0, 0.0])
+            if code != MISS:
+                value = radiance(p, n, -d, a, mask)
+            return value
+
+        self.trace, self.radiance_along = trace, radiance_along
+
         @ti.kernel
         def visibility(seed: ti.u32, first_sample: ti.i32, shade_too: ti.template()):
             for v, y, x, b in hit:
                 code, mask = MISS, 0
                 if first_sample + b < spp:
                     o, d = camera_ray(v, x, y, first_sample + b, seed)
-                    t, code = nearest(o, d)
-                    if code != MISS:
-                        p, n, a = surface(o, d, code)
-                        for li in ti.static(range(len(lights))):
-                            wi, dist = lights[li].towards(p)
-                            if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
-                                mask |= 1 << li
-                        if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
+                    code, mask, p, n, a = trace(o, d)
+                    if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
+                        if code != MISS:
                             image[v, y, x] += radiance(p, n, -d, a, mask) * (1.0 / spp)
                 hit[v, y, x, b] = code
                 visible[v, y, x, b] = mask
