@@ -69,6 +69,28 @@ optimize:
 
 NO_OPTIMIZE = SCENE[: SCENE.index("optimize:")]  # good for render, nothing to fit
 
+# Two views instead of one camera: the good scene with its first 4 lines (camera:) replaced by these 9, so
+# that the line numbers of the rest move down by 5 (film: on line 10, optimize: on line 31).
+CAMERAS = """\
+cameras:
+  - name: front
+    position: [0, 1.2, 4]
+    look_at: [0, 0.4, 0]
+    fov: 45
+    weight: 2
+  - name: side
+    position: [4, 1.2, 0]
+    look_at: [0, 0.4, 0]
+"""
+VIEWS = CAMERAS + SCENE[SCENE.index("film:"):]
+
+SUN = """\
+  - name: sun
+    type: directional
+    direction: [0, -1, -0.5]
+    irradiance: 3
+"""  # inserted after the key light (it starts on line 26), so that optimize: moves to line 30
+
 # "billion laughs": 8 levels of 10 aliases each, 10^8 strings once expanded
 ALIAS_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 8)
@@ -150,6 +172,24 @@ def edit(text: str, old: str, new: str) -> str:
 def with_mesh(text: str = SCENE, mesh: str = MESH) -> str:
     """The scene with a mesh object after the ball (its ``file:`` on line 23)."""
     return edit(text, "lights:\n", mesh + "lights:\n")
+
+
+def with_sun(text: str = SCENE, sun: str = SUN) -> str:
+    """The scene with a directional light after the key light (lines 26 to 29: name, type, direction,
+    irradiance)."""
+    return edit(text, "optimize:\n", sun + "optimize:\n")
+
+
+def freeing(path: str, text: str = SCENE) -> str:
+    """The scene whose one ``optimize`` entry frees ``path`` (with default options) instead."""
+    return edit(text, "lights.key.position: {lr: 0.1}", f"{path}: {{}}")
+
+
+def many(kind: str, count: int) -> str:
+    """``count`` flow-style cameras or point lights, one a line, for a list that is too long."""
+    if kind == "cameras":
+        return "".join(f"  - {{name: c{i}, position: [0, 1.2, 4], look_at: [0, 0.4, 0]}}\n" for i in range(count))
+    return "".join(f"  - {{name: l{i}, type: point, position: [1, 2, 1], intensity: 1}}\n" for i in range(count))
 
 
 def write_reference(path: Path, width: int = WIDTH, height: int = HEIGHT) -> None:
@@ -397,14 +437,15 @@ CASES: list[Case] = [
     Case("scene-is-a-folder", "named a folder as the scene", _scene_is_a_folder,
          ["scene.yaml", "cannot read scene file", "Is a directory"]),
     Case("scene-empty-file", "gave an empty scene file", fit_scene(""),
-         ["scene.yaml", "empty document", "expected a mapping with camera, film, objects and lights"]),
+         ["scene.yaml", "empty document", "expected a mapping with camera (or cameras), film, objects and lights"]),
     Case("scene-only-comments", "gave a scene file with only comments in it", fit_scene("# to do\n"),
          ["scene.yaml", "empty document", "expected a mapping"]),
     Case("scene-not-utf8", "saved the scene in Latin-1 with an accented name",
          fit_scene(edit(SCENE, "name: ball", "name: balle_été").encode("latin-1")),
          ["scene.yaml:16", "expected UTF-8 text", "0xe9"]),
     Case("scene-not-a-mapping", "wrote a list where the scene's mapping goes", fit_scene("- camera\n- film\n"),
-         ["scene.yaml:1", "expected a scene: a mapping with camera, film, objects and lights", "got ['camera', 'film']"]),
+         ["scene.yaml:1", "expected a scene: a mapping with camera (or cameras), film, objects and lights",
+          "got ['camera', 'film']"]),
     # --- YAML syntax ---
     Case("yaml-malformed", "left a bracket open", fit_scene(edit(SCENE, "look_at: [0, 0.4, 0]", "look_at: [0, 0.4, 0")),
          ["scene.yaml:4", "malformed YAML", "expected ',' or ']'"]),
@@ -424,7 +465,7 @@ CASES: list[Case] = [
          ["scene.yaml:1", "document too large: more than 1000000 values (alias bomb?)"]),
     # --- keys ---
     Case("key-unknown", "added a top-level key the format does not have", fit_scene(SCENE + "colour: red\n"),
-         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, film, objects, lights, optimize"]),
+         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, cameras, film, objects, lights, optimize"]),
     Case("key-misspelt", "misspelt a key", fit_scene(edit(SCENE, "    position: [1, 2, 1]", "    positon: [1, 2, 1]")),
          ["scene.yaml:24", "lights[0].positon", "unknown key 'positon' (did you mean 'position'?)"]),
     Case("key-misspelt-section", "misspelt a section", fit_scene(edit(SCENE, "camera:", "camra:")),
@@ -432,9 +473,9 @@ CASES: list[Case] = [
     Case("key-missing", "left out a required key", fit_scene(edit(SCENE, "    radius: 0.5\n", "")),
          ["scene.yaml:16", "objects[1].radius", "missing required key 'radius'"]),
     Case("key-section-missing", "left out the camera", fit_scene(SCENE[SCENE.index("film:"):]),
-         ["scene.yaml:1", "camera", "missing required key 'camera'"]),
+         ["scene.yaml:1", "camera", "missing required key 'camera' (or 'cameras', for several views)"]),
     Case("key-wrong-for-type", "gave a sphere a quad's key", fit_scene(edit(SCENE, "    radius: 0.5\n", "    radius: 0.5\n    edge1: [1, 0, 0]\n")),
-         ["scene.yaml:20", "objects[1].edge1", "unknown key 'edge1'"]),
+         ["scene.yaml:20", "objects[1].edge1", "unknown key 'edge1'", "valid keys for a sphere: name, type, albedo, center, radius"]),
     # --- values ---
     Case("value-wrong-type", "wrote text where numbers go", fit_scene(edit(SCENE, "position: [0, 1.2, 4]", "position: here")),
          ["scene.yaml:2", "camera.position", "expected 3 numbers, got 'here'"]),
@@ -474,7 +515,56 @@ CASES: list[Case] = [
     Case("object-type-unknown", "misspelt an object type", fit_scene(edit(SCENE, "type: sphere", "type: sphree")),
          ["scene.yaml:17", "objects[1].type", "unknown object type 'sphree' (did you mean 'sphere'?)", "expected one of quad, sphere, mesh"]),
     Case("light-type-unknown", "asked for an area light", fit_scene(edit(SCENE, "type: point", "type: area")),
-         ["scene.yaml:23", "lights[0].type", "unknown light type 'area'", "expected one of point"]),
+         ["scene.yaml:23", "lights[0].type", "unknown light type 'area'", "expected one of point, directional"]),
+    Case("lights-too-many", "gave 32 lights (at most 31)", fit_scene(edit(SCENE, "optimize:\n", many("lights", 31) + "optimize:\n")),
+         ["scene.yaml:21", "lights", "expected at most 31 lights, got 32"]),
+    # --- several cameras ---
+    Case("cameras-and-camera", "gave both camera: and cameras:", fit_scene(edit(SCENE, "film:", CAMERAS + "film:")),
+         ["scene.yaml:5", "cameras", "give either 'camera' (one view) or 'cameras' (several), not both"]),
+    Case("cameras-empty", "gave an empty list of cameras", fit_scene(edit(VIEWS, CAMERAS, "cameras: []\n")),
+         ["scene.yaml:1", "cameras", "expected at least one camera, got an empty list"]),
+    Case("cameras-not-a-list", "gave cameras: a mapping of views by name",
+         fit_scene(edit(VIEWS, CAMERAS, "cameras:\n  front: {position: [0, 1.2, 4], look_at: [0, 0.4, 0]}\n")),
+         ["scene.yaml:1", "cameras", "expected a list of cameras, got a mapping"]),
+    Case("cameras-duplicate-name", "gave two cameras the same name", fit_scene(edit(VIEWS, "name: side", "name: front")),
+         ["scene.yaml:7", "cameras[1].name", "duplicate camera name 'front' (also cameras[0])", "expected unique names"]),
+    Case("cameras-weight-zero", "gave a view the weight 0", fit_scene(edit(VIEWS, "weight: 2", "weight: 0")),
+         ["scene.yaml:6", "cameras[0].weight", "expected a positive weight, got 0"]),
+    Case("cameras-weight-negative", "gave a view a negative weight", fit_scene(edit(VIEWS, "weight: 2", "weight: -1")),
+         ["scene.yaml:6", "cameras[0].weight", "expected a positive weight, got -1"]),
+    Case("cameras-weight-text", "wrote text for a view's weight", fit_scene(edit(VIEWS, "weight: 2", "weight: heavy")),
+         ["scene.yaml:6", "cameras[0].weight", "expected a number, got 'heavy'"]),
+    Case("cameras-unknown-key", "gave a camera a key cameras do not have",
+         fit_scene(edit(VIEWS, "    weight: 2\n", "    weight: 2\n    zoom: 2\n")),
+         ["scene.yaml:7", "cameras[0].zoom", "unknown key 'zoom'", "valid keys: position, look_at, up, fov, name, weight"]),
+    Case("cameras-too-many", "gave 65 cameras (at most 64)", fit_scene(edit(VIEWS, CAMERAS, "cameras:\n" + many("cameras", 65))),
+         ["scene.yaml:1", "cameras", "expected at most 64 cameras, got 65"]),
+    Case("camera-single-weight", "gave the single camera: a weight", fit_scene(edit(SCENE, "  fov: 45\n", "  fov: 45\n  weight: 2\n")),
+         ["scene.yaml:5", "camera.weight", "a single camera has no name or weight", "list the views under 'cameras:'"]),
+    # --- directional lights ---
+    Case("directional-no-direction", "left out a directional light's direction",
+         fit_scene(with_sun(SCENE, edit(SUN, "    direction: [0, -1, -0.5]\n", ""))),
+         ["scene.yaml:26", "lights[1].direction", "missing required key 'direction'"]),
+    Case("directional-zero-direction", "gave a directional light the direction [0, 0, 0]",
+         fit_scene(with_sun(SCENE, edit(SUN, "direction: [0, -1, -0.5]", "direction: [0, 0, 0]"))),
+         ["scene.yaml:28", "lights[1].direction", "expected a nonzero vector, got [0, 0, 0]"]),
+    Case("directional-negative-irradiance", "gave a directional light a negative irradiance",
+         fit_scene(with_sun(SCENE, edit(SUN, "irradiance: 3", "irradiance: [3, -1, 3]"))),
+         ["scene.yaml:29", "lights[1].irradiance", "expected irradiance values >= 0, got [3, -1, 3]"]),
+    Case("directional-irradiance-text", "wrote text for a directional light's irradiance",
+         fit_scene(with_sun(SCENE, edit(SUN, "irradiance: 3", "irradiance: bright"))),
+         ["scene.yaml:29", "lights[1].irradiance", "expected a number or 3 numbers, got 'bright'"]),
+    Case("directional-position", "gave a directional light a position",
+         fit_scene(with_sun(SCENE, SUN + "    position: [0, 5, 0]\n")),
+         ["scene.yaml:30", "lights[1].position", "unknown key 'position'",
+          "valid keys for a directional light: name, type, direction, irradiance"]),
+    Case("directional-intensity", "gave a directional light an intensity, not an irradiance",
+         fit_scene(with_sun(SCENE, edit(SUN, "irradiance: 3", "intensity: 3"))),
+         ["scene.yaml:29", "lights[1].intensity", "unknown key 'intensity'", "valid keys for a directional light"]),
+    Case("point-direction", "gave a point light a direction",
+         fit_scene(edit(SCENE, "    intensity: 8\n", "    intensity: 8\n    direction: [0, -1, 0]\n")),
+         ["scene.yaml:26", "lights[0].direction", "unknown key 'direction'",
+          "valid keys for a point light: name, type, position, intensity"]),
     # --- meshes ---
     Case("mesh-missing", "named a mesh file that does not exist", fit_scene(with_mesh()),
          ["scene.yaml:23", "objects[2].file", "mesh file 'cube.obj' not found"]),
@@ -493,16 +583,34 @@ CASES: list[Case] = [
          ["scene.yaml", "optimize", "nothing to fit", "lights.key.position: {}"]),
     Case("optimize-unknown-name", "freed a light that does not exist", fit_scene(edit(SCENE, "lights.key.position", "lights.kye.position")),
          ["scene.yaml:27", "optimize.lights.kye.position", "no light named 'kye' (did you mean 'key'?)"]),
-    Case("optimize-unfreeable-field", "freed a field that cannot be fitted", fit_scene(edit(SCENE, "lights.key.position: {lr: 0.1}", "objects.ball.radius: {}")),
-         ["scene.yaml:27", "optimize.objects.ball.radius", "'radius' of a sphere cannot be optimised", "free fields: albedo"]),
+    Case("optimize-unfreeable-field", "freed the camera's up, which cannot be fitted", fit_scene(freeing("camera.up")),
+         ["scene.yaml:27", "optimize.camera.up", "'up' of a camera cannot be optimised", "free fields: position, look_at, fov"]),
+    Case("optimize-field-of-another-type", "freed a quad's field on a sphere", fit_scene(freeing("objects.ball.origin")),
+         ["scene.yaml:27", "optimize.objects.ball.origin", "'origin' of a sphere cannot be optimised",
+          "free fields: albedo, center, radius"]),
+    Case("optimize-light-field-of-another-type", "freed the position of a directional light",
+         fit_scene(freeing("lights.sun.position", with_sun())),
+         ["scene.yaml:31", "optimize.lights.sun.position", "'position' of a directional", "cannot be optimised",
+          "free fields: direction, irradiance"]),
+    Case("optimize-camera-with-several", "freed camera.fov in a scene with cameras:", fit_scene(freeing("camera.fov", VIEWS)),
+         ["scene.yaml:32", "optimize.camera.fov", "this scene lists several cameras (front, side)", "'cameras.<name>.fov'"]),
+    Case("optimize-cameras-with-one", "freed cameras.<name>.fov in a scene with one camera:",
+         fit_scene(freeing("cameras.x.fov")),
+         ["scene.yaml:27", "optimize.cameras.x.fov", "this scene has one camera: write 'camera.fov'"]),
+    Case("optimize-unknown-camera", "freed a camera that does not exist", fit_scene(freeing("cameras.frnt.fov", VIEWS)),
+         ["scene.yaml:32", "optimize.cameras.frnt.fov", "no camera named 'frnt' (did you mean 'front'?)"]),
     Case("optimize-malformed-path", "wrote a path without its group", fit_scene(edit(SCENE, "lights.key.position", "key.position")),
-         ["scene.yaml:27", "optimize.key.position", "expected a path 'lights.<name>.<field>' or 'objects.<name>.<field>'"]),
+         ["scene.yaml:27", "optimize.key.position",
+          "expected a path 'lights.<name>.<field>', 'objects.<name>.<field>', 'camera.<field>' or 'cameras.<name>.<field>'"]),
     Case("optimize-unknown-option", "misspelt an option of a free parameter", fit_scene(edit(SCENE, "{lr: 0.1}", "{rate: 0.1}")),
          ["scene.yaml:27", "optimize.lights.key.position.rate", "unknown key 'rate'"]),
     Case("optimize-bad-lr", "gave a free parameter a negative learning rate", fit_scene(edit(SCENE, "{lr: 0.1}", "{lr: -0.1}")),
          ["scene.yaml:27", "optimize.lights.key.position", "lr must be a positive number, got -0.1"]),
     Case("optimize-min-above-max", "gave bounds the wrong way round", fit_scene(edit(SCENE, "{lr: 0.1}", "{min: 2, max: 1}")),
-         ["scene.yaml:27", "optimize.lights.key.position", "min (2.0) is above max (1.0)"]),
+         ["scene.yaml:27", "optimize.lights.key.position", "min (2) is above max (1)"]),
+    Case("optimize-bound-outside-range", "gave a field of view a lower bound above 179 degrees",
+         fit_scene(edit(SCENE, "lights.key.position: {lr: 0.1}", "camera.fov: {min: 200}")),
+         ["scene.yaml:27", "optimize.camera.fov", "min (200) is above max (179)"]),
     Case("optimize-render-too", "rendered a scene whose optimize section names no light",
          render_scene(edit(SCENE, "lights.key.position", "lights.kye.position")),
          ["scene.yaml:27", "optimize.lights.kye.position", "no light named 'kye'"]),

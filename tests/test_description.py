@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from raydiff.scene.description import dump_scene, load_scene, load_scene_string
 from raydiff.errors import SceneError
-from raydiff.scene.model import Camera, Film, FreeParameter, Mesh, PointLight, Quad, Rotation, Sphere
+from raydiff.scene.model import Camera, DirectionalLight, Film, FreeParameter, Mesh, PointLight, Quad, Rotation, Sphere
 
 CUBE = """\
 # unit cube, quads
@@ -75,6 +75,25 @@ lights:
 """
 
 
+# FULL seen by two cameras: its camera section (lines 1 to 5) replaced by these 10 lines, so that the
+# lines below move down by 5.
+CAMERAS = """\
+cameras:
+  - name: front
+    position: [0, 1.6, 4.2]
+    look_at: [0, 0.3, 0]
+    weight: 2
+  - position: [4, 1.6, 0]
+    look_at: [0, 0.3, 0]
+    up: [0, 1, 0]
+    fov: 60
+    weight: 0.5
+"""
+
+# A directional light after the key light (lines 26 and 27; optimize moves to line 28).
+SUN = "  - name: sun\n    type: directional\n    direction: [0, -2, 0]\n    irradiance: [3, 2, 1]\n"
+
+
 def scene_dir(tmp_path, text: str, name: str = "scene.yaml") -> str:
     """Write ``text`` and a cube.obj into tmp_path; return the scene file's path."""
     (tmp_path / "cube.obj").write_text(CUBE)
@@ -96,6 +115,11 @@ def section(name: str, replacement: str, text: str = FULL) -> str:
     return "".join(lines[:start]) + replacement + "".join(lines[end:])
 
 
+VIEWS = section("camera", CAMERAS)
+NO_OPTIMIZE = FULL[: FULL.index("optimize:")]
+SUNNY = edit("optimize:\n", SUN + "optimize:\n")
+
+
 # (scene text, key in the error, message substring, line or None)
 BAD = {
     # the file as a whole
@@ -111,7 +135,7 @@ BAD = {
         "camera.fov", "duplicate key 'fov' (first given on line 5)", 6),
     "duplicate top key": (FULL + "film: {width: 1, height: 1}\n", "film", "duplicate key 'film'", 29),
     "unknown top key": (FULL + "camra: 1\n", "camra", "unknown key 'camra' (did you mean 'camera'?)", 29),
-    "unknown key no hint": (FULL + "zzzzz: 1\n", "zzzzz", "valid keys: camera, film, objects, lights, optimize", 29),
+    "unknown key no hint": (FULL + "zzzzz: 1\n", "zzzzz", "valid keys: camera, cameras, film, objects, lights, optimize", 29),
     "non-text key": (FULL + "1: 2\n", None, "expected text keys, got 1", 29),
     "custom tag": (edit("fov: 40", "fov: !!python/name:os.system"), "camera.fov", "unsupported YAML tag", 5),
     "bad int tag": (edit("fov: 40", "fov: !!int forty"), "camera.fov", "cannot read 'forty' as !!int", 5),
@@ -120,6 +144,7 @@ BAD = {
     "merge key": (edit("  fov: 40", "  <<: {fov: 40}"), "camera", "merge keys", 5),
     # camera
     "missing camera": (FULL.replace("camera:", "cam:", 1), "cam", "did you mean 'camera'", 1),
+    "no camera at all": (section("camera", ""), "camera", "missing required key 'camera' (or 'cameras'", 1),
     "camera not a mapping": (section("camera", "camera: [1, 2]\n"), "camera", "expected a mapping, got [1, 2]", 1),
     "typo in camera": (
         edit("  position: [0, 1.6", "  positon: [0, 1.6"),
@@ -155,6 +180,34 @@ BAD = {
     "fov inf": (edit("fov: 40", "fov: .inf"), "camera.fov", "finite", 5),
     "fov huge int": (edit("fov: 40", "fov: " + "9" * 400), "camera.fov", "finite", 5),
     "fov text": (edit("fov: 40", "fov: 1e3"), "camera.fov", "expected a number, got '1e3'", 5),
+    "camera with a weight": (edit("  fov: 40", "  fov: 40\n  weight: 2"), "camera.weight", "a single camera has no name or weight", 6),
+    "camera with a name": (edit("  fov: 40", "  fov: 40\n  name: main"), "camera.name", "list the views under 'cameras:'", 6),
+    # cameras
+    "camera and cameras": (edit("film:", CAMERAS + "film:"), "cameras", "give either 'camera' (one view) or 'cameras'", 6),
+    "cameras empty": (section("camera", "cameras: []\n"), "cameras", "expected at least one camera, got an empty list", 1),
+    "cameras null": (section("camera", "cameras:\n"), "cameras", "expected a list of cameras, got null", 1),
+    "cameras mapping": (
+        section("camera", "cameras: {front: {position: [0, 1, 4], look_at: [0, 0, 0]}}\n"),
+        "cameras", "expected a list of cameras, got a mapping", 1),
+    "cameras entry not a mapping": (section("camera", "cameras: [5]\n"), "cameras[0]", "expected a mapping, got 5", 1),
+    "cameras too many": (
+        section("camera", "cameras:\n" + "  - {position: [0, 1, 4], look_at: [0, 0, 0]}\n" * 65),
+        "cameras", "expected at most 64 cameras, got 65", 1),
+    "cameras duplicate name": (
+        edit("  - position: [4, 1.6, 0]", "  - name: front\n    position: [4, 1.6, 0]", VIEWS),
+        "cameras[1].name", "duplicate camera name 'front' (also cameras[0])", 6),
+    "cameras default name collides": (
+        edit("name: front", "name: camera1", VIEWS), "cameras[1].name", "duplicate camera name 'camera1'", 6),
+    "cameras weight zero": (edit("weight: 2", "weight: 0", VIEWS), "cameras[0].weight", "expected a positive weight, got 0", 5),
+    "cameras weight negative": (edit("weight: 0.5", "weight: -0.5", VIEWS), "cameras[1].weight", "positive weight, got -0.5", 10),
+    "cameras weight text": (edit("weight: 2", "weight: heavy", VIEWS), "cameras[0].weight", "expected a number, got 'heavy'", 5),
+    "cameras weight inf": (edit("weight: 2", "weight: .inf", VIEWS), "cameras[0].weight", "finite", 5),
+    "cameras unknown key": (edit("weight: 2", "wieght: 2", VIEWS), "cameras[0].wieght", "did you mean 'weight'", 5),
+    "cameras name with dot": (edit("name: front", "name: fr.ont", VIEWS), "cameras[0].name", "without dots", 2),
+    "cameras fov": (edit("fov: 60", "fov: 180", VIEWS), "cameras[1].fov", "between 0 and 180 degrees", 9),
+    "cameras look_at at position": (
+        edit("look_at: [0, 0.3, 0]\n    up", "look_at: [4, 1.6, 0]\n    up", VIEWS),
+        "cameras[1].look_at", "differ from position", 7),
     # film
     "missing film": (edit("film: {width: 200, height: 150, spp: 4}\n", ""), "film", "missing required key 'film'", 1),
     "film float width": (edit("width: 200", "width: 200.0"), "film.width", "expected a positive integer, got 200.0", 6),
@@ -240,7 +293,35 @@ BAD = {
     "lights missing": (FULL.replace("lights:", "lihgts:"), "lihgts", "did you mean 'lights'", 21),
     "light type unknown": (
         edit("type: point", "type: area"),
-        "lights[0].type", "unknown light type 'area'; expected one of point", 23),
+        "lights[0].type", "unknown light type 'area'; expected one of point, directional", 23),
+    "lights too many": (
+        edit("optimize:", "  - {type: point, position: [0, 1, 0], intensity: 1}\n" * 31 + "optimize:"),
+        "lights", "expected at most 31 lights, got 32", 21),
+    "point light with a direction": (
+        edit("    intensity: [12, 12, 12]\n", "    intensity: [12, 12, 12]\n    direction: [0, -1, 0]\n"),
+        "lights[0].direction", "unknown key 'direction'; valid keys for a point light: name, type, position, intensity", 26),
+    # directional lights
+    "directional without direction": (
+        edit("    direction: [0, -2, 0]\n", "", SUNNY), "lights[1].direction", "missing required key 'direction'", 26),
+    "directional without irradiance": (
+        edit("    irradiance: [3, 2, 1]\n", "", SUNNY), "lights[1].irradiance", "missing required key 'irradiance'", 26),
+    "directional zero direction": (
+        edit("direction: [0, -2, 0]", "direction: [0, 0, 0]", SUNNY), "lights[1].direction", "expected a nonzero vector", 28),
+    "directional direction text": (
+        edit("direction: [0, -2, 0]", "direction: down", SUNNY), "lights[1].direction", "expected 3 numbers, got 'down'", 28),
+    "directional negative irradiance": (
+        edit("irradiance: [3, 2, 1]", "irradiance: -3", SUNNY),
+        "lights[1].irradiance", "expected irradiance values >= 0, got -3", 29),
+    "directional irradiance short": (
+        edit("irradiance: [3, 2, 1]", "irradiance: [3, 2]", SUNNY), "lights[1].irradiance", "expected 3 numbers", 29),
+    "directional with a position": (
+        edit("irradiance: [3, 2, 1]", "irradiance: [3, 2, 1]\n    position: [0, 5, 0]", SUNNY),
+        "lights[1].position", "unknown key 'position'; valid keys for a directional light", 30),
+    "directional with an intensity": (
+        edit("irradiance: [3, 2, 1]", "intensity: [3, 2, 1]", SUNNY),
+        "lights[1].intensity", "valid keys for a directional light: name, type, direction, irradiance", 29),
+    "directional name collides": (
+        edit("name: sun", "name: key", SUNNY), "lights[1].name", "duplicate light name 'key' (also lights[0])", 26),
     "light type typo": (edit("type: point", "type: pont"), "lights[0].type", "did you mean 'point'", 23),
     "light intensity negative": (
         edit("intensity: [12, 12, 12]", "intensity: [12, -1, 12]"),
@@ -261,12 +342,33 @@ BAD = {
     "optimize typo in name": (
         edit("lights.key.position: {lr", "lights.kye.position: {lr"),
         "optimize.lights.kye.position", "no light named 'kye' (did you mean 'key'?)", 27),
-    "optimize frozen field": (
-        FULL + "  objects.red.radius: {}\n",
-        "optimize.objects.red.radius", "cannot be optimised", 29),
+    "optimize field of another type": (
+        FULL + "  objects.red.edge1: {}\n",
+        "optimize.objects.red.edge1", "'edge1' of a sphere cannot be optimised; free fields: albedo, center, radius", 29),
+    "optimize camera up": (
+        FULL + "  camera.up: {}\n",
+        "optimize.camera.up", "'up' of a camera cannot be optimised; free fields: position, look_at, fov", 29),
     "optimize bad path": (
-        FULL + "  camera.fov: {}\n",
-        "optimize.camera.fov", "expected a path 'lights.<name>.<field>'", 29),
+        FULL + "  sky.sun.position: {}\n",
+        "optimize.sky.sun.position", "expected a path 'lights.<name>.<field>'", 29),
+    "optimize cameras path with one camera": (
+        FULL + "  cameras.camera.fov: {}\n",
+        "optimize.cameras.camera.fov", "this scene has one camera: write 'camera.fov'", 29),
+    "optimize camera path with several": (
+        VIEWS + "  camera.fov: {}\n",
+        "optimize.camera.fov", "this scene lists several cameras (front, camera1): name one", 34),
+    "optimize unknown camera": (
+        VIEWS + "  cameras.frnt.position: {}\n",
+        "optimize.cameras.frnt.position", "no camera named 'frnt' (did you mean 'front'?)", 34),
+    "optimize directional position": (
+        SUNNY + "  lights.sun.position: {}\n",
+        "optimize.lights.sun.position", "free fields: direction, irradiance", 33),
+    "optimize nested field on a quad": (
+        FULL + "  objects.floor.rotate.angle: {}\n",
+        "optimize.objects.floor.rotate.angle", "'rotate.angle' of a quad cannot be optimised", 29),
+    "optimize fov bound outside": (
+        FULL + "  camera.fov: {max: 0}\n",
+        "optimize.camera.fov", "min (0.1) is above max (0)", 29),
     "optimize lr text": (
         edit("{lr: 0.05}", "{lr: fast}"),
         "optimize.lights.key.position.lr", "expected a number, got 'fast'", 27),
@@ -275,7 +377,7 @@ BAD = {
         "optimize.lights.key.position", "lr must be a positive number", 27),
     "optimize min above max": (
         edit("{lr: 0.05}", "{min: 2, max: 1}"),
-        "optimize.lights.key.position", "min (2.0) is above max (1.0)", 27),
+        "optimize.lights.key.position", "min (2) is above max (1)", 27),
     "optimize unknown option": (
         edit("{lr: 0.05}", "{rate: 0.05}"),
         "optimize.lights.key.position.rate", "unknown key 'rate'", 27),
@@ -460,7 +562,94 @@ def test_dump_rejects_unknown_paths(tmp_path):
     with pytest.raises(ValueError, match="no light named 'nope'"):
         dump_scene(scene, tmp_path / "x.yaml", {"lights.nope.position": np.zeros(3)})
     with pytest.raises(ValueError, match="expected a path"):
-        dump_scene(scene, tmp_path / "x.yaml", {"camera.fov": np.zeros(1)})
+        dump_scene(scene, tmp_path / "x.yaml", {"sky.sun.position": np.zeros(3)})
+    with pytest.raises(ValueError, match="this scene has one camera: write 'camera.fov'"):
+        dump_scene(scene, tmp_path / "x.yaml", {"cameras.camera.fov": np.zeros(1)})
+    with pytest.raises(ValueError, match="'edge1' is not a parameter of object 'sphere0'"):
+        dump_scene(scene, tmp_path / "x.yaml", {"objects.sphere0.edge1": np.zeros(3)})
+
+
+def test_cameras(tmp_path):
+    scene = load_scene(scene_dir(tmp_path, VIEWS + "  cameras.camera1.fov: {}\n"))
+    front, side = scene.cameras
+    assert front == Camera((0.0, 1.6, 4.2), (0.0, 0.3, 0.0), name="front", weight=2.0)
+    assert side == Camera((4.0, 1.6, 0.0), (0.0, 0.3, 0.0), fov=60.0, name="camera1", weight=0.5)
+    assert scene.camera is front and scene.several_views
+    assert list(scene.document) == ["cameras", "film", "objects", "lights", "optimize"]
+    assert scene.optimize[-1] == FreeParameter("cameras.camera1.fov")
+    single = load_scene(scene_dir(tmp_path, FULL))
+    assert single.cameras == (single.camera,) and single.camera.name == "camera" and not single.several_views
+
+
+def test_a_list_of_one_camera_is_several_views(tmp_path):
+    text = section("camera", "cameras:\n  - {name: only, position: [0, 1.6, 4.2], look_at: [0, 0.3, 0]}\n")
+    scene = load_scene(scene_dir(tmp_path, text + "  cameras.only.fov: {}\n"))
+    assert [c.name for c in scene.cameras] == ["only"] and scene.several_views
+
+
+def test_as_many_lights_and_cameras_as_allowed(tmp_path):
+    lights = "".join(f"  - {{type: point, position: [0, {i}, 0], intensity: 1}}\n" for i in range(30))
+    cameras = "cameras:\n" + "".join(f"  - {{position: [{i}, 1, 4], look_at: [0, 0, 0]}}\n" for i in range(64))
+    scene = load_scene(scene_dir(tmp_path, section("camera", cameras, edit("optimize:", lights + "optimize:"))))
+    assert len(scene.lights) == 31 and scene.lights[-1].name == "point30"
+    assert len(scene.cameras) == 64 and scene.cameras[-1].name == "camera63"
+
+
+def test_directional_light(tmp_path):
+    scene = load_scene(scene_dir(tmp_path, SUNNY))
+    assert scene.light("sun") == DirectionalLight("sun", (0.0, -1.0, 0.0), (3.0, 2.0, 1.0))
+    text = MINIMAL + "  - {type: directional, direction: [3, 0, -4], irradiance: 2}\n"
+    sun = load_scene_string(text).lights[1]
+    assert sun.name == "directional1" and sun.type == "directional"
+    assert sun.direction == pytest.approx((0.6, 0.0, -0.8)) and sun.irradiance == (2.0, 2.0, 2.0)
+    assert all(type(x) is float for x in sun.direction + sun.irradiance)
+    # Normalised without overflow or underflow (1e-200, not a subnormal: once Taichi has run on the CPU,
+    # the process flushes subnormals to zero, and Python's float('1e-320') reads 0).
+    for huge in ("[1.0e+300, 1.0e+300, 0]", "[1.0e-200, 0, -1.0e-200]"):
+        direction = load_scene_string(MINIMAL + f"  - {{type: directional, direction: {huge}, irradiance: 1}}\n").lights[1].direction
+        assert np.linalg.norm(direction) == pytest.approx(1.0) and np.isfinite(direction).all()
+
+
+def test_dump_cameras_directional_and_nested_fields(tmp_path):
+    text = VIEWS.replace("    rotate: {axis: [0, 1, 0], angle: 30}\n", "")
+    text = edit("optimize:\n", SUN + "optimize:\n", text)
+    scene = load_scene(scene_dir(tmp_path, text))
+    assert "rotate" not in scene.document["objects"][2]
+    out = tmp_path / "fitted.yaml"
+    dump_scene(scene, out, {
+        "cameras.camera1.fov": np.array([55.0]),
+        "cameras.front.position": np.array([0.0, 2.0, 5.0]),
+        "objects.box.rotate.angle": np.array([12.5]),
+        "objects.red.radius": np.array([0.5]),
+        "lights.sun.direction": np.array([0.0, -0.6, 0.8]),
+        "lights.sun.irradiance": np.array([1.0, 1.0, 1.0]),
+    })
+    again = load_scene(out)
+    assert again.cameras[1].fov == 55.0 and again.cameras[0].position == (0.0, 2.0, 5.0)
+    assert again.cameras[0].weight == 2.0 and again.cameras[1].name == "camera1"
+    assert again.object("box").rotate == Rotation(angle=12.5) and again.object("red").radius == 0.5
+    assert again.light("sun") == DirectionalLight("sun", (0.0, -0.6, 0.8), (1.0, 1.0, 1.0))
+    written = yaml.safe_load(out.read_text())
+    assert written["objects"][2]["rotate"] == {"angle": 12.5} and written["cameras"][1]["fov"] == 55.0
+    assert "camera" not in written
+
+
+def test_the_scene_format_pages_examples_load(tmp_path):
+    """docs/scene-format.md: the scene at the top is FULL, and its other examples fit into it."""
+    import re
+
+    page = open(os.path.join(os.path.dirname(__file__), "..", "docs", "scene-format.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```yaml\n(.*?)```", page, re.S)
+    assert blocks[0] == FULL
+    by_section = {block.split(":")[0]: block for block in blocks[1:]}
+    assert set(by_section) == {"cameras", "film", "lights", "optimize"}
+    views = load_scene(scene_dir(tmp_path, section("camera", by_section["cameras"])))
+    assert [(c.name, c.weight) for c in views.cameras] == [("front", 2.0), ("top", 1.0)]
+    assert load_scene(scene_dir(tmp_path, section("film", by_section["film"]))).film == Film(320, 240, 4)
+    lit = load_scene(scene_dir(tmp_path, section("lights", by_section["lights"], NO_OPTIMIZE)))
+    assert [light.type for light in lit.lights] == ["directional"]
+    freed = load_scene(scene_dir(tmp_path, section("optimize", by_section["optimize"])))
+    assert "camera.fov" in [entry.path for entry in freed.optimize]
 
 
 def test_dump_to_missing_directory(tmp_path):
@@ -477,9 +666,11 @@ VOCABULARY = [
     "camera", "film", "objects", "lights", "optimize", "position", "look_at", "up", "fov", "width", "height",
     "spp", "name", "type", "origin", "edge1", "edge2", "albedo", "center", "radius", "file", "scale", "rotate",
     "axis", "angle", "translate", "intensity", "lr", "min", "max", "lights.key.position", "objects.a.albedo",
+    "cameras", "weight", "direction", "irradiance", "camera.fov", "cameras.a.fov", "objects.a.rotate.angle",
+    "objects.sphere0.radius", "lights.directional0.direction",
 ]
 JUNK = ["", "x", "positon", "<<", "0", "a.b", "lights.point0.intensity", "objects.sphere0.albedo"]
-WORDS = ["quad", "sphere", "mesh", "point", "cube.obj", "key", "a", "nope.obj", "", ".", "/"]
+WORDS = ["quad", "sphere", "mesh", "point", "directional", "cube.obj", "key", "a", "nope.obj", "", ".", "/"]
 
 scalars = st.one_of(
     st.none(),
@@ -496,7 +687,7 @@ values = st.recursive(
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(keys, inner, max_size=5)),
     max_leaves=25,
 )
-top_keys = st.sampled_from(["camera", "film", "objects", "lights", "optimize"] + JUNK)
+top_keys = st.sampled_from(["camera", "cameras", "film", "objects", "lights", "optimize"] + JUNK)
 documents = st.one_of(values, st.dictionaries(top_keys, values, max_size=6))
 
 

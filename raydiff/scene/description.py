@@ -632,11 +632,10 @@ def _read_point_light(m: _Mapping, name: str) -> PointLight:
 def _read_directional_light(m: _Mapping, name: str) -> DirectionalLight:
     """A directional light's own keys: direction (nonzero; made unit length), irradiance (W/m^2)."""
     direction = np.asarray(m.get("direction", read_nonzero_vec3), dtype=np.float64)
-    norm = float(np.linalg.norm(direction))
-    if not 1e-150 < norm < 1e150:  # rescale first, so that the norm neither overflows nor underflows
-        direction = direction / np.max(np.abs(direction))
-        norm = float(np.linalg.norm(direction))
-    direction = tuple(float(x) for x in direction / norm)
+    largest = float(np.max(np.abs(direction)))
+    if not 1e-150 < largest < 1e150:  # rescale first, so that the norm neither overflows nor underflows
+        direction = direction / largest
+    direction = tuple(float(x) for x in direction / np.linalg.norm(direction))
     return DirectionalLight(name=name, direction=direction, irradiance=m.get("irradiance", read_irradiance))
 
 
