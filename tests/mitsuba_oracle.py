@@ -1,13 +1,30 @@
 """Mitsuba 3 as a test oracle: render a :class:`raydiff.scene.model.Scene` with Mitsuba's own path tracer.
 
 raydiff follows Mitsuba 3's conventions (``perspective`` sensor with ``fov_axis='x'`` and ``look_at``, box
-pixel filter, two-sided Lambertian surfaces, isotropic ``point`` lights in W/sr, direct light only), so the
-same scene rendered here is the reference a raydiff render must match within Monte Carlo noise.
+pixel filter, two-sided Lambertian surfaces, isotropic ``point`` lights in W/sr, ``directional`` lights in
+W/m^2, direct light only), so the same scene rendered here is the reference a raydiff render must match
+within Monte Carlo noise.
+
+How a raydiff scene maps onto Mitsuba's:
+
+* each :class:`~raydiff.scene.model.Camera` is a ``perspective`` sensor; a scene with several cameras
+  (``Scene.cameras``) is rendered one view at a time, ``view`` being the index into ``scene.cameras``,
+  all views sharing the scene's film;
+* a :class:`~raydiff.scene.model.PointLight` is a ``point`` emitter, ``intensity`` in W/sr;
+* a :class:`~raydiff.scene.model.DirectionalLight` is a ``directional`` emitter: ``direction`` is the way
+  the light *travels* (from the light towards the scene; Mitsuba's ``direction`` parameter, the +z axis of
+  the emitter's ``to_world``), and ``irradiance`` (W/m^2) is what a surface facing the light receives.
+  Mitsuba places the light at twice the scene's bounding radius, against ``direction``; every occluder
+  lies within that, so its shadow rays see what raydiff's unbounded ones see.
 
 Verified conventions (see tests/test_mitsuba_oracle.py):
 
 * the returned image is (height, width, 3) float32 linear RGB with pixel (0, 0) the top-left one;
-* a diffuse surface under a point light has radiance ``albedo / pi * I * cos(theta) / r**2``.
+* a diffuse surface under a point light has radiance ``albedo / pi * I * cos(theta) / r**2``;
+* a diffuse surface under a directional light has radiance ``albedo / pi * E * max(0, -direction . n)``
+  (``n`` the normal on the viewer's side), independent of where the surface is; lit from the other side,
+  a two-sided surface is black;
+* ``view=i`` renders ``scene.cameras[i]``.
 
 Only ``mitsuba_available`` imports Mitsuba lazily; nothing here imports it at module import time, so the
 test suite collects without Mitsuba installed.
@@ -21,9 +38,9 @@ import tempfile
 
 import numpy as np
 
-from raydiff.scene.model import Mesh, PointLight, Quad, Scene, Sphere
+from raydiff.scene.model import Camera, DirectionalLight, Mesh, PointLight, Quad, Scene, Sphere
 
-__all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "mesh_world_vertices"]
+__all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices"]
 
 
 def mitsuba_available(variant: str = "scalar_rgb") -> bool:
@@ -91,14 +108,72 @@ def _write_obj(path: str, vertices: np.ndarray, faces: np.ndarray) -> None:
             f.write(f"f {a} {b} {c}\n")
 
 
-def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None) -> dict:
-    """The Mitsuba scene dictionary for ``scene`` (the current variant must be set already).
+def _vec(values) -> list[float]:
+    return [float(c) for c in values]
 
-    Meshes are written as OBJ files into ``tmpdir``, which must outlive ``mi.load_dict``.
+
+def select_camera(scene: Scene, view: int = 0) -> Camera:
+    """``scene.cameras[view]``; ``view`` must be a non-negative index in range.
+
+    Raises
+    ------
+    IndexError
+        When ``view`` is not one of ``0 .. len(scene.cameras) - 1``.
+    """
+    n = len(scene.cameras)
+    if isinstance(view, bool) or not isinstance(view, (int, np.integer)) or not 0 <= int(view) < n:
+        raise IndexError(f"view {view!r} is not a camera index of this scene (it has {n} camera(s))")
+    return scene.cameras[int(view)]
+
+
+def _emitter(light) -> dict:
+    """The Mitsuba emitter dictionary of one raydiff light."""
+    if isinstance(light, PointLight):
+        return {
+            "type": "point",
+            "position": _vec(light.position),
+            "intensity": {"type": "rgb", "value": _vec(light.intensity)},
+        }
+    if isinstance(light, DirectionalLight):
+        direction = np.asarray(light.direction, dtype=np.float64)
+        norm = float(np.linalg.norm(direction))
+        if norm == 0.0:
+            raise ValueError(f"directional light {light.name!r} has a zero direction")
+        return {
+            "type": "directional",
+            "direction": _vec(direction / norm),
+            "irradiance": {"type": "rgb", "value": _vec(light.irradiance)},
+        }
+    raise TypeError(f"unsupported light type: {type(light).__name__}")
+
+
+def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None, view: int = 0) -> dict:
+    """The Mitsuba scene dictionary for ``scene`` seen from ``scene.cameras[view]``.
+
+    The current Mitsuba variant must be set already.
+
+    Parameters
+    ----------
+    scene : Scene
+        The raydiff scene description.
+    spp : int
+        Samples per pixel of the sensor's sampler.
+    seed : int, optional
+        The sampler's seed.
+    tmpdir : str, optional
+        Where meshes are written as OBJ files; it must outlive ``mi.load_dict``. Needed only when the scene
+        has meshes.
+    view : int, optional
+        Which camera (an index into ``scene.cameras``) becomes the dictionary's only sensor.
+
+    Returns
+    -------
+    dict
+        A dictionary for ``mi.load_dict``.
     """
     import mitsuba as mi
 
-    cam = scene.camera
+    cam = select_camera(scene, view)
     d: dict = {
         "type": "scene",
         "integrator": {"type": "path", "max_depth": 2},
@@ -145,24 +220,39 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None)
         else:
             raise TypeError(f"unsupported object type: {type(obj).__name__}")
     for i, light in enumerate(scene.lights):
-        if not isinstance(light, PointLight):
-            raise TypeError(f"unsupported light type: {type(light).__name__}")
+        emitter = _emitter(light)
         key = light.name if light.name and light.name not in used else f"light_{i}"
         used.add(key)
-        d[key] = {
-            "type": "point",
-            "position": [float(c) for c in light.position],
-            "intensity": {"type": "rgb", "value": [float(c) for c in light.intensity]},
-        }
+        d[key] = emitter
     return d
 
 
-def render_mitsuba(scene: Scene, spp: int, variant: str = "scalar_rgb", seed: int = 0) -> np.ndarray:
-    """Render ``scene`` with Mitsuba 3: a (height, width, 3) float32 linear RGB image, row 0 at the top."""
+def render_mitsuba(scene: Scene, spp: int, variant: str = "scalar_rgb", seed: int = 0, view: int = 0) -> np.ndarray:
+    """Render ``scene`` with Mitsuba 3 from ``scene.cameras[view]``.
+
+    Parameters
+    ----------
+    scene : Scene
+        The raydiff scene description.
+    spp : int
+        Samples per pixel.
+    variant : str, optional
+        The Mitsuba variant (``scalar_rgb`` needs nothing but Mitsuba itself).
+    seed : int, optional
+        The sampler's seed.
+    view : int, optional
+        The index of the camera in ``scene.cameras`` (0, the default, is ``scene.camera``).
+
+    Returns
+    -------
+    np.ndarray
+        A (height, width, 3) float32 linear RGB image, row 0 at the top.
+    """
     import mitsuba as mi
 
+    select_camera(scene, view)  # fail before setting the variant or writing any file
     mi.set_variant(variant)
     with tempfile.TemporaryDirectory(prefix="raydiff_mitsuba_") as tmpdir:
-        mi_scene = mi.load_dict(scene_dict(scene, spp, seed, tmpdir))
+        mi_scene = mi.load_dict(scene_dict(scene, spp, seed, tmpdir, view=view))
     image = np.array(mi.render(mi_scene, spp=int(spp), seed=int(seed)), dtype=np.float32)
     return image.reshape(scene.film.height, scene.film.width, 3)

@@ -339,3 +339,61 @@ def fit_scene(width: int = 64, height: int = 48, spp: int = 4) -> Scene:
         ),
         lights=(PointLight("key", FIT_TRUE_LIGHT, FIT_TRUE_INTENSITY),),
     )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Parity scenes for directional lights and several cameras (added with DirectionalLight and
+# Scene.cameras; the builders above are unchanged)
+# --------------------------------------------------------------------------------------------------------
+
+from raydiff.scene.model import DirectionalLight  # noqa: E402 (kept with the builders that use it)
+
+
+def unit(v) -> tuple[float, float, float]:
+    """``v`` scaled to unit length, as a tuple (a :class:`DirectionalLight` keeps its direction unit length)."""
+    a = np.asarray(v, dtype=np.float64)
+    return tuple(float(x) for x in a / np.linalg.norm(a))
+
+
+def directional_parity_scene(width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """A sphere and a rotated cube mesh on a floor quad under one directional light ("sun").
+
+    The sun travels along (1, -1, 0.3) (45 degrees up from the floor, coming from the left and slightly
+    from behind the objects), so both cast hard shadows towards the right and the camera, onto floor that
+    the camera sees.
+    """
+    return Scene(
+        camera=Camera(position=(0.0, 2.2, 5.0), look_at=(0.0, 0.4, 0.0), fov=45.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.55)),
+            Sphere("ball", center=(-1.1, 0.55, 0.0), radius=0.55, albedo=(0.8, 0.3, 0.2)),
+            cube_mesh("box", (0.8, 0.8, 0.8), Rotation((0.0, 1.0, 0.0), 25.0), (0.9, 0.4, -0.6), albedo=(0.3, 0.5, 0.8)),
+        ),
+        lights=(DirectionalLight("sun", unit((1.0, -1.0, 0.3)), (3.0, 2.8, 2.5)),),
+    )
+
+
+def two_view_scene(width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """Two spheres on a floor seen by two cameras ("front" and "side"), under a point light and a sun.
+
+    The point light ("key", listed first) casts the hard shadows; the directional "sun" comes from above
+    and behind the side camera. The views share the film.
+    """
+    return Scene(
+        camera=None,
+        cameras=(
+            Camera(position=(0.0, 2.2, 5.0), look_at=(0.0, 0.4, 0.0), fov=45.0, name="front"),
+            Camera(position=(4.5, 3.0, 1.5), look_at=(0.0, 0.3, 0.0), fov=50.0, name="side", weight=0.5),
+        ),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.55)),
+            Sphere("red", center=(-0.8, 0.5, 0.2), radius=0.5, albedo=(0.8, 0.2, 0.15)),
+            Sphere("blue", center=(0.9, 0.6, -0.5), radius=0.6, albedo=(0.2, 0.3, 0.8)),
+        ),
+        lights=(
+            PointLight("key", (-2.0, 4.0, 2.5), (25.0, 23.0, 20.0)),
+            DirectionalLight("sun", unit((-0.4, -1.0, -0.5)), (0.8, 0.9, 1.1)),
+        ),
+    )

@@ -1,11 +1,18 @@
 """Parity with Mitsuba 3: the same scene rendered by raydiff and by Mitsuba's path tracer agrees.
 
-Both render 96x72 pixels at 256 samples per pixel with a box filter. A point light is sampled exactly, so
-with one light the only noise is the pixel footprint's (at silhouettes and shadow edges). With several
-lights Mitsuba's path tracer picks one light per sample, whose noise would dominate the comparison, so the
-Mitsuba reference is the sum of one render per light (light transport is linear in the lights), while
-raydiff renders all lights at once. The measure is the relative RMSE
-``sqrt(mean((a - b)^2)) / sqrt(mean(b^2))`` over all pixels and channels.
+Both render 96x72 pixels at 256 samples per pixel with a box filter. Point and directional lights are both
+delta lights, sampled exactly, so with one light the only noise is the pixel footprint's (at silhouettes
+and shadow edges). With several lights Mitsuba's path tracer picks one light per sample, whose noise would
+dominate the comparison, so the Mitsuba reference is the sum of one render per light (light transport is
+linear in the lights), while raydiff renders all lights at once. A scene with several cameras is compared
+view by view: raydiff's ``render_views`` (or ``render(..., view=i)``) against Mitsuba's render of
+``scene.cameras[i]``. The measure is the relative RMSE ``sqrt(mean((a - b)^2)) / sqrt(mean(b^2))`` over
+all pixels and channels.
+
+Conventions the directional light must share with Mitsuba's ``directional`` emitter: ``direction`` is the
+way the light travels (shadow rays go along ``-direction``) and a diffuse surface facing it has radiance
+``albedo / pi * E * cos(theta)``, whatever its distance (tests/test_mitsuba_oracle.py checks Mitsuba's
+side against this closed form).
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import numpy as np
 import pytest
 
 import raydiff
-from raydiff.scene.model import Sphere
+from raydiff.scene.model import DirectionalLight, Sphere
 
 from mitsuba_oracle import render_mitsuba
 import scene_builders as scenes
@@ -31,20 +38,45 @@ def relative_rmse(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(np.mean((a - b) ** 2)) / np.sqrt(np.mean(b**2)))
 
 
+def _mitsuba_per_light(scene, view: int = 0) -> list[np.ndarray]:
+    """Mitsuba's render of ``scene.cameras[view]`` under each light alone, in the scene's light order."""
+    return [render_mitsuba(replace(scene, lights=(light,)), spp=SPP, view=view) for light in scene.lights]
+
+
+def _black_with_neighbours(image: np.ndarray) -> np.ndarray:
+    """(H, W) bool: pixels that are exactly black, as are their 8 neighbours (outside the image counts as lit)."""
+    black = np.pad(image.max(axis=-1) == 0.0, 1, constant_values=False)
+    h, w = image.shape[:2]
+    out = np.ones((h, w), dtype=bool)
+    for dy in (0, 1, 2):
+        for dx in (0, 1, 2):
+            out &= black[dy : dy + h, dx : dx + w]
+    return out
+
+
+def _check(scene, ours, per_light, blockers, min_shadow_pixels: int, view: int = 0) -> float:
+    """Check the first light's hard shadow is there in ``scene.cameras[view]`` and compare; the RMSE."""
+    theirs = sum(per_light)
+    assert ours.shape == theirs.shape == (scene.film.height, scene.film.width, 3)
+    # Floor pixels (clear of every object) that the first light leaves exactly black, and their neighbours
+    # too (so that none is on the shadow's edge, where another set of samples may catch some light): the
+    # inside of its hard shadow.
+    seen_from = scene.with_cameras((scene.cameras[view],))
+    shadow = scenes.open_floor_pixels(seen_from, blockers) & _black_with_neighbours(per_light[0])
+    label = f"view {view} ({scene.cameras[view].name})"
+    assert shadow.sum() >= min_shadow_pixels, f"{label}: only {shadow.sum()} floor pixels are in the hard shadow"
+    if len(scene.lights) == 1:
+        assert np.all(ours[shadow] == 0.0), f"{label}: light leaks into the hard shadow"
+    rmse = relative_rmse(ours, theirs)
+    assert rmse <= MAX_RELATIVE_RMSE, f"{label}: relative RMSE vs Mitsuba 3 = {rmse:.4f} (limit {MAX_RELATIVE_RMSE})"
+    print(f"{label}: relative RMSE vs Mitsuba 3: {rmse:.4%} ({shadow.sum()} pixels of hard shadow)")
+    return rmse
+
+
 def _compare(scene, blockers, min_shadow_pixels: int) -> None:
     """Render with both, check the key light's hard shadow is there, and compare."""
     ours = raydiff.render(scene, spp=SPP, seed=0)
-    per_light = [render_mitsuba(replace(scene, lights=(light,)), spp=SPP) for light in scene.lights]
-    theirs = sum(per_light)
-    assert ours.shape == theirs.shape == (scene.film.height, scene.film.width, 3)
-    # Floor pixels (clear of every object) that the first light leaves exactly black: its hard shadow.
-    shadow = scenes.open_floor_pixels(scene, blockers) & (per_light[0].max(axis=-1) == 0.0)
-    assert shadow.sum() >= min_shadow_pixels, f"only {shadow.sum()} floor pixels are in the hard shadow"
-    if len(scene.lights) == 1:
-        assert np.all(ours[shadow] == 0.0)
-    rmse = relative_rmse(ours, theirs)
-    assert rmse <= MAX_RELATIVE_RMSE, f"relative RMSE vs Mitsuba 3 = {rmse:.4f} (limit {MAX_RELATIVE_RMSE})"
-    print(f"relative RMSE vs Mitsuba 3: {rmse:.4%} ({shadow.sum()} pixels of hard shadow)")
+    _check(scene, ours, _mitsuba_per_light(scene), blockers, min_shadow_pixels)
 
 
 def test_spheres_with_shadow_match_mitsuba(mitsuba, cpu):
@@ -60,3 +92,56 @@ def test_cube_mesh_matches_mitsuba(mitsuba, cpu):
     box = scene.object("box")
     bounding_radius = 0.5 * float(np.linalg.norm(box.scale))
     _compare(scene, [(box.translate, bounding_radius)], min_shadow_pixels=100)
+
+
+def _cube_bounds(scene, name: str):
+    """A cube mesh's bounding sphere (centre, radius), for :func:`scene_builders.open_floor_pixels`."""
+    box = scene.object(name)
+    return box.translate, 0.5 * float(np.linalg.norm(box.scale))
+
+
+def test_directional_light_with_shadows_matches_mitsuba(mitsuba, cpu):
+    """A sphere and a cube mesh on a floor under one directional light: hard shadows, exactly black.
+
+    Away from the objects and their shadows the floor is lit uniformly, ``albedo / pi * E * cos(theta)``
+    (no fall-off with distance); that is checked on raydiff's image alone first, so that a difference in
+    convention (the sign of ``direction``, a missing ``1 / pi`` or ``cos``) is named before the comparison.
+    """
+    scene = scenes.directional_parity_scene(96, 72, SPP)
+    (sun,) = scene.lights
+    assert isinstance(sun, DirectionalLight)
+    blockers = [(o.center, o.radius) for o in scene.objects if isinstance(o, Sphere)] + [_cube_bounds(scene, "box")]
+    ours = raydiff.render(scene, spp=SPP, seed=0)
+    per_light = _mitsuba_per_light(scene)
+
+    floor = scene.object("floor")
+    cos_theta = -float(np.dot(sun.direction, (0.0, 1.0, 0.0)))
+    expected = np.asarray(floor.albedo) / np.pi * np.asarray(sun.irradiance) * cos_theta
+    # Open floor that Mitsuba lights fully in every subpixel sample (not on a shadow edge).
+    lit = scenes.open_floor_pixels(scene, blockers) & np.all(np.isclose(per_light[0], expected, rtol=1e-3), axis=-1)
+    assert lit.sum() >= 1000, f"only {lit.sum()} fully lit open floor pixels"
+    ratio = np.median(ours[lit] / expected, axis=0)
+    np.testing.assert_allclose(
+        ratio, 1.0, rtol=1e-3,
+        err_msg=f"raydiff's sunlit floor / (albedo / pi * E * cos), per channel: {ratio} (cos = {cos_theta:.4f})",
+    )
+    _check(scene, ours, per_light, blockers, min_shadow_pixels=100)
+
+
+def test_two_cameras_match_mitsuba_view_by_view(mitsuba, cpu):
+    """Two spheres on a floor under a point light and a sun, seen by two cameras: ``render_views`` gives
+    one image per camera, in order, each matching Mitsuba's render of that camera; ``render(view=1)``
+    renders the second camera alone."""
+    scene = scenes.two_view_scene(96, 72, SPP)
+    assert len(scene.cameras) == 2
+    blockers = [(o.center, o.radius) for o in scene.objects if isinstance(o, Sphere)]
+    views = raydiff.render_views(scene, spp=SPP, seed=0)
+    assert len(views) == len(scene.cameras)
+    per_view = [_mitsuba_per_light(scene, view=i) for i in range(len(scene.cameras))]
+    for i, (ours, per_light) in enumerate(zip(views, per_view)):
+        _check(scene, np.asarray(ours), per_light, blockers, min_shadow_pixels=100, view=i)
+    # The views really differ: each is far from the other camera's reference.
+    assert relative_rmse(np.asarray(views[0]), sum(per_view[1])) > 10 * MAX_RELATIVE_RMSE
+    # One view on its own.
+    second = raydiff.render(scene, spp=SPP, seed=0, view=1)
+    _check(scene, second, per_view[1], blockers, min_shadow_pixels=100, view=1)
