@@ -2,8 +2,9 @@
 
 The command has four parts, in order:
 
-1. **check**: the settings, the scene, the reference, the truth, the backend and the output folder (or,
-   with ``--resume``, the checkpoint). Any problem is one error line, and nothing has been written.
+1. **check**: the settings, the scene, the references (one per camera, in the order of the scene's
+   cameras), the truth, the backend and the output folder (or, with ``--resume``, the checkpoint). Any
+   problem is one error line, and nothing has been written.
 2. **run**: the fit, with a progress bar, a composite frame every K iterations and a checkpoint every C.
    Ctrl-C or SIGTERM stops it after the current iteration (a second Ctrl-C aborts at once).
 3. **finish**: history, parameters, fitted scene, settings, checkpoint, animation, plots and report
@@ -19,7 +20,6 @@ import math
 import os
 import signal
 from dataclasses import asdict
-from enum import Enum
 from typing import Annotated, Optional
 
 import numpy as np
@@ -30,27 +30,22 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import raydiff
 from raydiff.backend import Backend
 from raydiff.io.checkpoint import load_checkpoint
-from raydiff.run import plots
+from raydiff.io.images import SPACES
 from raydiff.io.outputs import check_output_dir, default_output_dir
+from raydiff.optim.loss import LOSSES
+from raydiff.run import plots
 from raydiff.run.folder import CHECKPOINT, RunFolder
+from raydiff.scene.parameters import elements, find_kind, parse_path
 
-from .messages import ARCH_HELP, Arch, fail, reported_errors
+from .messages import ARCH_HELP, Arch, choices, fail, reported_errors
 
 EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
-
-class Loss(str, Enum):
-    """The image losses ``--loss`` accepts."""
-
-    mse = "mse"
-    l1 = "l1"
-
-
-class Space(str, Enum):
-    """How a reference's pixel values are encoded."""
-
-    linear = "linear"
-    srgb = "srgb"
+#: The image losses ``--loss`` accepts: :data:`raydiff.optim.loss.LOSSES`.
+Loss = choices("Loss", LOSSES, "The image losses ``--loss`` accepts.")
+#: How a reference's pixel values may be encoded (``--reference-space``): :data:`raydiff.io.images.SPACES`
+#: but None, which is the option left out.
+Space = choices("Space", [space for space in SPACES if space is not None], "How a reference's pixel values are encoded.")
 
 
 # FitSettings names its fields in its messages; the user typed options.
@@ -82,14 +77,54 @@ def _require_optimize(scene) -> None:
         )
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _check_reference_count(scene, references: list[str]) -> None:
+    """One reference per camera, in the order of the scene's cameras."""
+    n, given = len(scene.cameras), len(references)
+    if n == given:
+        return
+    names = f" ({', '.join(camera.name for camera in scene.cameras)})" if scene.several_views else ""
+    key = "cameras" if scene.several_views else "camera"
+    raise raydiff.SceneError(
+        raydiff.Location(scene.source, key),
+        f"the scene has {_plural(n, 'camera')}{names} but {_plural(given, 'reference')} "
+        f"{'was' if given == 1 else 'were'} given: give one reference per camera, in order",
+    )
+
+
 def _check_truth(truth, scene) -> None:
-    """The true scene must name every freed light and object."""
+    """The true scene must have every element the fit frees (the same camera layout for a camera's
+    parameter), of a type with the freed field, so that its true values can be read."""
     for entry in scene.optimize:
-        group, name, _ = entry.path.split(".")
-        names = [e.name for e in (truth.lights if group == "lights" else truth.objects)]
-        if name not in names:
+        path = parse_path(scene, entry.path, raydiff.Location(scene.source, f"optimize.{entry.path}"))
+        group, name = path.group, path.name
+        freed = f"freed by {scene.source} as '{entry.path}'"
+        if group == "cameras" and truth.several_views != scene.several_views:
+            if scene.several_views:
+                raise raydiff.SceneError(
+                    raydiff.Location(truth.source, "camera"),
+                    f"--truth has one camera, not the cameras of {scene.source} ('{entry.path}'): "
+                    "give a true scene with the same cameras",
+                )
+            cameras = ", ".join(camera.name for camera in truth.cameras)
             raise raydiff.SceneError(
-                raydiff.Location(truth.source, group), f"--truth has no {group[:-1]} named '{name}' (freed by {scene.source})"
+                raydiff.Location(truth.source, "cameras"),
+                f"--truth lists several cameras ({cameras}) but {scene.source} has one ('{entry.path}'): "
+                "give a true scene with one camera",
+            )
+        key = "camera" if group == "cameras" and not truth.several_views else group
+        found = [e for e in elements(truth, group) if e.name == name]
+        if not found:
+            raise raydiff.SceneError(
+                raydiff.Location(truth.source, key), f"--truth has no {group[:-1]} named '{name}' (freed by {scene.source})"
+            )
+        if find_kind(group, found[0].type, path.field) is None:
+            raise raydiff.SceneError(
+                raydiff.Location(truth.source, key),
+                f"--truth's {group[:-1]} '{name}' is a {found[0].type}, which has no '{path.field}' ({freed})",
             )
 
 
@@ -98,13 +133,29 @@ def _digest(path: str) -> str:
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def _resume_state(folder: str, scene_path: str, reference_path: str):
-    """The checkpoint in ``folder`` and the settings it was made with; its scene and reference must be
-    the files given now, unchanged."""
+def _recorded_references(meta: dict) -> tuple[list, list]:
+    """The reference files a checkpoint's fit started from, and their digests (a checkpoint made before
+    several views recorded one reference, as ``reference`` and ``reference_sha256``)."""
+    if "references" in meta:
+        return list(meta["references"]), list(meta.get("references_sha256", []))
+    return [meta.get("reference")], [meta.get("reference_sha256")]
+
+
+def _resume_state(folder: str, scene_path: str, reference_paths: list[str]):
+    """The checkpoint in ``folder`` and the settings it was made with; its scene and every reference must
+    be the files given now, in the same order, unchanged."""
     arrays, meta = load_checkpoint(os.path.join(folder, CHECKPOINT))
-    for what, path in (("scene", scene_path), ("reference", reference_path)):
-        if meta.get(f"{what}_sha256") != _digest(path):
-            fail(f"{path}: this {what} is not the one the fit in {folder} started from (it was {meta.get(what)})")
+    if meta.get("scene_sha256") != _digest(scene_path):
+        fail(f"{scene_path}: this scene is not the one the fit in {folder} started from (it was {meta.get('scene')})")
+    files, digests = _recorded_references(meta)
+    if len(files) != len(reference_paths):
+        fail(f"{folder}: the fit there started from {_plural(len(files), 'reference')} ({', '.join(map(str, files))}), "
+             f"not {len(reference_paths)}: give the same references, in the same order")
+    for path, file, digest in zip(reference_paths, files, digests + [None] * (len(files) - len(digests))):
+        if digest != _digest(path):
+            fail(f"{path}: this reference is not the one the fit in {folder} started from (it was {file})")
+    meta = {key: value for key, value in meta.items() if key not in ("reference", "reference_sha256")}
+    meta["references"], meta["references_sha256"] = files, digests
     return arrays, meta
 
 
@@ -153,19 +204,21 @@ def _progress(quiet: bool) -> Progress:
     )
 
 
-def _run(scene, ref, settings, folder: RunFolder, meta: dict, resume, frame_every: int, checkpoint_every: int,
+def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, frame_every: int, checkpoint_every: int,
          quiet: bool, stopper: _StopOnSignal, console: Console):
-    """Run the fit, writing frames and checkpoints into ``folder``; returns the result."""
+    """Run the fit against ``refs`` (one per camera), writing frames (one row per view) and checkpoints
+    into ``folder``; returns the result."""
     n = settings.iterations
     read_every = max(1, n // 100)  # reading the loss waits for the device
     seen_halvings = int(np.asarray(resume["adam_state"])[1]) if resume is not None else 0
     progress = _progress(quiet)
+    view_names = [camera.name for camera in scene.cameras]
 
     def callback(it: raydiff.Iteration) -> None:
         nonlocal seen_halvings
         last = it.index == n - 1 or stopper.signal is not None
         if frame_every > 0 and (it.index % frame_every == 0 or last):
-            folder.write_frame(it.index, it.image(), ref, it.loss)
+            folder.write_frame(it.index, it.images(), refs, it.loss, view_names=view_names)
         if last or (checkpoint_every > 0 and (it.index + 1) % checkpoint_every == 0):
             folder.write_checkpoint(it.checkpoint(), meta)
         if it.index % read_every == 0 or last:
@@ -186,7 +239,7 @@ def _run(scene, ref, settings, folder: RunFolder, meta: dict, resume, frame_ever
     with progress:
         done = int(resume["iteration"]) if resume is not None else 0
         task = progress.add_task("fit", total=n, completed=done, loss="-")
-        return raydiff.fit(scene, ref, settings, callback=callback, resume=resume)
+        return raydiff.fit(scene, refs, settings, callback=callback, resume=resume)
 
 
 # =================================================================================================
@@ -202,8 +255,10 @@ def _format_loss(value: float) -> str:
     return f"{value:.6g}" if math.isfinite(value) else "n/a"
 
 
-def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written: list[str], truth) -> list[str]:
-    """The lines printed after a fit."""
+def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written: list[str], truth,
+             views: list[tuple[str, str]]) -> list[str]:
+    """The lines printed after a fit; ``views`` is ``(camera, reference)`` per view, named when there are
+    several."""
     n = result.iterations
     per_iteration = f" ({1000.0 * result.seconds / n:.1f} ms/iteration)" if n else ""
     ended = f", stopped early (of {result.settings.iterations})" if result.stopped else ""
@@ -213,8 +268,10 @@ def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written:
         f"iterations  {n} in {result.seconds:.2f} s{per_iteration}{ended}",
         f"loss        {_format_loss(start_loss)} -> {_format_loss(result.final_loss)}"
         + (f" (best {_format_loss(result.best_loss)} at iteration {result.best_iteration})" if n else ""),
-        "",
     ]
+    if len(views) > 1:
+        lines.append("views       " + ", ".join(f"{camera} ({reference})" for camera, reference in views))
+    lines.append("")
     header = ("parameter", "start", "", "fitted") + (("", "truth") if truth else ())
     rows = [header]
     for path, value in result.values.items():
@@ -228,13 +285,15 @@ def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written:
     return lines
 
 
-def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, truth) -> str:
+def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, truth, views: list[tuple[str, str]]) -> str:
     def floats(v):
         return [float(x) for x in np.asarray(v, dtype=np.float64).ravel()]
 
     return json.dumps(
         {
             "output": out_dir,
+            "cameras": [camera for camera, _ in views],
+            "references": [reference for _, reference in views],
             "backend": backend.name,
             "iterations": result.iterations,
             "stopped_early": result.stopped,
@@ -260,27 +319,29 @@ def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, tru
 def fit(
     scene: Annotated[str, typer.Argument(metavar="SCENE", help="The starting scene (YAML, with an 'optimize' section).",
                                          show_default=False)],
-    reference: Annotated[str, typer.Argument(metavar="REF", help="The picture to match (PNG, JPEG or EXR, the film's size).",
-                                             show_default=False)],
+    references: Annotated[list[str], typer.Argument(
+        metavar="REF...", help="The pictures to match (PNG, JPEG or EXR, the film's size): one per camera, in the "
+                               "order of the scene's cameras.", show_default=False)],
     iterations: Annotated[int, typer.Option(metavar="N", help="Optimiser steps.")] = 200,
     lr: Annotated[Optional[float], typer.Option(metavar="X", help="Learning rate of every free parameter.",
                                                 show_default="the scene's, else per kind")] = None,
     lr_decay: Annotated[float, typer.Option(metavar="G", help="Multiply the learning rates by G every iteration.")] = 1.0,
     spp: Annotated[Optional[int], typer.Option(metavar="N", help="Samples per pixel while fitting.",
                                                show_default="the scene's film.spp")] = None,
-    loss: Annotated[Loss, typer.Option(help="Image loss.")] = Loss.mse,
+    loss: Annotated[Loss, typer.Option(help="Image loss.")] = Loss(raydiff.FitSettings().loss),
     arch: Annotated[Arch, typer.Option(help=ARCH_HELP)] = Arch.auto,
     out: Annotated[Optional[str], typer.Option(
         "--out", "-o", metavar="DIR", help="Output folder, new or empty; the default is named after the scene and the time.",
         show_default="outputs/<scene>-<time>")] = None,
     frame_every: Annotated[int, typer.Option(
-        metavar="K", min=0, help="Save a frame (render | reference | error) every K iterations and at the last; 0: none.")] = 10,
+        metavar="K", min=0, help="Save a frame (render | reference | error, one row per camera) every K iterations "
+                                 "and at the last; 0: none.")] = 10,
     seed: Annotated[int, typer.Option(metavar="S", min=0, help="Random seed; every iteration's samples derive from it.")] = 0,
     truth: Annotated[Optional[str], typer.Option(
         metavar="TRUE.yaml", help="The true scene, if known: its values are drawn in the plots and compared in the report.",
         show_default=False)] = None,
     reference_space: Annotated[Optional[Space], typer.Option(
-        help="How REF's values are encoded.", show_default="srgb for PNG/JPEG, linear for EXR")] = None,
+        help="How the values of every REF are encoded.", show_default="srgb for PNG/JPEG, linear for EXR")] = None,
     fps: Annotated[float, typer.Option(metavar="F", min=0.1, help="Frames per second of the animation.")] = 10.0,
     animation_every: Annotated[int, typer.Option(metavar="J", min=1, help="Put every J-th saved frame in the animation.")] = 1,
     checkpoint_every: Annotated[int, typer.Option(
@@ -293,9 +354,10 @@ def fit(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout instead of the table.")] = False,
 ) -> None:
-    """Fit the free parameters of SCENE (its 'optimize' section) to the picture REF.
+    """Fit the free parameters of SCENE (its 'optimize' section) to the pictures REF...
 
-    Writes frames, history.csv, params.json, fitted.yaml, settings.json, a checkpoint, an animation, plots
+    One reference per camera of SCENE, in the order its 'cameras' lists them (a scene with one 'camera'
+    takes one). Writes frames, history.csv, params.json, fitted.yaml, settings.json, a checkpoint, an animation, plots
     and report.html into the output folder, and prints the fitted values. Ctrl-C stops after the current
     iteration and still writes everything; --resume continues.
     """
@@ -304,14 +366,16 @@ def fit(
         # --- 1. check -------------------------------------------------------------------------------------
         settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value)
         start_scene = raydiff.load_scene(scene)
+        _check_reference_count(start_scene, references)
         space = reference_space.value if reference_space is not None else None
         state = None
         if resume is not None:
-            state, meta = _resume_state(resume, scene, reference)
+            state, meta = _resume_state(resume, scene, references)
             settings = raydiff.FitSettings(**meta["settings"])
             space, frame_every = meta["reference_space"], meta["frame_every"]
             deterministic = deterministic or bool(meta["backend"].get("deterministic"))
-        ref = raydiff.read_reference(reference, start_scene.film.width, start_scene.film.height, space=space)
+        film = start_scene.film
+        refs = [raydiff.read_reference(path, film.width, film.height, space=space) for path in references]
         _require_optimize(start_scene)
         true_scene = raydiff.load_scene(truth) if truth is not None else None
         if true_scene is not None:
@@ -322,7 +386,9 @@ def fit(
             check_output_dir(out_dir)
             meta = {
                 "scene": scene, "scene_sha256": _digest(scene),
-                "reference": reference, "reference_sha256": _digest(reference), "reference_space": space,
+                "cameras": [camera.name for camera in start_scene.cameras],
+                "references": list(references), "references_sha256": [_digest(path) for path in references],
+                "reference_space": space,
                 "truth": truth, "frame_every": frame_every, "settings": asdict(settings),
                 "raydiff_version": raydiff.__version__,
             }
@@ -331,19 +397,21 @@ def fit(
         # --- 2. run -----------------------------------------------------------------------------------
         folder = RunFolder(out_dir)
         with _StopOnSignal() as stopper:
-            result = _run(start_scene, ref, settings, folder, meta, state, frame_every, checkpoint_every,
+            result = _run(start_scene, refs, settings, folder, meta, state, frame_every, checkpoint_every,
                           quiet or json_out, stopper, console)
 
         # --- 3. finish --------------------------------------------------------------------------------
             truth_values = plots.truth_values(true_scene, list(result.values)) if true_scene else None
-            written = folder.finish(result, start_scene, meta, truth=true_scene, fps=fps, animation_every=animation_every)
+            written = folder.finish(result, start_scene, meta, truth=true_scene, fps=fps, animation_every=animation_every,
+                                    references=refs)
             written += [CHECKPOINT] + (["frames/"] if folder.frame_paths() else [])
 
     # --- 4. report ------------------------------------------------------------------------------------
+    views = [(camera.name, path) for camera, path in zip(start_scene.cameras, references)]
     if json_out:
-        typer.echo(_json_summary(result, backend, os.path.normpath(out_dir), truth_values))
+        typer.echo(_json_summary(result, backend, os.path.normpath(out_dir), truth_values, views))
     elif not quiet:
-        for line in _summary(result, backend, os.path.normpath(out_dir), written, truth_values):
+        for line in _summary(result, backend, os.path.normpath(out_dir), written, truth_values, views):
             typer.echo(line)
     if stopper.signal is not None:
         console.print(f"stopped by {signal.Signals(stopper.signal).name}; continue with --resume {out_dir}")

@@ -15,21 +15,30 @@ from typing import Iterator, NoReturn
 import typer
 
 from raydiff import RaydiffError
+from raydiff.backend import ARCHS
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
 
-class Arch(str, Enum):
-    """The compute backends ``--arch`` accepts."""
+def choices(name: str, values, doc: str) -> type[Enum]:
+    """A ``str`` Enum of the library's ``values`` (its own tuple of names), for a Typer option's choices:
+    the CLI never restates what the library accepts. Members are named and valued by the names."""
+    enum = Enum(name, [(str(value), str(value)) for value in values], type=str, module=__name__)
+    enum.__doc__ = doc
+    return enum
 
-    auto = "auto"
-    cuda = "cuda"
-    vulkan = "vulkan"
-    cpu = "cpu"
+
+#: The compute backends ``--arch`` accepts: :data:`raydiff.backend.ARCHS`.
+Arch = choices("Arch", ARCHS, "The compute backends ``--arch`` accepts.")
 
 
-ARCH_HELP = "Compute backend; auto takes the first of cuda, vulkan and cpu that works here."
+def _and(names) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+ARCH_HELP = f"Compute backend; auto takes the first of {_and(a for a in ARCHS if a != 'auto')} that works here."
 
 
 def one_line(message: object) -> str:

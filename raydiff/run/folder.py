@@ -13,7 +13,8 @@ When the fit ends, finished or stopped, :meth:`RunFolder.finish` writes the resu
     checkpoint.npz         everything needed to continue (raydiff fit --resume)
     animation.gif          the frames as an animation (and animation.mp4 with imageio-ffmpeg)
     loss.png, parameters.png   the loss curve and each parameter's trajectory (true values dashed)
-    report.html           one self-contained page with all of the above
+    report.html           one self-contained page with all of the above, and every view's final
+                          render, reference and error
 """
 
 from __future__ import annotations
@@ -127,11 +128,19 @@ class RunFolder:
         truth: Scene | None = None,
         fps: float = 10.0,
         animation_every: int = 1,
+        references=None,
     ) -> list[str]:
         """Write the results of ``result`` (see the module's docstring); returns the names written.
 
         ``meta`` (scene and reference files, backend, how the fit ended ...) goes into settings.json and
-        the report.
+        the report. ``references`` (one :class:`raydiff.io.images.Reference` per view, in the order of
+        ``result.final_images``) puts every view's final render, reference and error in the report, named
+        by ``result.view_names``, with the error scale of the frames.
+
+        Raises
+        ------
+        ValueError
+            If ``references`` is not one per view of the result.
         """
         written = []
 
@@ -168,6 +177,7 @@ class RunFolder:
             }
             for path, value in result.values.items()
         ]
+        views = self._views(result, scene, meta, references)
         scene_yaml = _read_text(scene.source)
         report.write_report(
             wrote("report.html"),
@@ -182,8 +192,28 @@ class RunFolder:
             seconds=result.seconds,
             iterations=result.iterations,
             notes=self._notes(result),
+            views=views,
         )
         return written
+
+    def _views(self, result: FitResult, scene: Scene, meta: dict, references) -> list[dict]:
+        """The report's views: per camera, its name, final render, reference and error scale."""
+        if references is None:
+            return []
+        references = list(references) if isinstance(references, (list, tuple)) else [references]
+        renders = list(result.final_images)
+        if len(references) != len(renders):
+            raise ValueError(f"the result has {len(renders)} view(s) but {len(references)} reference(s) were given: "
+                             "give one reference per view")
+        names = list(getattr(result, "view_names", None) or [camera.name for camera in scene.cameras])
+        weights = {camera.name: camera.weight for camera in scene.cameras}
+        files = list(meta.get("references") or [getattr(ref, "path", None) for ref in references])
+        scales = self.error_scale if self.error_scale and len(self.error_scale) == len(renders) else [None] * len(renders)
+        return [
+            {"name": name, "render": render, "reference": reference, "error_scale": scale,
+             "reference_file": str(file) if file else None, "weight": weights.get(name)}
+            for name, render, reference, scale, file in zip(names, renders, references, scales, files + [None] * len(renders))
+        ]
 
     @staticmethod
     def _outcome(result: FitResult) -> dict:

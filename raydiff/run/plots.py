@@ -30,20 +30,22 @@ _COMPONENT = re.compile(r"^(?P<path>.+)\[(?P<index>\d+)\]$")
 
 
 def component_labels(path: str, size: int) -> list[str]:
-    """Names of a parameter's components in plots: ``x y z`` for a position, ``r g b`` for a colour or an
-    intensity, ``[0] [1] ...`` otherwise.
+    """Names of a parameter's components in plots: ``x y z`` for a point or a vector, ``r g b`` for a
+    colour, an intensity or an irradiance, ``[0] [1] ...`` otherwise.
 
     Parameters
     ----------
     path : str
-        The dotted path, e.g. ``lights.key.position``.
+        The dotted path, e.g. ``lights.key.position``, ``camera.look_at`` or ``objects.box.rotate.axis``:
+        only its last part (the field's own name) matters.
     size : int
         Number of components.
     """
     field = path.rsplit(".", 1)[-1]
-    if size == 3 and field in ("position", "center", "origin", "translate", "look_at"):
+    if size == 3 and field in ("position", "center", "origin", "translate", "look_at", "edge1", "edge2", "scale",
+                               "axis", "direction", "up"):
         return ["x", "y", "z"]
-    if size == 3 and field in ("intensity", "albedo"):
+    if size == 3 and field in ("intensity", "albedo", "irradiance"):
         return ["r", "g", "b"]
     return [f"[{i}]" for i in range(size)]
 
@@ -235,7 +237,9 @@ def truth_values(truth_scene: Scene, paths: Sequence[str]) -> dict[str, np.ndarr
     truth_scene : raydiff.scene.Scene
         The scene to read (its ``optimize`` section is not used).
     paths : sequence of str
-        Dotted paths, ``lights.<name>.<field>`` or ``objects.<name>.<field>``.
+        Dotted paths as the fit's scene writes them (``lights.<name>.<field>``, ``objects.<name>.<field>``,
+        ``camera.<field>`` or ``cameras.<name>.<field>``, a field possibly nested: ``rotate.angle``); the
+        truth scene must lay out its cameras the same way (one ``camera:``, or ``cameras:``).
 
     Returns
     -------
@@ -245,7 +249,7 @@ def truth_values(truth_scene: Scene, paths: Sequence[str]) -> dict[str, np.ndarr
     Raises
     ------
     SceneError
-        If a path is malformed, or names a light, object or field the truth scene does not have.
+        If a path is malformed, or names a camera, light, object or field the truth scene does not have.
     """
     values = {}
     for path in paths:

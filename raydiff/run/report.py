@@ -7,13 +7,15 @@ exactly as written, offline. Every piece of text is escaped with :func:`html.esc
 
 The page shows: the title; a summary (backend, iterations, time, first and final loss); the run's
 settings; the free parameters' start and final values with the change (absolute and %) and, where the
-truth is known, the error against it; the images in the order given; notes; and the scene's YAML.
+truth is known, the error against it; every view (camera) with its final render, its reference and their
+error, named; the images in the order given; notes; and the scene's YAML.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import io
 import json
 import math
 import os
@@ -24,6 +26,8 @@ import numpy as np
 
 from ..errors import OutputError
 from ..io.files import write_text
+from ..io.images import encode_8bit
+from . import frames
 from .plots import component_labels
 
 MEDIA_TYPES = {
@@ -54,6 +58,8 @@ figure img, figure video { max-width: 100%; height: auto; border: 1px solid #ddd
 figcaption { color: #555; font-size: 0.9rem; margin-top: 0.2rem; }
 pre { background: #f6f6f6; border: 1px solid #ddd; padding: 0.8rem; overflow-x: auto; font-size: 0.85rem; }
 .good { color: #1a7f37; } .bad { color: #b42318; }
+#views-table img { image-rendering: pixelated; border: 1px solid #ddd; display: block; }
+#views-table td { text-align: center; }
 footer { color: #888; font-size: 0.8rem; margin-top: 2rem; }
 """
 
@@ -186,6 +192,52 @@ def _summary_table(backend: str, iterations: int, seconds: float, loss_first: fl
     return f'<table id="summary-table"><tbody>{body}</tbody></table>'
 
 
+VIEW_MIN_HEIGHT = 120  # view images are shown at least this tall (whole-factor upscaling, pixelated)
+
+
+def _png_uri(pixels: np.ndarray) -> str:
+    """(H, W, 3) uint8 RGB as a PNG ``data:`` URI."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(pixels, dtype=np.uint8)).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _views_table(views: Sequence[Mapping[str, Any]]) -> str:
+    """One row per view: its name (and reference file, and weight when not 1), the final render, the
+    reference and the error heat map."""
+    rows = []
+    for i, view in enumerate(views):
+        name = str(view.get("name", f"view {i}"))
+        render, reference = frames._pair(view["render"], view["reference"])
+        scale = view.get("error_scale")
+        if scale is None:
+            scale = frames.default_error_scale(render, reference)
+        heat = frames.heat_map(frames.error_map(render, reference), float(scale))
+        height, width = render.shape[:2]
+        k = frames.upscale_factor(height, VIEW_MIN_HEIGHT)
+        size = f'width="{width * k}" height="{height * k}"'
+        details = []
+        if view.get("reference_file"):
+            details.append(f"reference: {view['reference_file']}")
+        if view.get("weight") is not None and float(view["weight"]) != 1.0:
+            details.append(f"weight {_number(float(view['weight']))}")
+        details.append(f"error 0 to {float(scale):.3g}")
+        cells = [f'<th scope="row">{_e(name)}' + "".join(f'<br><span class="subtitle">{_e(d)}</span>' for d in details)
+                 + "</th>"]
+        for what, pixels in (("final render", encode_8bit(render)), ("reference", encode_8bit(reference)),
+                             ("error", heat)):
+            cells.append(f'<td><img src="{_e(_png_uri(pixels))}" alt="{_e(f"{name}: {what}")}" {size}></td>')
+        rows.append(f'<tr id="view-{i}">' + "".join(cells) + "</tr>")
+    head = "".join(f'<th scope="col">{h}</th>' for h in ("camera", "final render", "reference", "error"))
+    note = ("The last iteration's render of each camera, its reference, and their error: |render − reference| "
+            "of the images clamped to [0, 1], averaged over the channels (black: none; pale yellow: the scale "
+            "shown or more).")
+    return (f'<div class="wide"><table id="views-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+            f'</tbody></table></div><p class="subtitle">{_e(note)}</p>')
+
+
 def _figure(label: str, file: str, index: int) -> str:
     uri = data_uri(file)
     caption = f"<figcaption>{_e(label)}</figcaption>"
@@ -211,12 +263,13 @@ def render_report(
     seconds: float,
     iterations: int,
     notes: Sequence[str] = (),
+    views: Sequence[Mapping[str, Any]] = (),
 ) -> str:
     """The report as an HTML string, without writing it.
 
     Parameters
     ----------
-    title, scene_yaml, settings, parameters, loss_first, loss_final, images, backend, seconds, iterations, notes
+    title, scene_yaml, settings, parameters, loss_first, loss_final, images, backend, seconds, iterations, notes, views
         As :func:`write_report`.
 
     Returns
@@ -229,8 +282,10 @@ def render_report(
     OutputError
         If a file in ``images`` cannot be read or is of a kind that cannot be embedded.
     ValueError
-        If a parameter's start, final and truth differ in length.
+        If a parameter's start, final and truth differ in length, or a view's render and reference are
+        not (height, width, 3) images of the same size.
     """
+    views_html = f'<h2 id="views">Views</h2>\n{_views_table(views)}' if views else ""
     figures = "".join(_figure(str(label), os.fspath(file), i) for i, (label, file) in enumerate(images.items()))
     notes_html = ""
     if notes:
@@ -255,6 +310,7 @@ def render_report(
 {_parameters_table(parameters)}
 <h2 id="settings">Settings</h2>
 {_settings_table(settings)}
+{views_html}
 <h2 id="images">Plots and frames</h2>
 {figures or "<p>No images.</p>"}
 {notes_html}
@@ -280,6 +336,7 @@ def write_report(
     seconds: float,
     iterations: int,
     notes: Sequence[str] = (),
+    views: Sequence[Mapping[str, Any]] = (),
 ) -> None:
     """Write a fit's report as one self-contained HTML page, atomically.
 
@@ -311,6 +368,13 @@ def write_report(
         Number of iterations.
     notes : sequence of str
         Extra remarks, listed under "Notes".
+    views : sequence of mapping, optional
+        One per view (camera), in order, shown under "Views" as a row of three images: ``{"name": str,
+        "render": array, "reference": array or Reference, "error_scale": float or None,
+        "reference_file": str, "weight": float}``. ``render`` and ``reference`` are (height, width, 3)
+        linear RGB (shown clamped and sRGB-encoded); the error is :func:`raydiff.run.frames.error_map`
+        as a heat map from 0 to ``error_scale`` (default: :func:`raydiff.run.frames.default_error_scale`).
+        ``reference_file`` and ``weight`` (shown when not 1) are optional. No section when empty.
 
     Raises
     ------
@@ -318,7 +382,7 @@ def write_report(
         If a file in ``images`` cannot be read or is of a kind that cannot be embedded, or the report
         cannot be written.
     ValueError
-        If a parameter's start, final and truth differ in length.
+        If a parameter's start, final and truth differ in length, or a view's images are not usable.
     """
     page = render_report(
         title=title,
@@ -332,5 +396,6 @@ def write_report(
         seconds=seconds,
         iterations=iterations,
         notes=notes,
+        views=views,
     )
     write_text(path, page)
