@@ -397,3 +397,165 @@ def two_view_scene(width: int = 96, height: int = 72, spp: int = 256) -> Scene:
             DirectionalLight("sun", unit((-0.4, -1.0, -0.5)), (0.8, 0.9, 1.1)),
         ),
     )
+
+
+# --- view-filling scenes for the gradient tests (shading only) ---
+#
+# Every pixel of every view sees one and the same primitive, lit by every light, and stays so when a free
+# parameter moves a little: no silhouette, no shadow edge, no terminator in the film. The integrator does
+# not differentiate visibility, so in these scenes its gradient is the whole derivative of the image, and
+# tests/test_gradients.py can compare it with finite differences component by component. Each builder takes
+# the film's ``width``, ``height`` and ``spp`` (small by default: the gradient tests render dozens of times)
+# and returns the scene with its ``optimize`` section freeing the paths listed above it.
+
+WALL_NORMAL = unit((0.3, 0.4, 1.0))  # the wall's plane is generic: every component of its gradients counts
+
+
+def _floats(v) -> tuple[float, ...]:
+    """``v`` as a tuple of plain floats (the scene model's vectors)."""
+    return tuple(float(x) for x in np.asarray(v, dtype=np.float64).reshape(-1))
+
+
+def _plane_quad(name: str, center, normal, size: float, albedo) -> Quad:
+    """A square quad in the plane through ``center`` normal to ``normal``.
+
+    Parameters
+    ----------
+    name : str
+    center : array_like, shape (3,)
+        The quad's centre.
+    normal : array_like, shape (3,)
+        Its normal (``edge1 x edge2`` points along it); not parallel to y.
+    size : float
+        The length of both edges.
+    albedo : tuple of float
+
+    Returns
+    -------
+    Quad
+    """
+    n = np.asarray(normal, dtype=np.float64)
+    e1 = np.cross((0.0, 1.0, 0.0), n)
+    e1 *= size / np.linalg.norm(e1)
+    e2 = np.cross(n, e1)
+    e2 *= size / np.linalg.norm(e2)
+    origin = np.asarray(center, dtype=np.float64) - 0.5 * (e1 + e2)
+    return Quad(name, _floats(origin), _floats(e1), _floats(e2), albedo)
+
+
+def _wall_lights() -> tuple:
+    """A point light in front of the wall (its fall-off shades the wall unevenly) and an oblique sun."""
+    return (
+        PointLight("key", (-0.6, 0.9, 1.2), (4.0, 3.5, 3.0)),
+        DirectionalLight("sun", unit((0.5, -0.3, -0.6)), (0.6, 0.7, 0.8)),
+    )
+
+
+WALL_PATHS = (
+    "camera.position",
+    "camera.look_at",
+    "camera.fov",
+    "objects.wall.origin",
+    "objects.wall.edge1",
+    "objects.wall.edge2",
+)
+
+
+def view_filling_wall_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """A 16 m wall quad, tilted so that its normal has three sizeable components, seen from 2.5 m: the
+    film shows the middle of it only. A point light in front of it and a sun shade it. The camera's
+    position, target and field of view and the wall's corner and edges are free."""
+    scene = Scene(
+        camera=Camera(position=(0.9, 0.7, 2.3), look_at=(-0.2, -0.3, 0.0), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(_plane_quad("wall", (0.0, 0.0, 0.0), WALL_NORMAL, 16.0, (0.7, 0.6, 0.5)),),
+        lights=_wall_lights(),
+    )
+    return with_optimize(scene, *WALL_PATHS)
+
+
+TWO_VIEW_WALL_PATHS = ("cameras.far.position", "objects.wall.origin")
+
+
+def view_filling_two_view_wall_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """The wall of :func:`view_filling_wall_scene` seen by two cameras with different weights ("near",
+    weight 1, and "far", weight 0.4), each seeing nothing but the wall; the far camera's position and the
+    wall's corner (shared by both views) are free."""
+    scene = Scene(
+        camera=None,
+        cameras=(
+            Camera(position=(0.9, 0.7, 2.3), look_at=(-0.2, -0.3, 0.0), fov=40.0, name="near"),
+            Camera(position=(-1.2, 0.4, 3.4), look_at=(0.1, 0.2, 0.0), fov=30.0, name="far", weight=0.4),
+        ),
+        film=Film(width, height, spp),
+        objects=(_plane_quad("wall", (0.0, 0.0, 0.0), WALL_NORMAL, 16.0, (0.7, 0.6, 0.5)),),
+        lights=_wall_lights(),
+    )
+    return with_optimize(scene, *TWO_VIEW_WALL_PATHS)
+
+
+SPHERE_PATHS = (
+    "camera.position",
+    "objects.globe.center",
+    "objects.globe.radius",
+    "lights.sun.direction",
+    "lights.sun.irradiance",
+)
+
+
+def view_filling_sphere_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """A sphere of radius 5 seen from 2.2 m off its surface with a 30 degree field of view: its outline is
+    far outside the film, which shows a curved cap lit by a point light and a sun from the camera's side
+    (no terminator in the film). The camera's position, the sphere's centre and radius and the sun's
+    direction and irradiance are free."""
+    scene = Scene(
+        camera=Camera(position=(0.0, 0.0, 1.2), look_at=(0.05, 0.0, -1.0), fov=30.0),
+        film=Film(width, height, spp),
+        objects=(Sphere("globe", center=(0.2, -0.1, -6.0), radius=5.0, albedo=(0.6, 0.5, 0.7)),),
+        lights=(
+            PointLight("key", (1.0, 0.8, 0.5), (3.0, 3.0, 2.5)),
+            DirectionalLight("sun", unit((0.4, -0.6, -0.7)), (0.8, 0.7, 0.6)),
+        ),
+    )
+    return with_optimize(scene, *SPHERE_PATHS)
+
+
+MESH_PATHS = ("objects.slab.translate", "objects.slab.rotate.axis", "objects.slab.rotate.angle", "objects.slab.scale")
+MESH_SCALE = (12.0, 10.0, 8.0)
+MESH_ROTATION = Rotation(axis=unit((0.3, 1.0, 0.2)), angle=25.0)
+
+
+def view_filling_mesh_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """The cube mesh scaled to 12 x 10 x 8 m and rotated, seen from 2.2 m in front of its +z face, aimed
+    at a point of the face's triangle (5, 6, 7) 4.6 m from the diagonal it shares with the face's other
+    triangle and 2 m from the face's edges: every pixel sees that one triangle. A point light in front of
+    the face shades it. The mesh's translation, rotation axis and angle and scale are free."""
+    rotation = rotation_matrix(MESH_ROTATION)
+    local = np.array([0.3, -0.3, 0.5])  # object space: inside triangle (5, 6, 7) of the +z face
+    aim = np.array([0.1, 0.2, -0.3])  # where that point lands in the world
+    translate = aim - rotation @ (np.asarray(MESH_SCALE) * local)
+    normal = rotation @ np.array([0.0, 0.0, 1.0])
+    across = rotation @ np.array([1.0, 0.0, 0.0])
+    scene = Scene(
+        camera=Camera(position=_floats(aim + 2.2 * normal + 0.2 * across), look_at=_floats(aim), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(cube_mesh("slab", MESH_SCALE, MESH_ROTATION, _floats(translate), albedo=(0.5, 0.6, 0.4)),),
+        lights=(PointLight("key", _floats(aim + 1.4 * normal - 0.7 * across), (3.0, 3.0, 3.0)),),
+    )
+    return with_optimize(scene, *MESH_PATHS)
+
+
+DOME_PATHS = ("camera.position", "objects.dome.center", "objects.dome.radius")
+
+
+def view_filling_dome_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """The camera and a point light inside a sphere of radius 5 ("dome"): every ray hits its far root
+    (the inside of a sphere, the one sphere hit a shadow ray must still test). The camera's position and
+    the sphere's centre and radius are free."""
+    scene = Scene(
+        camera=Camera(position=(0.3, 0.2, 1.0), look_at=(0.2, -0.1, -1.0), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(Sphere("dome", center=(0.1, 0.0, 0.0), radius=5.0, albedo=(0.6, 0.5, 0.7)),),
+        lights=(PointLight("key", (1.0, 0.8, -0.5), (8.0, 8.0, 8.0)),),
+    )
+    return with_optimize(scene, *DOME_PATHS)
