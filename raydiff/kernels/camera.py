@@ -33,7 +33,7 @@ def camera_frame(camera, width: int, height: int):
 
 @dataclass(frozen=True)
 class Camera:
-    """The ``ti.func``\ s of the scene's cameras (``view`` indexes ``dev.scene.cameras``).
+    """The ``ti.func`` functions of the scene's cameras (``view`` indexes ``dev.scene.cameras``).
 
     - ``camera_ray(view, x, y, sample, seed) -> (origin, direction)``: the jittered ray of one sample of
       pixel (x, y); the jitter hashes (seed, view, pixel, sample), so every pass regenerates the same ray;
@@ -111,4 +111,9 @@ def make_camera(dev: DeviceScene, width: int, height: int, spp: int) -> Camera:
         sy = rel.dot(up) / (depth * up.dot(up))  # 1 - 2 fy
         return ti.Vector([0.5 * (sx + 1.0) * width, 0.5 * (1.0 - sy) * height]), depth
 
-    return Camera(camera_ray=camera_ray, film_ray=film_ray, project=project, position=lambda v: frame(v)[0])
+    @ti.func
+    def position(view: ti.i32):
+        pos, _, _, _ = frame(view)
+        return pos
+
+    return Camera(camera_ray=camera_ray, film_ray=film_ray, project=project, position=position)

@@ -1,0 +1,372 @@
+"""Boundary terms: what moving outlines and shadow edges add to the gradient (edge sampling).
+
+The shading pass differentiates the radiance *at fixed film points*. Where the image is discontinuous,
+on an object's outline or a hard shadow's edge, moving a parameter also moves the discontinuity across
+film points, and that is a second term of the derivative of every pixel (Reynolds' transport theorem, as
+in Li et al. 2018, "Differentiable Monte Carlo ray tracing through edge sampling"):
+
+    d/dθ ∫_pixel L(x) dx  =  ∫_pixel ∂L/∂θ dx  +  ∫_edges in the pixel (L₋ − L₊) (v · n) dl
+
+``n`` is the curve's unit normal in the film, pointing from the side ``L₋`` to the side ``L₊``, and ``v``
+is how fast the curve's points move with θ. Chained with the loss, the second term of d loss / dθ is
+
+    Σ over curves  ∫ g(x) (L₋(x) − L₊(x)) (v(x) · n(x)) dl,      g = d loss / d pixel (``image.grad``)
+
+Our primitives' discontinuity curves are known in closed form, so they are sampled directly instead of
+searched for (docs/gradients.md gives the reasoning):
+
+- **outlines**, per view: a sphere's silhouette, the circle of tangency seen from the camera's centre;
+  every edge of a quad; every edge of a mesh but those between coplanar faces of one albedo (creases
+  included: flat shading jumps across them);
+- **shadow edges**, per view and light: the same curves seen from the light (a point light's position,
+  or orthographically along a directional light), carried by the shadow ray through the curve point to
+  the surface behind it (the *receiver*), and projected into the view.
+
+Every curve is a *candidate*; each gets ``M`` stratified samples ``u`` in [0, 1). A sample's film point
+``x(u)`` is found, its tangent by a central difference in ``u``, and ``L₋``, ``L₊`` by tracing the film
+rays at ``x ∓ ε n`` with full shading and visibility (``ε`` a hundredth of a pixel). Outline points that
+something hides, or shadow points that the camera does not see, get ``L₋ = L₊`` by themselves or fail
+the receiver check, and so add nothing.
+
+Two kernels share one curve-point function:
+
+1. **sample** (never differentiated): per sample, the weight ``w = g (L₋ − L₊) |dx/du| / M``, the
+   normal ``n``, ``u`` and the receiver's hit record;
+2. **edges** (differentiated): recomputes ``x(u; θ)`` from the pool and adds ``w (x · n)`` to a scalar,
+   whose gradient, with ``w`` and ``n`` held fixed, is exactly the term above. It is straight-line code
+   (branches, no loops), so it runs without an adstack, on Vulkan too.
+
+The estimate is unbiased for any ``M``; ``M`` sets its noise. It costs about two film samples per edge
+sample, plus a shadow ray and a check for shadow edges.
+"""
+
+from typing import Optional
+
+import numpy as np
+import taichi as ti
+
+from ..device.hitrecord import MISS, QUAD, SPHERE, TRIANGLE
+from .sampling import hash_u32, to_unit_float
+from .surface import make_place
+
+#: Default film offset, in pixels, at which the two sides of a curve are evaluated.
+SIDE_OFFSET_PX = 0.01
+#: At most this many edge samples per backward pass (candidates x samples per candidate).
+MAX_SAMPLES = 1 << 20
+POINT, DIRECTIONAL = 0, 1
+DU = 1e-3  # the step in u of the tangent's central difference
+
+
+def mesh_edges(dev) -> list[tuple[int, int]]:
+    """``(triangle, edge)`` for every distinct edge of the scene's meshes that can be a discontinuity.
+
+    Edge ``e`` of triangle ``i`` joins its corners ``e`` and ``(e + 1) % 3`` (BVH order, as the device
+    keeps them). An edge shared by two faces of one mesh that are coplanar, face the same way and have
+    the same albedo is left out: the image is continuous across it.
+    """
+    n = dev.n_triangles
+    if n == 0:
+        return []
+    v0 = dev.tri_v0.to_numpy()[:n].astype(np.float64)
+    corners = np.stack([v0, v0 + dev.tri_e1.to_numpy()[:n], v0 + dev.tri_e2.to_numpy()[:n]], axis=1)
+    normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
+    albedo = dev.tri_albedo.to_numpy()[:n]
+    quantum = 1e-6 * max(dev.scale, 1e-12)
+    keys = np.round(corners / quantum).astype(np.int64)
+    faces = {}
+    for i in range(n):
+        for e in range(3):
+            a, b = tuple(keys[i, e]), tuple(keys[i, (e + 1) % 3])
+            faces.setdefault((min(a, b), max(a, b)), []).append((i, e))
+    edges = []
+    for shared in faces.values():
+        if len(shared) == 2:
+            (i, _), (j, _) = shared
+            if normals[i] @ normals[j] > 1.0 - 1e-6 and albedo[i] == albedo[j]:
+                continue
+        edges.append(shared[0])
+    return edges
+
+
+def _channels(dev) -> tuple[bool, list[int]]:
+    """Whether outlines can move (a camera or geometry is free) and which lights' shadow edges can."""
+    free = {int(k) for k in dev.free_offsets}
+    moves = bool({"camera", "geometry"} & dev.free_groups)
+    lights = [l for l, (_, offset) in enumerate(dev.lights) if moves or free & set(range(offset, offset + 3))]
+    return moves, lights
+
+
+class Boundary:
+    """Adds the boundary term of ``d loss / d pool`` to ``dev.pool.grad``, reading ``integrator.image.grad``.
+
+    Parameters
+    ----------
+    integrator : raydiff.kernels.integrator.Integrator
+        The scene's integrator: its camera, surface, tracing functions and image.
+    samples_per_edge : int, optional
+        Samples per candidate curve; by default twice the film's width plus height, fewer when the
+        candidates are many (at most :data:`MAX_SAMPLES` in all, at least 8 each).
+    side_offset : float
+        The film offset, in pixels, of the two sides' samples.
+
+    Attributes
+    ----------
+    n_candidates, samples_per_edge, n_samples : int
+    """
+
+    def __init__(self, integrator, samples_per_edge: Optional[int] = None, side_offset: float = SIDE_OFFSET_PX):
+        dev = self.dev = integrator.dev
+        width, height = integrator.width, integrator.height
+        outlines, lights = _channels(dev)
+        primitives = (
+            [(SPHERE, i, 0) for i in range(dev.n_spheres)]
+            + [(QUAD, i, e) for i in range(dev.n_quads) for e in range(4)]
+            + [(TRIANGLE, i, e) for i, e in mesh_edges(dev)]
+        )
+        sources = ([-1] if outlines else []) + lights
+        rows = [(view, light, kind, index, edge) for view in range(dev.n_views) for light in sources
+                for kind, index, edge in primitives]
+        self.n_candidates = len(rows)
+        if samples_per_edge is None:
+            samples_per_edge = max(8, min(2 * (width + height), MAX_SAMPLES // max(1, len(rows))))
+        self.samples_per_edge = int(samples_per_edge)
+        self.n_samples = self.n_candidates * self.samples_per_edge
+        if self.n_samples == 0:
+            return
+        self.candidates = ti.Vector.field(5, ti.i32, shape=self.n_candidates)
+        self.candidates.from_numpy(np.array(rows, dtype=np.int32))
+        n = self.n_samples
+        self.weight = ti.field(ti.f32, shape=n)
+        self.normal = ti.Vector.field(2, ti.f32, shape=n)
+        self.u = ti.field(ti.f32, shape=n)
+        self.receiver = ti.field(ti.i32, shape=n)
+        self.total = ti.field(ti.f32, shape=(), needs_grad=True)
+        self._build(integrator, width, height, float(side_offset))
+
+    @property
+    def active(self) -> bool:
+        """Whether anything free can move an outline or a shadow edge."""
+        return self.n_samples > 0
+
+    # =============================================================================================
+    # The curves
+    # =============================================================================================
+
+    def _build(self, integ, width: int, height: int, side: float):
+        dev = self.dev
+        geo, light_src = dev.source("geometry"), dev.source("light")
+        camera, surface = integ.camera, integ.surface
+        trace = integ.trace
+        cand, weight, normal, u_of, receiver, total = (self.candidates, self.weight, self.normal, self.u,
+                                                       self.receiver, self.total)
+        M, K, N = self.samples_per_edge, self.n_candidates, self.n_samples
+        n_lights = max(1, dev.n_lights)
+        light_type = ti.field(ti.i32, shape=n_lights)
+        light_offset = ti.field(ti.i32, shape=n_lights)
+        if dev.n_lights:
+            light_type.from_numpy(np.array([POINT if t == "point" else DIRECTIONAL for t, _ in dev.lights], np.int32))
+            light_offset.from_numpy(np.array([o for _, o in dev.lights], np.int32))
+        sphere_offset, quad_offset = dev.sphere_offset, dev.quad_offset
+        moving = dev.moving_meshes
+        place = make_place(geo)
+        v0s, e1s, e2s = dev.tri_v0, dev.tri_e1, dev.tri_e2
+        local0, local1, local2 = dev.tri_local if moving else (None, None, None)
+        tri_mesh, pose_offset = dev.tri_mesh, dev.mesh_pose_offset
+        tolerance = 1e-3 * dev.scale
+
+        @ti.func
+        def vec3(src, k):
+            return ti.Vector([src[k], src[k + 1], src[k + 2]])
+
+        @ti.func
+        def light_frame(light):
+            """``(is_point, v)``: a point light's position, or a directional light's unit travel direction."""
+            v = vec3(light_src, light_offset[light])
+            is_point = light_type[light] == POINT
+            if not is_point:
+                v = v.normalized()
+            return is_point, v
+
+        @ti.func
+        def basis(w):
+            """Two unit vectors perpendicular to the unit ``w`` and to each other (Duff et al. 2017)."""
+            sign = ti.select(w[2] >= 0.0, 1.0, -1.0)
+            a = -1.0 / (sign + w[2])
+            b = w[0] * w[1] * a
+            e1 = ti.Vector([1.0 + sign * w[0] * w[0] * a, sign * b, -sign * w[0]])
+            e2 = ti.Vector([b, sign + w[1] * w[1] * a, -w[1]])
+            return e1, e2
+
+        @ti.func
+        def outline(center, r, is_point, eye, u):
+            """Point ``u`` of a sphere's silhouette seen from the point ``eye`` (or, orthographically, along
+            the travel direction ``eye``), and whether there is one (an eye inside the sphere sees none)."""
+            w = ti.select(is_point, eye - center, -eye)
+            d2 = w.dot(w)
+            ok = (not is_point) or d2 > r * r * (1.0 + 1e-6)
+            wn = w / ti.sqrt(d2)
+            shift = ti.select(is_point, r * r / ti.sqrt(ti.max(d2, 1e-30)), 0.0)
+            rho = ti.select(is_point, r * ti.sqrt(ti.max(1.0 - r * r / ti.max(d2, 1e-30), 0.0)), r)
+            e1, e2 = basis(wn)
+            phi = 2.0 * ti.math.pi * u
+            return center + shift * wn + rho * (ti.cos(phi) * e1 + ti.sin(phi) * e2), ok
+
+        @ti.func
+        def corner(i, j):
+            """Corner ``j`` (0, 1, 2) of triangle ``i``: placed from the pool when its mesh's pose is free."""
+            p = ti.Vector([0.0, 0.0, 0.0])
+            if ti.static(moving):
+                local = ti.select(j == 0, local0[i], ti.select(j == 1, local1[i], local2[i]))
+                p = place(pose_offset[tri_mesh[i]], local)
+            else:
+                p = v0s[i] + ti.select(j == 1, e1s[i], 0.0) + ti.select(j == 2, e2s[i], 0.0)
+            return p
+
+        @ti.func
+        def segment(kind, index, edge):
+            """The two ends of edge ``edge`` of a quad (corners in order o, o+e1, o+e1+e2, o+e2) or triangle."""
+            a = ti.Vector([0.0, 0.0, 0.0])
+            b = a
+            if kind == QUAD:
+                k = quad_offset[index]
+                o, e1, e2 = vec3(geo, k), vec3(geo, k + 3), vec3(geo, k + 6)
+                c0, c1, c2, c3 = o, o + e1, o + e1 + e2, o + e2
+                a = ti.select(edge == 0, c0, ti.select(edge == 1, c1, ti.select(edge == 2, c2, c3)))
+                b = ti.select(edge == 0, c1, ti.select(edge == 1, c2, ti.select(edge == 2, c3, c0)))
+            else:
+                a, b = corner(index, edge), corner(index, (edge + 1) % 3)
+            return a, b
+
+        @ti.func
+        def curve_point(c, u):
+            """The world point ``u`` of candidate ``c``'s curve (on the outlining or shadowing object), and
+            whether it exists."""
+            view, light, kind, index, edge = cand[c][0], cand[c][1], cand[c][2], cand[c][3], cand[c][4]
+            p = ti.Vector([0.0, 0.0, 0.0])
+            ok = True
+            if kind == SPHERE:
+                k = sphere_offset[index]
+                is_point, eye = True, camera.position(view)
+                if light >= 0:
+                    is_point, eye = light_frame(light)
+                p, ok = outline(vec3(geo, k), geo[k + 3], is_point, eye, u)
+            else:
+                a, b = segment(kind, index, edge)
+                p = a + u * (b - a)
+            return p, ok
+
+        @ti.func
+        def shadow_ray(light, p):
+            """The direction from the light through ``p``, onward."""
+            is_point, v = light_frame(light)
+            return ti.select(is_point, (p - v).normalized(), v)
+
+        @ti.func
+        def film_point(c, u, hit):
+            """Where candidate ``c``'s curve point ``u`` shows in its view: the film point (pixels), its
+            depth, the world point seen there (the receiver's point ``hit`` for a shadow edge), and
+            whether the curve point exists."""
+            p, ok = curve_point(c, u)
+            view, light = cand[c][0], cand[c][1]
+            q = p
+            if light >= 0:
+                q, _, _ = surface(p, shadow_ray(light, p), hit)
+            x, depth = camera.project(view, q)
+            return x, depth, q, ok
+
+        # ----------------------------------------------------------------------------------------------
+        # Sampling: weights, normals and receivers (never differentiated)
+        # ----------------------------------------------------------------------------------------------
+        image = integ.image
+        shade = integ.radiance()
+
+        @ti.kernel
+        def sample(seed: ti.u32):
+            for c, j in ti.ndrange(K, M):
+                s = c * M + j
+                jitter = to_unit_float(hash_u32(hash_u32(seed ^ ti.u32(0x2545F491)) ^ ti.cast(s, ti.u32)))
+                u = (ti.cast(j, ti.f32) + jitter) / M  # stratified: one sample in each M-th of the curve
+                view, light = cand[c][0], cand[c][1]
+                hit, speed = MISS, 0.0
+                x, nrm = ti.math.vec2(0.0, 0.0), ti.math.vec2(0.0, 0.0)
+                jump = ti.Vector([0.0, 0.0, 0.0])
+                p, alive = curve_point(c, u)
+                q = p
+                # Four rays through one copy of the tracing code (it is long: the BVH walk, a shadow ray per
+                # light), so the kernel compiles in reasonable time:
+                #   0: from the curve point away from the light, to the receiver (shadow edges only);
+                #   1: the camera's ray to the film point, which must see the receiver's point there;
+                #   2, 3: the film rays on the two sides of the curve, L- at x - side n and L+ at x + side n.
+                for k in range(4):
+                    if alive and (k >= 2 or light >= 0):
+                        o, d = p, p
+                        if k == 0:
+                            o, d = p, shadow_ray(light, p)
+                        else:
+                            offset = ti.select(k == 2, -side, ti.select(k == 3, side, 0.0)) * nrm
+                            o, d = camera.film_ray(view, (x[0] + offset[0]) / width, (x[1] + offset[1]) / height)
+                        code, mask, pk, nk, ak = trace(o, d)
+                        if k == 0:
+                            hit = code
+                            alive = code != MISS
+                        elif k == 1:
+                            alive = code == hit and (pk - q).norm() < tolerance
+                        elif code != MISS:
+                            jump += ti.select(k == 2, 1.0, -1.0) * shade(pk, nk, -d, ak, mask)
+                    if k == 0 and alive:
+                        # The film point and its neighbours at u -+ DU, for the tangent and the normal.
+                        xa, xb = x, x
+                        depth = 1.0
+                        for i in range(3):
+                            xi, di, qi, _ = film_point(c, u + (i - 1) * DU, hit)
+                            depth = ti.min(depth, di)
+                            if i == 0:
+                                xa = xi
+                            elif i == 1:
+                                x, q = xi, qi
+                            else:
+                                xb = xi
+                        tangent = (xb - xa) / (2.0 * DU)
+                        speed = tangent.norm()
+                        inside = 0.0 <= x[0] < width and 0.0 <= x[1] < height
+                        alive = depth > 0.0 and speed > 1e-12 and inside
+                        if alive:
+                            nrm = ti.math.vec2(tangent[1], -tangent[0]) / speed
+                w = 0.0
+                if alive:
+                    g = image.grad[view, ti.cast(ti.floor(x[1]), ti.i32), ti.cast(ti.floor(x[0]), ti.i32)]
+                    w = g.dot(jump) * speed / M
+                weight[s], normal[s], u_of[s], receiver[s] = w, nrm, u, hit
+
+        # ----------------------------------------------------------------------------------------------
+        # The differentiated sum: w (x(u; θ) · n), with w and n held
+        # ----------------------------------------------------------------------------------------------
+        @ti.kernel
+        def edges():
+            for s in range(N):
+                w = weight[s]
+                if w != 0.0:
+                    x, _, _, _ = film_point(s // M, u_of[s], receiver[s])
+                    total[None] += w * x.dot(normal[s])
+
+        self._sample, self._edges = sample, edges
+
+    # =============================================================================================
+    # The pass
+    # =============================================================================================
+
+    def backward(self, seed: int) -> None:
+        """Add the boundary term to ``pool.grad``; ``image.grad`` must hold ``d loss / d image`` and the
+        scene's meshes must be placed (any :meth:`Integrator.forward` does it)."""
+        if not self.active:
+            return
+        self._sample(int(seed) & 0xFFFFFFFF)
+        self.total.grad[None] = 1.0
+        self._edges.grad()
+
+
+def make_boundary(integrator, **options) -> Optional["Boundary"]:
+    """The :class:`Boundary` of ``integrator``'s scene, or None when nothing free moves an edge."""
+    boundary = Boundary(integrator, **options)
+    return boundary if boundary.active else None
