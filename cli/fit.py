@@ -351,6 +351,11 @@ def fit(
         show_default=False)] = None,
     deterministic: Annotated[bool, typer.Option(
         "--deterministic", help="Bit-for-bit reproducible: the CPU backend on one thread (slower).")] = False,
+    correlated: Annotated[bool, typer.Option(
+        "--correlated", help="Estimate the gradient from the render's own samples (biased by O(1/spp); one "
+                             "visibility pass less per iteration) instead of independent ones.")] = False,
+    no_boundary: Annotated[bool, typer.Option(
+        "--no-boundary", help="Leave out the boundary terms (moving shadow edges and outlines) of the gradient.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout instead of the table.")] = False,
 ) -> None:
@@ -364,14 +369,15 @@ def fit(
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)  # messages stay one line each
     with reported_errors():
         # --- 1. check -------------------------------------------------------------------------------------
-        settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value)
+        settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value,
+                             decorrelate=not correlated, boundary=not no_boundary)
         start_scene = raydiff.load_scene(scene)
         _check_reference_count(start_scene, references)
         space = reference_space.value if reference_space is not None else None
         state = None
         if resume is not None:
             state, meta = _resume_state(resume, scene, references)
-            settings = raydiff.FitSettings(**meta["settings"])
+            settings = raydiff.FitSettings.from_dict(meta["settings"])
             space, frame_every = meta["reference_space"], meta["frame_every"]
             deterministic = deterministic or bool(meta["backend"].get("deterministic"))
         film = start_scene.film

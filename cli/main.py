@@ -1,4 +1,4 @@
-"""The ``raydiff`` command: one Typer app with the ``render`` and ``fit`` commands."""
+"""The ``raydiff`` command: one Typer app with the ``render``, ``fit`` and ``gradcheck`` commands."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 import raydiff
 
 from .fit import fit
+from .gradcheck import gradcheck
 from .render import render
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ def main(
 
 app.command("render")(render)
 app.command("fit")(fit)
+app.command("gradcheck")(gradcheck)
 
 
 if __name__ == "__main__":  # python -m raydiff_cli.main

@@ -700,6 +700,26 @@ CASES: list[Case] = [
          ["out.png", "is a folder; expected the name of an image file"]),
     Case("render-missing-folder", "asked render to write into a folder that does not exist", _render_into("renders/out.png"),
          ["renders/out.png", "the folder", "does not exist"]),
+    # --- gradcheck: the scene and reference files of fit_scene, then ``raydiff gradcheck SCENE [REF]`` ---
+    Case("gradcheck-param-unknown", "asked gradcheck for a parameter of a light the scene does not have",
+         lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--param", "lights.kye.position"],
+         ["scene.yaml", "--param lights.kye.position", "no light named 'kye'", "did you mean 'key'"]),
+    Case("gradcheck-param-not-free", "asked gradcheck for a camera's up, which cannot be freed",
+         lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--param", "camera.up"],
+         ["scene.yaml", "--param camera.up", "'up' of a camera cannot be optimised"]),
+    Case("gradcheck-nothing-free", "ran gradcheck on a scene that frees nothing, without --param",
+         lambda folder: ["gradcheck", fit_scene(NO_OPTIMIZE)(folder)[1], "--arch", "cpu"],
+         ["scene.yaml", "optimize", "nothing to check", "--param"]),
+    Case("gradcheck-two-references", "gave gradcheck two references for a scene with one camera",
+         lambda folder: ["gradcheck", *fit_scene(SCENE)(folder)[1:3], str(folder / "ref.png"), "--arch", "cpu"],
+         ["scene.yaml", "camera", "the scene has 1 camera but 2 references were given"]),
+    Case("gradcheck-reference-size", "gave gradcheck a reference of another size than the film",
+         lambda folder: ["gradcheck", *fit_reference("small.png", lambda path: write_reference(path, 10, 10))(folder)[1:3],
+                         "--arch", "cpu"],
+         ["small.png", "image is 10x10 but the scene's film is 16x12"]),
+    Case("gradcheck-eps-negative", "asked gradcheck for a negative finite-difference step",
+         lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--eps", "-0.1"],
+         ["--eps must be a finite positive number, got -0.1"]),
 ]
 
 

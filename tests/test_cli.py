@@ -186,7 +186,8 @@ def test_fit_into_an_existing_empty_folder_without_frames(files, tmp_path):
     assert sorted(os.listdir(out)) == ["checkpoint.npz", "fitted.yaml", "history.csv", "loss.png", "parameters.png",
                                        "params.json", "report.html", "settings.json"]
     settings = json.loads((out / "settings.json").read_text())["settings"]
-    assert settings == {"iterations": 2, "lr": 0.05, "lr_decay": 0.9, "spp": 1, "seed": 3, "loss": "l1"}
+    assert settings == {"iterations": 2, "lr": 0.05, "lr_decay": 0.9, "spp": 1, "seed": 3, "loss": "l1",
+                        "decorrelate": True, "boundary": True}
     assert str(out) in result.stdout
 
 

@@ -20,8 +20,30 @@ function once it knows what is visible); the backward pass runs the shading kern
 Taichi generates, over the recorded batch.
 
 Records are kept for at most ``max_batch_samples`` samples at a time, so memory grows with the pixels,
-not with pixels x spp. The backward pass walks the batches in reverse; every batch but the last has its
-visibility traced again (the records were overwritten), which costs one visibility pass per extra batch.
+not with pixels x spp. The backward pass walks the batches in reverse and traces a batch's visibility
+again unless the records already hold that batch *for the backward pass's seed*: the integrator
+remembers which (seed, batch) its records hold. After ``forward(s)``, ``backward(s)`` re-traces every
+batch but the last (free with one batch: today's correlated gradient); ``backward(t)`` with another seed
+``t`` (an independent set of samples for the gradient, see :mod:`raydiff.optim.gradient`) re-traces
+every batch, one visibility pass over all samples.
+
+**Sums that keep their precision.** The shading gradient adds every sample's contribution into
+``pool.grad``, a float32 field of a few hundred entries. One float32 accumulator per entry over tens of
+millions of samples loses the small terms once the sum is large, and the gradient's terms cancel (light
+from one side, shadow on the other), so the relative error grows with the samples: 2e-4 at 3M samples,
+4% at 50M (``benchmarks/gradient_precision.py``). So the backward pass sums hierarchically
+(:class:`GradientSum`): the samples of a batch are split into *bands* (ranges of image rows, every
+view's rows one after the other, and if one row alone has too many samples, ranges of its samples) of
+at most ``band_samples`` samples (:data:`DEFAULT_BAND_SAMPLES`, 2^18); each band's gradient kernel adds
+into ``pool.grad`` in float32, a small kernel folds ``pool.grad`` into a float64 total and zeroes it,
+and after the last band the total (which started from what ``pool.grad`` held before ``backward``:
+callers may accumulate) is written back. The error is then that of one band's float32 sum (measured:
+~2e-6 relative for 2^16 samples, ~5e-6 for 2^17, ~1e-4 for 2^18), whatever the resolution or spp. With
+one band nothing extra runs; otherwise each band costs one more launch (the fold, over the pool's few
+hundred entries) and cuts the shading gradient's launch in two: ~0.1-0.3 ms each on the CPU (more on a
+busy machine, where every launch waits for its threads), ~2 ms on Vulkan through lavapipe; hence bands
+of 2^18, not smaller. A backend without float64 (a Vulkan device without ``shaderFloat64``; lavapipe
+has it) folds into float32 instead: one rounding per band, so the error grows at most by ``bands * 6e-8``.
 
 A new integrator overrides :meth:`Integrator.radiance`, the per-sample shading, and keeps the rest.
 """
@@ -31,6 +53,7 @@ import math
 import numpy as np
 import taichi as ti
 
+from .. import backend
 from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
 from .camera import make_camera
@@ -41,12 +64,83 @@ from .placement import make_placement
 from .surface import make_surface
 
 DEFAULT_MAX_BATCH_SAMPLES = 1 << 23  # 8M samples: 64 MB of records
+#: Samples per float32 partial sum of the gradient (see :class:`GradientSum`): 2^18, a 256x256 fit at 4
+#: spp in one band (no extra launch), relative error ~1e-4 at most as measured (2^17: ~5e-6, 2^16:
+#: ~2e-6, at one or two more launches per 2^18 samples).
+DEFAULT_BAND_SAMPLES = 1 << 18
 
 
 @ti.func
 def detach(v):
     """The vec3 ``v`` with no derivative: a round trip through its bits, which autodiff does not follow."""
     return ti.Vector([ti.bit_cast(ti.bit_cast(v[i], ti.i32), ti.f32) for i in ti.static(range(3))])
+
+
+_FLOAT64: dict[str, bool] = {}  # per backend: whether float64 fields work (probed once)
+
+
+def float64_supported() -> bool:
+    """Whether the current backend computes in float64 (CPU and CUDA do; a Vulkan device only with
+    ``shaderFloat64``, which Mesa's lavapipe has). Probed once per backend by running a tiny kernel."""
+    name = backend.current().name
+    if name not in _FLOAT64:
+        try:
+            probe = ti.field(ti.f64, shape=2)
+
+            @ti.kernel
+            def add():
+                for i in probe:
+                    probe[i] += ti.cast(1.0, ti.f64) + ti.cast(1e-12, ti.f64)
+
+            add()
+            _FLOAT64[name] = abs(float(probe.to_numpy()[0]) - (1.0 + 1e-12)) < 1e-15
+        except Exception:  # noqa: BLE001 (Taichi raises RuntimeError or TaichiTypeError, by version)
+            _FLOAT64[name] = False
+    return _FLOAT64[name]
+
+
+class GradientSum:
+    """``pool.grad`` summed hierarchically: each band of samples adds into ``pool.grad`` (float32), then
+    :meth:`fold` moves that partial sum into a float64 total; :meth:`finish` writes the total back.
+
+    Use::
+
+        sums.fold(first=True)   # after the first band: total = pool.grad (what it held before + band 0)
+        sums.fold()             # after every further band but the last: total += pool.grad
+        sums.finish()           # after the last band: pool.grad = total + pool.grad
+
+    With a single band none of it is needed. Any other term added into ``pool.grad`` in many pieces (the
+    boundary terms) can go through the same object. Without float64 on the backend the total is float32
+    (one rounding per band).
+    """
+
+    def __init__(self, pool):
+        n = pool.shape[0]
+        self.dtype = ti.f64 if float64_supported() else ti.f32
+        self.total = ti.field(self.dtype, shape=n)
+        total, grad, dtype = self.total, pool.grad, self.dtype
+
+        @ti.kernel
+        def fold(first: ti.i32):
+            for i in total:
+                before = ti.cast(0.0, dtype)
+                if first == 0:
+                    before = total[i]
+                total[i] = before + ti.cast(grad[i], dtype)
+                grad[i] = 0.0
+
+        @ti.kernel
+        def finish():
+            for i in total:
+                grad[i] = ti.cast(total[i] + ti.cast(grad[i], dtype), ti.f32)
+
+        self._fold, self._finish = fold, finish
+
+    def fold(self, first: bool = False) -> None:
+        self._fold(1 if first else 0)
+
+    def finish(self) -> None:
+        self._finish()
 
 
 class Integrator:
@@ -60,6 +154,10 @@ class Integrator:
         Samples per pixel; defaults to the scene film's.
     max_batch_samples : int
         Upper bound on samples recorded at once (memory: 8 bytes each).
+    band_samples : int
+        Upper bound on the samples whose gradient is summed in one float32 partial sum (see the module's
+        docstring); smaller is more precise and launches more kernels (default
+        :data:`DEFAULT_BAND_SAMPLES`).
 
     Attributes
     ----------
@@ -69,7 +167,8 @@ class Integrator:
         The number of views (the scene's cameras, in order).
     """
 
-    def __init__(self, dev: DeviceScene, spp: int | None = None, max_batch_samples: int = DEFAULT_MAX_BATCH_SAMPLES):
+    def __init__(self, dev: DeviceScene, spp: int | None = None, max_batch_samples: int = DEFAULT_MAX_BATCH_SAMPLES,
+                 band_samples: int = DEFAULT_BAND_SAMPLES):
         film = dev.scene.film
         self.dev = dev
         self.width, self.height = film.width, film.height
@@ -93,7 +192,27 @@ class Integrator:
         self.lights = make_lights(dev)
         self.bsdf = make_diffuse(dev)
         self.place_meshes = make_placement(dev)
+        self.band_samples = max(1, int(band_samples))
+        self.bands = [self._plan_bands(self._batch_size(b)) for b in range(self.n_batches)]
+        self.gradient_sum = GradientSum(dev.pool) if sum(map(len, self.bands)) > 1 else None
+        self._records: tuple[int, int] | None = None  # (seed, batch) the hit/visible fields hold
         self._build_kernels()
+
+    def _batch_size(self, b: int) -> int:
+        """The samples per pixel batch ``b`` holds (the last one may be partial)."""
+        return min(self.batch, self.spp - b * self.batch)
+
+    def _plan_bands(self, count: int) -> list[tuple[int, int, int, int]]:
+        """``(row0, row1, sample0, sample1)`` per band of a batch of ``count`` samples per pixel: rows
+        index every view's rows one after the other (row = view * height + y), samples the batch's axis.
+        Each band has at most ``band_samples`` samples (or one row's, if a row has more than that and a
+        single sample of each of its pixels already does)."""
+        rows, per_row = self.n_views * self.height, self.width * count
+        if per_row <= self.band_samples:
+            step = max(1, self.band_samples // per_row)
+            return [(r, min(r + step, rows), 0, count) for r in range(0, rows, step)]
+        step = max(1, self.band_samples // self.width)
+        return [(r, r + 1, s, min(s + step, count)) for r in range(rows) for s in range(0, count, step)]
 
     # =============================================================================================
     # Per-sample shading: what a new integrator overrides
@@ -176,9 +295,13 @@ class Integrator:
         # ----------------------------------------------------------------------------------------------
         # Shading: the differentiated pass (only its .grad runs; the forward pass fuses it into visibility)
         # ----------------------------------------------------------------------------------------------
+        height, width = self.height, self.width
+
         @ti.kernel
-        def shade(seed: ti.u32, first_sample: ti.i32):
-            for v, y, x, b in hit:
+        def shade(seed: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32, sample1: ti.i32):
+            for r, x, b in ti.ndrange((row0, row1), width, (sample0, sample1)):  # one band (see _plan_bands)
+                v = r // height
+                y = r - v * height
                 code = hit[v, y, x, b]
                 if code != MISS and first_sample + b < spp:
                     o, d = camera_ray(v, x, y, first_sample + b, seed)
@@ -202,18 +325,31 @@ class Integrator:
             self.place_meshes()
         for b in range(self.n_batches):
             self._visibility(seed, b * self.batch, True)
+        self._records = (seed, self.n_batches - 1)
 
     def backward(self, seed: int) -> None:
-        """Accumulate ``d loss / d pool`` into ``pool.grad`` from ``image.grad``.
+        """Accumulate ``d loss / d pool`` into ``pool.grad`` from ``image.grad``, with the samples of
+        ``seed``.
 
-        Call after :meth:`forward` with the same seed and unchanged parameters. ``pool.grad`` is not
-        cleared here (see :meth:`zero_grad`).
+        Call after :meth:`forward` with unchanged parameters. ``seed`` may be the forward pass's (the
+        records of its last batch are reused) or any other (every batch's visibility is traced again
+        with it: an independent estimate). ``pool.grad`` is not cleared here (see :meth:`zero_grad`): the
+        gradient is added to what it holds, summed band by band (see the module's docstring).
         """
         seed = int(seed) & 0xFFFFFFFF
+        sums, folds = self.gradient_sum, 0
+        last = sum(map(len, self.bands)) - 1
         for b in reversed(range(self.n_batches)):
-            if b != self.n_batches - 1:
-                self._visibility(seed, b * self.batch, False)  # the records hold the last batch only
-            self._shade.grad(seed, b * self.batch)
+            if self._records != (seed, b):
+                self._visibility(seed, b * self.batch, False)
+                self._records = (seed, b)
+            for row0, row1, sample0, sample1 in self.bands[b]:
+                self._shade.grad(seed, b * self.batch, row0, row1, sample0, sample1)
+                if sums is not None and folds < last:  # this band's float32 sum into the float64 total
+                    sums.fold(first=folds == 0)
+                    folds += 1
+        if folds:
+            sums.finish()  # the total, plus the last band's partial sum, back into pool.grad
 
     def zero_grad(self) -> None:
         self.dev.pool.grad.fill(0.0)

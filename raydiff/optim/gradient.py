@@ -1,0 +1,101 @@
+"""The one place that computes the gradient of the image loss: render, loss, and the backward passes.
+
+One call with seed ``s``::
+
+    integrator.forward(s) -> loss.forward() -> loss.backward()      (d loss / d image into image.grad)
+    -> integrator.backward(g)                                       (the shading term, into pool.grad)
+    -> boundary.backward(b)                                         (the boundary terms, if any)
+
+**Independent samples for the gradient (decorrelation).** The gradient of the L2 loss is
+``2 (I - R) dI/dtheta`` summed over pixels. Estimating both factors from the *same* samples makes the
+expectation ``2 (E[I] - R) E[dI] + 2 Cov(I, dI)``: the covariance is a bias of order 1/spp (it is the
+derivative of the estimator's variance, which the loss of a noisy image contains). Mitsuba 3 refuses equal
+seeds for this reason and redner documents the bias. With ``decorrelate`` (the default), the backward pass
+uses the samples of another seed, ``g = derive_seed(s, GRADIENT_STREAM)``, independent of the forward
+pass's: the estimate is then unbiased for the gradient of the loss of the expected image. It costs one
+visibility pass over every sample (the backward pass traces its own samples). Without it ``g = s``, the
+behaviour before decorrelation: the forward pass's records are reused.
+
+The boundary terms (:mod:`raydiff.kernels.boundary`) sample edges with a third seed,
+``b = derive_seed(s, BOUNDARY_STREAM)``, whatever ``decorrelate`` says.
+
+**Seeds.** :func:`derive_seed` is a host-side copy of the sample hash of :mod:`raydiff.kernels.sampling`
+(Chris Wellons' "lowbias32", a bijection of 32-bit integers with full avalanche) applied to the seed
+mixed with the stream number: distinct streams of one seed, and the same stream of distinct seeds, give
+unrelated seeds, and the fit's per-iteration seeds (:func:`raydiff.optim.fit.iteration_seed`) never make
+one iteration's gradient seed another's forward seed except by a 2^-32 coincidence.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+_MASK = 0xFFFFFFFF
+GRADIENT_STREAM = 1  # the shading gradient's samples (with decorrelation)
+BOUNDARY_STREAM = 2  # the boundary terms' samples
+
+
+def hash_u32(x: int) -> int:
+    """The 32-bit hash of :func:`raydiff.kernels.sampling.hash_u32` ("lowbias32"), on the host."""
+    x &= _MASK
+    x ^= x >> 16
+    x = (x * 0x7FEB352D) & _MASK
+    x ^= x >> 15
+    x = (x * 0x846CA68B) & _MASK
+    x ^= x >> 16
+    return x
+
+
+def derive_seed(seed: int, stream: int) -> int:
+    """A 32-bit seed for sample stream ``stream`` (>= 1) of the seed ``seed``, unrelated to ``seed``
+    itself and to every other stream's: ``hash(hash(seed) ^ hash(stream * golden ratio))``."""
+    return hash_u32(hash_u32(int(seed)) ^ hash_u32((int(stream) * 0x9E3779B9) & _MASK))
+
+
+class Boundary(Protocol):
+    """What :class:`LossGradient` needs of the boundary terms: ``backward(seed)`` *adds* their
+    contribution to ``d loss / d pool`` into the pool's ``grad``, reading ``d loss / d image`` from the
+    integrator's ``image.grad`` (the forward pass's image, which is still there)."""
+
+    def backward(self, seed: int) -> None: ...
+
+
+class LossGradient:
+    """``d loss / d pool`` of one sample seed: the forward pass, the loss, and every backward pass.
+
+    Parameters
+    ----------
+    integrator : raydiff.kernels.integrator.Integrator
+    loss : raydiff.optim.loss.ImageLoss
+        The loss of ``integrator.image``.
+    decorrelate : bool
+        Trace independent samples for the shading gradient (see the module's docstring); False reuses
+        the forward pass's.
+    boundary : Boundary, optional
+        The boundary terms, or None for none.
+
+    After a call, ``dev.pool.grad`` holds the gradient (it is cleared first), the loss's ``value`` the
+    loss and ``integrator.image`` the forward pass's render.
+    """
+
+    def __init__(self, integrator, loss, *, decorrelate: bool = True, boundary: Boundary | None = None):
+        self.integrator, self.loss = integrator, loss
+        self.decorrelate = bool(decorrelate)
+        self.boundary = boundary
+
+    def seeds(self, seed: int) -> tuple[int, int, int]:
+        """``(forward, gradient, boundary)`` sample seeds of the call with ``seed``."""
+        seed = int(seed) & _MASK
+        gradient = derive_seed(seed, GRADIENT_STREAM) if self.decorrelate else seed
+        return seed, gradient, derive_seed(seed, BOUNDARY_STREAM)
+
+    def __call__(self, seed: int) -> None:
+        forward, gradient, boundary = self.seeds(seed)
+        integ = self.integrator
+        integ.zero_grad()
+        integ.forward(forward)
+        self.loss.forward()
+        self.loss.backward()
+        integ.backward(gradient)
+        if self.boundary is not None:
+            self.boundary.backward(boundary)
