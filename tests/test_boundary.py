@@ -217,3 +217,37 @@ def test_mesh_edges_leave_out_flat_diagonals(cpu_backend):
     """A cube's 12 triangles have 18 distinct edges; the 6 diagonals join coplanar faces."""
     scene = scenes.with_optimize(box_scene(), "objects.box.translate")
     assert len(mesh_edges(DeviceScene(scene, resolve_all(scene)))) == 12
+
+
+def test_the_gradient_at_64_and_at_2048_spp_agree_within_the_noise(cpu_backend):
+    """The whole gradient a fit uses (LossGradient: decorrelated shading term plus boundary terms, summed
+    in float64 bands) has the same expectation at any spp: 8 seeds at 64 spp, averaged, against one at
+    2048 spp, within 4 standard errors (the spread of the 8 plus the 2048-spp estimate's own)."""
+    from raydiff.optim.gradient import LossGradient
+
+    scene = scenes.with_optimize(ball_scene(), "lights.key.position", "objects.ball.center")
+    dev = DeviceScene(scene, resolve_all(scene))
+    start = dev.pool_values().copy()
+    nudged = start.copy()
+    nudged[dev.free_offsets] += np.array([0.1, 0.0, 0.1, 0.04, 0.0, 0.03], dtype=np.float32)
+    dev.set_pool(nudged)
+    reference_integrator = Integrator(dev, spp=1024)
+    reference_integrator.forward(99)
+    reference = reference_integrator.views_numpy()
+    dev.set_pool(start)
+
+    def gradients(spp: int, seeds) -> np.ndarray:
+        integrator = Integrator(dev, spp=spp)
+        loss = ImageLoss(integrator.image, reference, "mse", clamp=False)
+        gradient = LossGradient(integrator, loss, boundary=make_boundary(integrator))
+        out = []
+        for seed in seeds:
+            gradient(seed)
+            out.append(dev.pool.grad.to_numpy()[dev.free_offsets].astype(np.float64))
+        return np.array(out)
+
+    low = gradients(64, range(8))
+    high = gradients(2048, [100])[0]
+    standard_error = low.std(axis=0, ddof=1) / np.sqrt(len(low))
+    allowed = 4.0 * standard_error * np.sqrt(1.0 + 64 / 2048 * len(low)) + 1e-3 * np.abs(high).max()
+    assert np.all(np.abs(low.mean(axis=0) - high) < allowed), (low.mean(axis=0), high, allowed)
