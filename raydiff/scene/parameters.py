@@ -105,7 +105,7 @@ KINDS: tuple[Kind, ...] = (
     Kind("cameras", "look_at", 3, ("perspective",), "camera", 0.005, "scene",
          doc="the point it looks at"),
     Kind("cameras", "up", 3, ("perspective",), "camera", free=False),
-    Kind("cameras", "fov", 1, ("perspective",), "camera", 0.2, lower=0.1, upper=179.0,
+    Kind("cameras", "fov", 1, ("perspective",), "camera", 0.5, lower=0.1, upper=179.0,
          doc="horizontal field of view, degrees, in (0, 180)"),
     # --- objects ----------------------------------------------------------------------------------------
     Kind("objects", "albedo", 3, _ANALYTIC, "albedo", 0.02, lower=0.0, upper=1.0,
