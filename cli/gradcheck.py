@@ -74,10 +74,13 @@ def gradcheck(
         "--param", metavar="PATH", help="A parameter to check, e.g. lights.key.position (repeat for more).",
         show_default="the scene's 'optimize' entries")] = None,
     spp: Annotated[Optional[int], typer.Option(
-        metavar="N", min=1, help="Samples per pixel.", show_default=f"max({checking.DEFAULT_SPP}, film.spp)")] = None,
+        metavar="N", min=1, help="Samples per pixel.",
+        show_default=f"max({checking.DEFAULT_SPP}, film.spp); max({checking.EDGE_SPP}, film.spp) when a checked "
+                     "parameter can move an outline or a shadow edge")] = None,
     eps: Annotated[Optional[float], typer.Option(
         metavar="H", help="Finite-difference step of every component.",
-        show_default="per kind: one default learning-rate step")] = None,
+        show_default=f"per kind: one default learning-rate step, shortened so that no edge that matters "
+                     f"moves more than {checking.EDGE_STEP_PX:g} pixel")] = None,
     tol: Annotated[float, typer.Option(
         metavar="T", help="The largest relative L2 error (over a parameter's components) that passes.")] = checking.DEFAULT_TOL,
     seed: Annotated[int, typer.Option(metavar="S", min=0, help="The render's seed (both sides of every difference).")] = 0,

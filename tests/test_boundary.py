@@ -151,12 +151,8 @@ class Setup:
         self.edges = self.dev.pool.grad.to_numpy().astype(np.float64)
 
     def offsets(self, path: str) -> np.ndarray:
-        i = 0
-        for r in self.free:
-            if r.path == path:
-                return self.dev.free_offsets[i : i + r.kind.size]
-            i += r.kind.size
-        raise KeyError(path)
+        """The pool offsets of the components of ``path``."""
+        return self.dev.offsets(path)
 
     def render(self, pool: np.ndarray, seed: int = 5) -> np.ndarray:
         self.dev.set_pool(pool)

@@ -6,7 +6,12 @@ per camera of a scene with ``cameras:``. benchmarks/recovery.py prints the same 
 
 Every example is checked here to be complete and runnable as its header says (without Taichi); the
 default fits of the first two run here, and those of issue 7's examples (camera_pose, two_views,
-mesh_pose, sun) run in tests/test_recovery.py, against these same references averaged to a smaller film.
+mesh_pose, sun) and issue 8's (shadow_only, sun_shadow, outline_pose: from shadows and outlines alone)
+run in tests/test_recovery.py, against these same references averaged to a smaller film.
+
+The ``edges_*`` scenes are not fits but gradient checks (issue 8): each names its ``raydiff gradcheck``
+command, and docs/gradients.md gives what it prints (they are run by hand: a check at 1024 spp takes a
+minute or two on two cores).
 """
 
 from __future__ import annotations
@@ -20,9 +25,22 @@ import raydiff
 from raydiff.run.plots import truth_values
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-#: Every example scene; the ones after the first two show issue 7's recoveries and name their command.
-EXAMPLES = ("three_spheres", "box", "camera_pose", "two_views", "mesh_pose", "sun")
+#: Every example scene; the ones after the first two show issue 7's and 8's recoveries and name their command.
+EXAMPLES = ("three_spheres", "box", "camera_pose", "two_views", "mesh_pose", "sun",
+            "shadow_only", "sun_shadow", "outline_pose")
 ISSUE_7 = EXAMPLES[2:]
+#: The gradient checks on shadows and outlines (scenes/edges_<name>.yaml).
+EDGE_CHECKS = ("light_shadow", "sun_floor", "sphere_outline", "mesh_shadow", "camera")
+
+
+def header_lines(path: str) -> list[str]:
+    """The comment lines at the top of a scene file, without their '#'."""
+    header = []
+    for line in open(path, encoding="utf-8"):
+        if not line.startswith("#"):
+            break
+        header.append(line[1:].strip())
+    return header
 
 
 def reference_paths(scene) -> list[str]:
@@ -78,11 +96,15 @@ def test_the_header_names_the_command_that_runs_the_example(name):
     """The comment at the top of scenes/<name>.yaml gives the exact command line, with the references in the
     order of the cameras and the true scene."""
     scene = raydiff.load_scene(os.path.join(ROOT, "scenes", f"{name}.yaml"))
-    header = []
-    for line in open(os.path.join(ROOT, "scenes", f"{name}.yaml"), encoding="utf-8"):
-        if not line.startswith("#"):
-            break
-        header.append(line[1:].strip())
+    header = header_lines(os.path.join(ROOT, "scenes", f"{name}.yaml"))
     command = " ".join(["raydiff fit", f"scenes/{name}.yaml", *reference_paths(scene), "--truth",
                         f"scenes/truth/{name}.yaml"])
     assert command in header, "\n".join(header)
+
+
+@pytest.mark.parametrize("name", EDGE_CHECKS)
+def test_every_edge_check_frees_what_moves_an_edge_and_names_its_command(name):
+    path = os.path.join(ROOT, "scenes", f"edges_{name}.yaml")
+    scene = raydiff.load_scene(path)
+    assert scene.optimize, "a check frees what it checks"
+    assert f"raydiff gradcheck scenes/edges_{name}.yaml" in header_lines(path)

@@ -202,12 +202,7 @@ class Setup:
 
     def offsets(self, path: str) -> np.ndarray:
         """The pool offsets of the components of ``path``."""
-        i = 0
-        for r in self.free:
-            if r.path == path:
-                return self.dev.free_offsets[i : i + r.kind.size]
-            i += r.kind.size
-        raise KeyError(path)
+        return self.dev.offsets(path)
 
     def loss_of(self, pool: np.ndarray) -> float:
         """The loss at pool values ``pool`` (left in the pool), on the host in float64: the sum over views

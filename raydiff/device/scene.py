@@ -218,14 +218,19 @@ class DeviceScene:
         """The pool as a host array (one device read)."""
         return self.pool.to_numpy()
 
+    def offsets(self, path: str) -> np.ndarray:
+        """The pool offsets of the components of the free parameter ``path``; KeyError if it is not free."""
+        i = 0
+        for r in self.free:
+            if r.path == path:
+                return self.free_offsets[i : i + r.kind.size]
+            i += r.kind.size
+        raise KeyError(path)
+
     def values(self) -> dict[str, np.ndarray]:
         """The free parameters' current values keyed by dotted path (one device read)."""
         pool = self.pool_values().astype(np.float64)
-        out, i = {}, 0
-        for r in self.free:
-            out[r.path] = pool[self.free_offsets[i : i + r.kind.size]]
-            i += r.kind.size
-        return out
+        return {r.path: pool[self.offsets(r.path)] for r in self.free}
 
     def source(self, group: str):
         """The field kernels read ``group`` from: the pool if anything in it is free, else the mirror.

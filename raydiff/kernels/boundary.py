@@ -45,7 +45,7 @@ from typing import Optional
 import numpy as np
 import taichi as ti
 
-from ..device.hitrecord import MISS, QUAD, SPHERE, TRIANGLE
+from ..device.hitrecord import MISS, QUAD, SPHERE, TRIANGLE, far_of, index_of, kind_of
 from .sampling import hash_u32, to_unit_float
 from .surface import make_place
 
@@ -89,6 +89,10 @@ def mesh_edges(dev) -> list[tuple[int, int]]:
     return edges
 
 
+#: The device groups whose parameters move outlines or shadow edges (a light's position or direction).
+MOVING_GROUPS = ("camera", "geometry", "light")
+
+
 def _channels(dev) -> tuple[bool, list[int]]:
     """Whether outlines can move (a camera or geometry is free) and which lights' shadow edges can."""
     free = {int(k) for k in dev.free_offsets}
@@ -107,6 +111,11 @@ class Boundary:
     samples_per_edge : int, optional
         Samples per candidate curve; by default twice the film's width plus height, fewer when the
         candidates are many (at most :data:`MAX_SAMPLES` in all, at least 8 each).
+    precise : bool
+        Without ``samples_per_edge``: spread :data:`MAX_SAMPLES` over the candidates (at least the
+        default each), for a check rather than a fit. Where the loss's gradient changes from pixel to
+        pixel along an edge (it does at every edge the fit has not yet matched), the default count
+        leaves a few % of noise on components whose contributions cancel around an outline.
     side_offset : float
         The film offset, in pixels, of the two sides' samples.
 
@@ -115,7 +124,8 @@ class Boundary:
     n_candidates, samples_per_edge, n_samples : int
     """
 
-    def __init__(self, integrator, samples_per_edge: Optional[int] = None, side_offset: float = SIDE_OFFSET_PX):
+    def __init__(self, integrator, samples_per_edge: Optional[int] = None, side_offset: float = SIDE_OFFSET_PX,
+                 precise: bool = False):
         dev = self.dev = integrator.dev
         width, height = integrator.width, integrator.height
         outlines, lights = _channels(dev)
@@ -129,7 +139,10 @@ class Boundary:
                 for kind, index, edge in primitives]
         self.n_candidates = len(rows)
         if samples_per_edge is None:
-            samples_per_edge = max(8, min(2 * (width + height), MAX_SAMPLES // max(1, len(rows))))
+            share = MAX_SAMPLES // max(1, len(rows))
+            samples_per_edge = max(8, min(2 * (width + height), share))
+            if precise:
+                samples_per_edge = max(samples_per_edge, share)
         self.samples_per_edge = int(samples_per_edge)
         self.n_samples = self.n_candidates * self.samples_per_edge
         if self.n_samples == 0:
@@ -142,6 +155,7 @@ class Boundary:
         self.u = ti.field(ti.f32, shape=n)
         self.receiver = ti.field(ti.i32, shape=n)
         self.total = ti.field(ti.f32, shape=(), needs_grad=True)
+        self.point = ti.Vector.field(2, ti.f32, shape=n)
         self._build(integrator, width, height, float(side_offset))
 
     @property
@@ -281,6 +295,22 @@ class Boundary:
         image = integ.image
         shade = integ.radiance()
 
+        @ti.func
+        def own_outline(c, code):
+            """Whether the side ray of a sphere's outline candidate ``c`` hit that sphere (from outside)."""
+            return (cand[c][1] < 0 and cand[c][2] == SPHERE and kind_of(code) == SPHERE and far_of(code) == 0
+                    and index_of(code) == cand[c][3])
+
+        @ti.func
+        def sphere_point(c, p):
+            """The outline point ``p`` itself and the sphere's outward normal there: the radiance the sphere's
+            side has at its outline. Near its outline a sphere's normal, seen through a fixed film point,
+            turns as the square root of the distance to it, so the side ray's own hit, a hundredth of a
+            pixel in, would be off by a few degrees (several % of a gradient); flat faces have no such
+            term."""
+            k = sphere_offset[cand[c][3]]
+            return p, (p - vec3(geo, k)) / geo[k + 3]
+
         @ti.kernel
         def sample(seed: ti.u32):
             for c, j in ti.ndrange(K, M):
@@ -313,6 +343,8 @@ class Boundary:
                         elif k == 1:
                             alive = code == hit and (pk - q).norm() < tolerance
                         elif code != MISS:
+                            if own_outline(c, code):
+                                pk, nk = sphere_point(c, p)
                             jump += ti.select(k == 2, 1.0, -1.0) * shade(pk, nk, -d, ak, mask)
                     if k == 0 and alive:
                         # The film point and its neighbours at u -+ DU, for the tangent and the normal.
@@ -350,7 +382,17 @@ class Boundary:
                     x, _, _, _ = film_point(s // M, u_of[s], receiver[s])
                     total[None] += w * x.dot(normal[s])
 
-        self._sample, self._edges = sample, edges
+        point = self.point
+
+        @ti.kernel
+        def points():
+            for s in range(N):
+                x = ti.math.vec2(0.0, 0.0)
+                if weight[s] != 0.0:
+                    x, _, _, _ = film_point(s // M, u_of[s], receiver[s])
+                point[s] = x
+
+        self._sample, self._edges, self._points = sample, edges, points
 
     # =============================================================================================
     # The pass
@@ -361,9 +403,46 @@ class Boundary:
         scene's meshes must be placed (any :meth:`Integrator.forward` does it)."""
         if not self.active:
             return
-        self._sample(int(seed) & 0xFFFFFFFF)
+        self.sample(seed)
         self.total.grad[None] = 1.0
         self._edges.grad()
+
+    def sample(self, seed: int) -> None:
+        """Draw the edge samples of ``seed`` and their weights (what :meth:`backward` does first)."""
+        if self.active:
+            self._sample(int(seed) & 0xFFFFFFFF)
+
+    def film_speeds(self, offsets, steps) -> np.ndarray:
+        """How fast the edges that matter move on the film, per parameter component.
+
+        For each pool offset in ``offsets``, the 99th percentile over the samples of the last
+        :meth:`sample` that carry weight (whose pixel's loss gradient and jump are not zero) of
+        ``|dx/dθ|``, in pixels per unit of the parameter, by a central difference of the film points
+        with the matching step in ``steps``; 0 where no such sample moves. Leaves the pool as it was.
+        """
+        speeds = np.zeros(len(offsets))
+        if not self.active:
+            return speeds
+        live = self.weight.to_numpy() != 0.0
+        if not live.any():
+            return speeds
+        dev = self.dev
+        base = dev.pool_values()
+        try:
+            for i, (k, h) in enumerate(zip(offsets, steps)):
+                ends = []
+                for sign in (1.0, -1.0):
+                    pool = base.copy()
+                    pool[k] += sign * h
+                    dev.set_pool(pool)
+                    self._points()
+                    ends.append(self.point.to_numpy()[live].astype(np.float64))
+                step = float(np.float32(base[k] + h)) - float(np.float32(base[k] - h))
+                moved = np.linalg.norm(ends[0] - ends[1], axis=1) / step if step > 0 else np.zeros(1)
+                speeds[i] = float(np.percentile(moved, 99))
+        finally:
+            dev.set_pool(base)
+        return speeds
 
 
 def make_boundary(integrator, **options) -> Optional["Boundary"]:
