@@ -11,6 +11,7 @@ For every example (scenes/<name>.yaml with its references in assets/ and its tru
    terms: every parameter's error at the end, in the units of issue 7 (benchmarks/recovery.py), from
    which iteration on it stayed within its goal, and from which iteration on all did.
 
+Each example runs in its own process (a long run of many fits in one Taichi runtime has crashed).
 The examples of issue 8 (shadow_only, sun_shadow, outline_pose) are built so that shadows and outlines
 are the only cue; those of issues 3 and 7 have shading that carries most of the signal, and show whether
 the boundary terms cost any convergence there.
@@ -18,6 +19,7 @@ the boundary terms cost any convergence there.
 
 import argparse
 import os
+import subprocess
 import sys
 
 import raydiff
@@ -80,17 +82,17 @@ def main() -> int:
     parser.add_argument("--skip-cost", action="store_true")
     parser.add_argument("--skip-fits", action="store_true")
     args = parser.parse_args()
-    backend = raydiff.init(args.arch)
-    print(f"backend: {backend.describe()}")
     names = args.scenes.split(",")
+    if len(names) > 1:  # one process per example: a long run of many fits in one Taichi runtime has crashed
+        flags = ["--arch", args.arch] + (["--skip-cost"] if args.skip_cost else []) + (["--skip-fits"] if args.skip_fits else [])
+        codes = [subprocess.run([sys.executable, __file__, "--scenes", name, *flags]).returncode for name in names]
+        return max(codes)
+    backend = raydiff.init(args.arch)
+    print(f"{names[0]}: backend {backend.describe()}", flush=True)
     if not args.skip_cost:
-        print("# cost of one iteration")
-        for name in names:
-            cost(name)
+        cost(names[0])
     if not args.skip_fits:
-        print("# fits with and without boundary terms")
-        for name in names:
-            fits(name)
+        fits(names[0])
     return 0
 
 

@@ -79,6 +79,9 @@ optimize:
   objects.box.rotate.angle: {}
 """
 ITERATIONS = 3
+#: These tests are about views, frames, the report and --truth, not gradients: their fits leave out the
+#: boundary terms, whose kernels (a mesh's edges, with the camera free) take a minute to compile on CI.
+FAST = ("--no-boundary",)
 
 
 def invoke(*args):
@@ -144,7 +147,8 @@ def fitted(files, tmp_path_factory):
     mp.setattr(RunFolder, "write_frame", recording)
     try:
         result = invoke("fit", files["start"], files["left"], files["right"], "--iterations", ITERATIONS,
-                        "--frame-every", 2, "--arch", "cpu", "--out", out, "--truth", files["true"], "--json")
+                        "--frame-every", 2, "--arch", "cpu", "--out", out, "--truth", files["true"], "--json",
+                        *FAST)
     finally:
         mp.undo()
     assert result.exit_code == 0, result.output
@@ -353,7 +357,7 @@ def test_truth_values_are_read_by_camera_and_nested_paths(fitted):
 def test_resume_checks_every_reference_in_order(fitted, files):
     _, out, _ = fitted
     before = sorted(os.listdir(out))
-    result = invoke("fit", files["start"], files["right"], files["left"], "--resume", out, "--arch", "cpu")
+    result = invoke("fit", files["start"], files["right"], files["left"], "--resume", out, "--arch", "cpu", *FAST)
     assert_one_error_line(result, f"{files['right']}: this reference is not the one the fit in {out} started from",
                           f"(it was {files['left']})")
     assert sorted(os.listdir(out)) == before
@@ -366,7 +370,7 @@ def test_resume_checks_every_reference_in_order(fitted, files):
 
 def test_truth_reads_camera_paths_of_a_scene_with_one_camera(files, tmp_path):
     result = invoke("fit", files["start_one"], files["one"], "--iterations", 1, "--frame-every", 0, "--arch", "cpu",
-                    "--out", tmp_path / "run", "--truth", files["true_one"], "--json")
+                    "--out", tmp_path / "run", "--truth", files["true_one"], "--json", *FAST)
     assert result.exit_code == 0, result.output
     parameters = json.loads(result.stdout)["parameters"]
     assert parameters["camera.fov"]["truth"] == [40.0]

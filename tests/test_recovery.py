@@ -198,6 +198,6 @@ def test_a_meshs_pose_from_its_outline(cpu):
 def test_a_meshs_pose_from_its_outline_stalls_without_boundary_terms(cpu):
     """Flat, evenly lit faces: moving the box changes no pixel's shading, so the shading-only gradient of
     its translation is exactly zero and the fit leaves it where it started."""
-    start, fitted, truth, size = recover("outline_pose", 30, boundary=False)
+    start, fitted, truth, size = recover("outline_pose", 5, boundary=False)
     error = distance("objects.box.translate", truth, size)
     assert error(fitted) == pytest.approx(error(start), abs=1e-6)
