@@ -54,6 +54,9 @@ def test_the_same_fit_twice_gives_the_same_history_bit_for_bit(problem):
 
 
 def test_stopped_and_resumed_fit_equals_the_straight_one_bit_for_bit(problem, tmp_path):
+    """Stop after 9 iterations, checkpoint to disk (with metadata), resume in a new Fitter: the same
+    history, values, last values and best iterate as the fit run straight through. (The CLI's resume on
+    the default, multi-threaded backend is tested in tests/test_cli_resume.py.)"""
     start, reference = problem
     straight = raydiff.fit(start, reference, SETTINGS)
     fitter = Fitter(start, reference, SETTINGS)
@@ -61,9 +64,13 @@ def test_stopped_and_resumed_fit_equals_the_straight_one_bit_for_bit(problem, tm
         fitter.step()
         if fitter.iteration == 9:
             Iteration(fitter, 8).stop()
-    save_checkpoint(tmp_path / "checkpoint.npz", fitter.checkpoint(), {})
-    arrays, _ = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert fitter.iteration == 9 and fitter.result().stopped
+    save_checkpoint(tmp_path / "checkpoint.npz", fitter.checkpoint(), {"note": "test"})
+    arrays, meta = load_checkpoint(tmp_path / "checkpoint.npz")
+    assert meta["note"] == "test"
     resumed = raydiff.fit(start, reference, SETTINGS, resume=arrays)
+    assert not resumed.stopped and resumed.iterations == SETTINGS.iterations
     np.testing.assert_array_equal(resumed.history, straight.history)
     assert all(np.array_equal(resumed.values[p], straight.values[p]) for p in straight.values)
+    assert all(np.array_equal(resumed.last_values[p], straight.last_values[p]) for p in straight.values)
     assert resumed.best_iteration == straight.best_iteration

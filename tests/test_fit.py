@@ -129,34 +129,3 @@ def test_the_result_holds_the_best_iterate(position_fit):
     assert result.best_loss == pytest.approx(losses.min())
     np.testing.assert_allclose(result.values["lights.key.position"], result.history[result.best_iteration, 2:], rtol=1e-6)
     assert result.halvings == 0 and not result.stopped
-
-
-def test_stopped_and_resumed_fit_equals_the_straight_one(reference, tmp_path):
-    """Stop after 7 of 15 iterations, checkpoint to disk, resume in a new Fitter: the same history and
-    result as the fit run straight through (up to the rounding of parallel float sums)."""
-    from raydiff.io.checkpoint import load_checkpoint, save_checkpoint
-    from raydiff.optim.fit import Fitter
-
-    settings = FitSettings(iterations=15, lr_decay=0.98, seed=3)
-    straight = raydiff.fit(_position_start(), reference, settings)
-
-    def stop_at_7(it: Iteration):
-        if it.index == 6:
-            it.stop()
-
-    fitter = Fitter(_position_start(), reference, settings)
-    while not fitter.done:
-        fitter.step()
-        stop_at_7(Iteration(fitter, fitter.iteration - 1))
-    assert fitter.iteration == 7 and fitter.result().stopped
-    save_checkpoint(tmp_path / "checkpoint.npz", fitter.checkpoint(), {"note": "test"})
-
-    arrays, meta = load_checkpoint(tmp_path / "checkpoint.npz")
-    assert meta["note"] == "test"
-    resumed = raydiff.fit(_position_start(), reference, settings, resume=arrays)
-    assert not resumed.stopped and resumed.iterations == 15
-    np.testing.assert_allclose(resumed.history, straight.history, rtol=1e-5, atol=1e-8)
-    for path in straight.values:
-        np.testing.assert_allclose(resumed.values[path], straight.values[path], rtol=1e-5)
-        np.testing.assert_allclose(resumed.last_values[path], straight.last_values[path], rtol=1e-5)
-    assert resumed.best_iteration == straight.best_iteration

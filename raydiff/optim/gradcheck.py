@@ -88,6 +88,8 @@ DEFAULT_SPP = 64
 EDGE_SPP = 1024
 #: The largest film distance, in pixels, that an edge which matters to the loss moves in one step.
 EDGE_STEP_PX = 0.1
+#: ... but a step is never shortened below this fraction of its kind's default (float32 would round it away).
+MIN_STEP_FRACTION = 1e-3
 #: The tolerance on the relative L2 error per parameter.
 DEFAULT_TOL = 0.02
 REFERENCE_STREAM = 3  # the seed stream of a rendered reference (see raydiff.optim.gradient.derive_seed)
@@ -422,7 +424,8 @@ def gradcheck(
             h = np.full(r.kind.size, eps if eps is not None else default_eps(r.kind, r.start, size))
             if eps is None and probe is not None and r.kind.device_group in MOVING_GROUPS:
                 speeds = probe.film_speeds(offsets, 0.1 * h)  # pixels per unit, of the edges that matter
-                h = np.where(speeds > 0, np.minimum(h, EDGE_STEP_PX / np.maximum(speeds, 1e-30)), h)
+                short = np.minimum(h, EDGE_STEP_PX / np.maximum(speeds, 1e-30))
+                h = np.where(speeds > 0, np.maximum(short, MIN_STEP_FRACTION * h), h)
             fd = np.empty(r.kind.size)
             for c, k in enumerate(offsets):
                 near, far = central(k, h[c]), central(k, 2.0 * h[c]) if extrapolate else None
