@@ -20,6 +20,7 @@ import math
 import os
 import signal
 from dataclasses import asdict
+from dataclasses import replace as dataclass_replace
 from typing import Annotated, Optional
 
 import numpy as np
@@ -29,12 +30,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import raydiff
 from raydiff.backend import Backend
-from raydiff.io.checkpoint import load_checkpoint
+from raydiff.io.checkpoint import CheckpointError, load_checkpoint
+from raydiff.io.claim import LOCK, Claim, FolderBusy, claim, holder, other_entries
 from raydiff.io.images import SPACES
 from raydiff.io.outputs import check_output_dir, default_output_dir
+from raydiff.optim.fit import CHECKPOINT_ARRAYS, CheckpointMismatch
 from raydiff.optim.loss import LOSSES
 from raydiff.run import plots
-from raydiff.run.folder import CHECKPOINT, RunFolder
+from raydiff.run.folder import CHECKPOINT, SETTINGS, RunFolder
 from raydiff.scene.parameters import elements, find_kind, parse_path
 
 from .messages import ARCH_HELP, Arch, choices, fail, reported_errors
@@ -141,22 +144,108 @@ def _recorded_references(meta: dict) -> tuple[list, list]:
     return [meta.get("reference")], [meta.get("reference_sha256")]
 
 
-def _resume_state(folder: str, scene_path: str, reference_paths: list[str]):
-    """The checkpoint in ``folder`` and the settings it was made with; its scene and every reference must
-    be the files given now, in the same order, unchanged."""
-    arrays, meta = load_checkpoint(os.path.join(folder, CHECKPOINT))
+#: What a resumed fit reads from its checkpoint's record of the fit.
+_META_KEYS = ("scene_sha256", "settings", "frame_every", "reference_space", "backend")
+
+#: The options whose value a resumed fit takes from its checkpoint: option -> (parameter, read the saved value
+#: from the settings and the record, turn the given value into it).
+_KEPT_ON_RESUME = {
+    "--lr": ("lr", lambda s, m: s.lr, float),
+    "--lr-decay": ("lr_decay", lambda s, m: s.lr_decay, float),
+    "--spp": ("spp", lambda s, m: s.spp, int),
+    "--loss": ("loss", lambda s, m: s.loss, lambda v: v.value),
+    "--seed": ("seed", lambda s, m: s.seed, int),
+    "--frame-every": ("frame_every", lambda s, m: m["frame_every"], int),
+    "--reference-space": ("reference_space", lambda s, m: m["reference_space"], lambda v: v.value),
+    "--correlated": ("correlated", lambda s, m: not s.decorrelate, bool),
+    "--no-boundary": ("no_boundary", lambda s, m: not s.boundary, bool),
+}
+
+#: The file a fit's results end with: a folder with it holds a finished fit's results (or a stopped one's).
+_LAST_RESULT = "report.html"
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    """Whether the user gave the option ``name`` (its parameter's name) on the command line."""
+    source = ctx.get_parameter_source(name)  # click's ParameterSource (Typer vendors click: compared by name)
+    return source is not None and source.name not in ("DEFAULT", "DEFAULT_MAP")
+
+
+def _check_resume_folder(folder: str) -> str:
+    """``folder`` must be a folder holding a checkpoint, that no other fit is running in; returns the
+    checkpoint's path."""
+    if os.path.isfile(folder):
+        if os.path.basename(folder) == CHECKPOINT:
+            fail(f"{folder}: --resume takes the folder that holds the checkpoint: --resume {os.path.dirname(folder) or '.'}")
+        fail(f"{folder}: is a file, not a folder: --resume takes the output folder of an earlier `raydiff fit`")
+    path = os.path.join(folder, CHECKPOINT)
+    if os.path.isdir(folder):
+        pid = holder(folder)
+        if pid is not None:
+            raise FolderBusy(folder, pid if pid >= 0 else None, new=False)
+        if not os.path.isfile(path) and os.path.exists(os.path.join(folder, LOCK)) and not other_entries(folder):
+            fail(f"{folder}: no checkpoint here: the fit started in this folder was stopped before it saved one; "
+                 f"start it again with --out {folder}")
+    return path
+
+
+def _resume_state(ctx: typer.Context, folder: str, scene_path: str, reference_paths: list[str], given: dict):
+    """The checkpoint in ``folder``, the record of the fit it was made with, and its settings (with
+    ``--iterations``, when given, as the new total); its scene and every reference must be the files given
+    now, in the same order, unchanged, and no option a resumed fit takes from the checkpoint may say
+    otherwise. ``given`` holds the options' values by parameter name."""
+    path = _check_resume_folder(folder)
+    arrays, meta = load_checkpoint(path, required=CHECKPOINT_ARRAYS)
+    missing = [key for key in _META_KEYS if key not in meta]
+    if missing or not isinstance(meta["settings"], dict) or not isinstance(meta["backend"], dict):
+        raise CheckpointError(path, f"its record of the fit lacks {', '.join(missing) or 'valid settings'} "
+                                    "(damaged, or not written by `raydiff fit`)")
+    try:
+        saved = raydiff.FitSettings.from_dict(meta["settings"])
+        done = int(np.asarray(arrays["iteration"]))
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(path, f"its record of the fit holds invalid settings ({err})") from None
     if meta.get("scene_sha256") != _digest(scene_path):
         fail(f"{scene_path}: this scene is not the one the fit in {folder} started from (it was {meta.get('scene')})")
     files, digests = _recorded_references(meta)
     if len(files) != len(reference_paths):
         fail(f"{folder}: the fit there started from {_plural(len(files), 'reference')} ({', '.join(map(str, files))}), "
              f"not {len(reference_paths)}: give the same references, in the same order")
-    for path, file, digest in zip(reference_paths, files, digests + [None] * (len(files) - len(digests))):
-        if digest != _digest(path):
-            fail(f"{path}: this reference is not the one the fit in {folder} started from (it was {file})")
+    for ref, file, digest in zip(reference_paths, files, digests + [None] * (len(files) - len(digests))):
+        if digest != _digest(ref):
+            fail(f"{ref}: this reference is not the one the fit in {folder} started from (it was {file})")
+
+    if _given(ctx, "out") and os.path.realpath(given["out"]) != os.path.realpath(folder):
+        fail(f"{folder}: --out {given['out']} cannot go with --resume: a resumed fit writes into the folder it "
+             f"continues; drop --out, or drop --resume to start a new fit in {given['out']}")
+    for option, (name, read, convert) in _KEPT_ON_RESUME.items():
+        if not _given(ctx, name):
+            continue
+        value, kept = convert(given[name]), read(saved, meta)
+        if value == kept:
+            continue
+        if isinstance(value, bool):
+            ours, theirs = (option, f"no {option}") if value else (f"no {option}", option)
+        else:
+            ours, theirs = f"{option} {value}", f"{option} {kept}" if kept is not None else f"no {option}"
+        fail(f"{folder}: {ours} differs from the fit there ({theirs}): a resumed fit keeps the settings it started "
+             f"with; drop {option}, or start a new fit with another --out")
+
+    total = saved.iterations
+    finished = done >= saved.iterations and os.path.isfile(os.path.join(folder, _LAST_RESULT))
+    if _given(ctx, "iterations"):
+        total = given["iterations"]
+        if total < done:
+            fail(f"{folder}: --iterations {total} is below the {done} iterations the fit there has run: --iterations "
+                 f"is the total to continue to; give at least {done + 1 if finished else done}")
+    if finished and total <= done:
+        fail(f"{folder}: the fit there has finished ({done} of {saved.iterations} iterations): give --iterations N "
+             f"above {done} to continue it to N")
+    settings = dataclass_replace(saved, iterations=total)
     meta = {key: value for key, value in meta.items() if key not in ("reference", "reference_sha256")}
     meta["references"], meta["references_sha256"] = files, digests
-    return arrays, meta
+    meta["settings"] = asdict(settings)
+    return arrays, meta, settings
 
 
 # =================================================================================================
@@ -165,15 +254,23 @@ def _resume_state(folder: str, scene_path: str, reference_paths: list[str]):
 
 
 class _StopOnSignal:
-    """The first SIGINT or SIGTERM asks the fit to stop after its current iteration; a second SIGINT
-    interrupts at once (KeyboardInterrupt)."""
+    """Once the fit has started (its first iteration done), the first SIGINT or SIGTERM asks it to stop
+    after its current iteration, and a second SIGINT interrupts at once (KeyboardInterrupt). During
+    start-up (building the device scene, compiling the kernels) there is nothing to keep yet: SIGINT
+    interrupts at once (``aborted`` says so), and SIGTERM stops the fit after its first iteration."""
 
     def __init__(self):
         self.signal: int | None = None
+        self.started = False
+        self.aborted = False
         self._previous = {}
 
     def _handle(self, signum, frame):
-        if self.signal is not None and signum == signal.SIGINT:
+        if signum == signal.SIGINT and (self.signal is not None or not self.started):
+            self.aborted = not self.started
+            previous = self._previous.get(signal.SIGINT)
+            if callable(previous):  # reported_errors' watch: it remembers the interrupt, then raises
+                previous(signum, frame)
             raise KeyboardInterrupt
         self.signal = signum
 
@@ -188,6 +285,38 @@ class _StopOnSignal:
     def __exit__(self, *exc):
         for sig, handler in self._previous.items():
             signal.signal(sig, handler)
+
+
+class _Rollbacks:
+    """Tells of the divergence guard's rollbacks: the first as it happens, one line; any later ones as
+    one line at the end (:meth:`summary`), so that a loss that stays NaN does not flood the terminal."""
+
+    def __init__(self, console: Console, seen: int):
+        self.console, self.seen, self.told, self.more, self.last = console, seen, False, 0, -1
+
+    def update(self, guard: dict) -> None:
+        new = guard["halvings"] - self.seen
+        if new <= 0:
+            return
+        self.seen, self.last = guard["halvings"], guard["last_rollback"]
+        if not self.told:
+            self.told, new = True, new - 1
+            self.console.print(
+                f"iteration {guard['last_rollback']}: the loss or a gradient was not finite; rolled back to the "
+                f"best parameters (iteration {guard['best_iteration']}) and halved the learning rates"
+                " (any further rollbacks are counted at the end)",
+                style="yellow",
+            )
+        self.more += new
+
+    def summary(self) -> None:
+        if self.more:
+            self.console.print(
+                f"the loss or a gradient was not finite {_plural(self.more, 'more time')} (the last at iteration "
+                f"{self.last}): each time the fit rolled back and halved the learning rates again "
+                f"({self.seen} halvings in all)",
+                style="yellow",
+            )
 
 
 def _progress(quiet: bool) -> Progress:
@@ -207,39 +336,56 @@ def _progress(quiet: bool) -> Progress:
 def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, frame_every: int, checkpoint_every: int,
          quiet: bool, stopper: _StopOnSignal, console: Console):
     """Run the fit against ``refs`` (one per camera), writing frames (one row per view) and checkpoints
-    into ``folder``; returns the result."""
+    into ``folder`` (a new fit's first before its first iteration); returns the result."""
     n = settings.iterations
     read_every = max(1, n // 100)  # reading the loss waits for the device
-    seen_halvings = int(np.asarray(resume["adam_state"])[1]) if resume is not None else 0
+    rollbacks = _Rollbacks(console, int(np.asarray(resume["adam_state"])[1]) if resume is not None else 0)
     progress = _progress(quiet)
     view_names = [camera.name for camera in scene.cameras]
 
+    def started(state: dict) -> None:
+        if resume is None:  # a resumed fit's folder has its checkpoint already
+            folder.write_checkpoint(state, meta)
+
     def callback(it: raydiff.Iteration) -> None:
-        nonlocal seen_halvings
+        stopper.started = True
         last = it.index == n - 1 or stopper.signal is not None
         if frame_every > 0 and (it.index % frame_every == 0 or last):
             folder.write_frame(it.index, it.images(), refs, it.loss, view_names=view_names)
         if last or (checkpoint_every > 0 and (it.index + 1) % checkpoint_every == 0):
             folder.write_checkpoint(it.checkpoint(), meta)
         if it.index % read_every == 0 or last:
-            guard = it.guard()
-            if guard["halvings"] > seen_halvings:
-                seen_halvings = guard["halvings"]
-                console.print(
-                    f"iteration {guard['last_rollback']}: the loss or a gradient was not finite; rolled back to the "
-                    f"best parameters (iteration {guard['best_iteration']}) and halved the learning rates",
-                    style="yellow",
-                )
+            rollbacks.update(it.guard())
             progress.update(task, completed=it.index + 1, loss=f"{it.loss:.4g}")
         else:
             progress.update(task, completed=it.index + 1)
         if stopper.signal is not None:
             it.stop()
 
-    with progress:
-        done = int(resume["iteration"]) if resume is not None else 0
-        task = progress.add_task("fit", total=n, completed=done, loss="-")
-        return raydiff.fit(scene, refs, settings, callback=callback, resume=resume)
+    try:
+        with progress:
+            done = int(resume["iteration"]) if resume is not None else 0
+            task = progress.add_task("fit", total=n, completed=done, loss="-")
+            result = raydiff.fit(scene, refs, settings, callback=callback, resume=resume, started=started)
+    except CheckpointMismatch as err:
+        raise CheckpointError(folder.file(CHECKPOINT), str(err)) from None
+    rollbacks.summary()
+    return result
+
+
+def _claim(out: str | None, resume: str | None, scene_name: str) -> Claim:
+    """The claim on the fit's folder: ``resume``'s, ``out`` (new or empty), or a new folder named after the
+    scene and the time (the next free name, if another fit takes one first)."""
+    if resume is not None:
+        return claim(resume, new=False)
+    if out is not None:
+        return claim(out, new=True)
+    for _ in range(100):
+        try:
+            return claim(default_output_dir(scene_name), new=True, must_create=True)
+        except (FileExistsError, FolderBusy):
+            continue
+    return claim(default_output_dir(scene_name), new=True)
 
 
 # =================================================================================================
@@ -317,6 +463,7 @@ def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, tru
 
 
 def fit(
+    ctx: typer.Context,
     scene: Annotated[str, typer.Argument(metavar="SCENE", help="The starting scene (YAML, with an 'optimize' section).",
                                          show_default=False)],
     references: Annotated[list[str], typer.Argument(
@@ -347,8 +494,8 @@ def fit(
     checkpoint_every: Annotated[int, typer.Option(
         metavar="C", min=0, help="Refresh the checkpoint every C iterations (and always at the end); 0: only at the end.")] = 25,
     resume: Annotated[Optional[str], typer.Option(
-        metavar="OUT", help="Continue the fit in OUT from its checkpoint, with the settings it started with.",
-        show_default=False)] = None,
+        metavar="OUT", help="Continue the fit in OUT from its checkpoint, with the settings it started with "
+                            "(--iterations N: to N iterations in all).", show_default=False)] = None,
     deterministic: Annotated[bool, typer.Option(
         "--deterministic", help="Bit-for-bit reproducible: the CPU backend on one thread (slower).")] = False,
     correlated: Annotated[bool, typer.Option(
@@ -371,13 +518,17 @@ def fit(
         # --- 1. check -------------------------------------------------------------------------------------
         settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value,
                              decorrelate=not correlated, boundary=not no_boundary)
+        if not math.isfinite(fps):  # Typer's lower bound lets nan and inf through; the animation would fail at the end
+            fail(f"--fps must be a finite number of frames per second (at least 0.1), got {fps}")
         start_scene = raydiff.load_scene(scene)
         _check_reference_count(start_scene, references)
         space = reference_space.value if reference_space is not None else None
         state = None
         if resume is not None:
-            state, meta = _resume_state(resume, scene, references)
-            settings = raydiff.FitSettings.from_dict(meta["settings"])
+            given = {"out": out, "lr": lr, "lr_decay": lr_decay, "spp": spp, "loss": loss, "seed": seed,
+                     "frame_every": frame_every, "reference_space": reference_space, "correlated": correlated,
+                     "no_boundary": no_boundary, "iterations": iterations}
+            state, meta, settings = _resume_state(ctx, resume, scene, references, given)
             space, frame_every = meta["reference_space"], meta["frame_every"]
             deterministic = deterministic or bool(meta["backend"].get("deterministic"))
         film = start_scene.film
@@ -387,9 +538,9 @@ def fit(
         if true_scene is not None:
             _check_truth(true_scene, start_scene)
         backend = raydiff.init(arch.value, deterministic=deterministic)
-        out_dir = resume if resume is not None else (out if out is not None else default_output_dir(start_scene.name))
         if resume is None:
-            check_output_dir(out_dir)
+            if out is not None:
+                check_output_dir(out, fit_files=(CHECKPOINT, SETTINGS))
             meta = {
                 "scene": scene, "scene_sha256": _digest(scene),
                 "cameras": [camera.name for camera in start_scene.cameras],
@@ -400,17 +551,29 @@ def fit(
             }
         meta["backend"] = {**asdict(backend), "description": backend.describe()}
 
-        # --- 2. run -----------------------------------------------------------------------------------
-        folder = RunFolder(out_dir)
-        with _StopOnSignal() as stopper:
-            result = _run(start_scene, refs, settings, folder, meta, state, frame_every, checkpoint_every,
-                          quiet or json_out, stopper, console)
+        # --- the folder becomes this fit's: nobody else's fit runs in it until this one ends -----------
+        with _claim(out, resume, start_scene.name) as held:
+            out_dir = held.path
+            if not held.exclusive:
+                console.print(f"warning: {out_dir}: {held.reason}; the folder is claimed by the process id in "
+                              f"{LOCK} instead, which a fit started at the same instant could miss", style="yellow")
+            # --- 2. run -------------------------------------------------------------------------------
+            folder = RunFolder(out_dir)
+            with _StopOnSignal() as stopper:
+                try:
+                    result = _run(start_scene, refs, settings, folder, meta, state, frame_every, checkpoint_every,
+                                  quiet or json_out, stopper, console)
+                except BaseException as exc:
+                    # Ctrl-C before the first iteration: nothing worth keeping, and nothing left behind
+                    if resume is None and not stopper.started and (stopper.aborted or isinstance(exc, KeyboardInterrupt)):
+                        held.abandon([CHECKPOINT])
+                    raise
 
-        # --- 3. finish --------------------------------------------------------------------------------
-            truth_values = plots.truth_values(true_scene, list(result.values)) if true_scene else None
-            written = folder.finish(result, start_scene, meta, truth=true_scene, fps=fps, animation_every=animation_every,
-                                    references=refs)
-            written += [CHECKPOINT] + (["frames/"] if folder.frame_paths() else [])
+            # --- 3. finish ----------------------------------------------------------------------------
+                truth_values = plots.truth_values(true_scene, list(result.values)) if true_scene else None
+                written = folder.finish(result, start_scene, meta, truth=true_scene, fps=fps,
+                                        animation_every=animation_every, references=refs)
+                written += [CHECKPOINT] + (["frames/"] if folder.frame_paths() else [])
 
     # --- 4. report ------------------------------------------------------------------------------------
     views = [(camera.name, path) for camera, path in zip(start_scene.cameras, references)]
@@ -420,5 +583,10 @@ def fit(
         for line in _summary(result, backend, os.path.normpath(out_dir), written, truth_values, views):
             typer.echo(line)
     if stopper.signal is not None:
-        console.print(f"stopped by {signal.Signals(stopper.signal).name}; continue with --resume {out_dir}")
+        name = signal.Signals(stopper.signal).name
+        if result.stopped:
+            console.print(f"stopped by {name}; continue with --resume {out_dir}")
+        else:  # the signal came while the results were being written: they were all written
+            console.print(f"{name} came while the results were being written; all of them were written, and the "
+                          "fit had finished")
         raise typer.Exit(EXIT_SIGNAL[stopper.signal])

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import typer
+from .startup import interrupt_is_one_line
 
-import raydiff
+with interrupt_is_one_line():  # Ctrl-C during these imports (seconds, for Taichi) is one line too
+    import typer
 
-from .fit import fit
-from .gradcheck import gradcheck
-from .render import render
+    import raydiff
+
+    from .fit import fit
+    from .gradcheck import gradcheck
+    from .render import render
 
 app = typer.Typer(
     name="raydiff",
@@ -42,4 +45,5 @@ app.command("gradcheck")(gradcheck)
 
 
 if __name__ == "__main__":  # python -m raydiff_cli.main
-    app()
+    with interrupt_is_one_line():
+        app()

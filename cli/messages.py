@@ -17,8 +17,9 @@ import typer
 from raydiff import RaydiffError
 from raydiff.backend import ARCHS
 
+from .startup import EXIT_INTERRUPTED
+
 EXIT_ERROR = 1
-EXIT_INTERRUPTED = 130
 
 
 def choices(name: str, values, doc: str) -> type[Enum]:

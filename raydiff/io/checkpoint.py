@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+import zlib
+from typing import Iterable
 
 import numpy as np
 
@@ -35,23 +37,46 @@ def save_checkpoint(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta
     atomic_write(path, write)
 
 
-def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+def load_checkpoint(path: str | os.PathLike, required: Iterable[str] = ()) -> tuple[dict[str, np.ndarray], dict]:
     """Read a checkpoint: ``(arrays, meta)``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+    required : iterable of str
+        The arrays it must hold (:data:`raydiff.optim.fit.CHECKPOINT_ARRAYS` for a fit's).
 
     Raises
     ------
     CheckpointError
-        If the file is missing or not a raydiff checkpoint of a version this raydiff reads.
+        If the file is missing, not a readable ``.npz`` (corrupt, truncated, or holding Python objects),
+        lacks one of ``required``, or is not a raydiff checkpoint of a version this raydiff reads.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise CheckpointError(path, "no checkpoint here (expected the output folder of an earlier `raydiff fit`)")
+    unreadable = "not a readable checkpoint (a corrupt or truncated .npz file"
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
+    except ValueError:  # numpy's own words advise allow_pickle, which would run the file's code: not said here
+        raise CheckpointError(path, f"{unreadable}, or one holding Python objects)") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
+        raise CheckpointError(path, f"{unreadable})") from None
+    if "meta" not in arrays:
+        raise CheckpointError(path, "not a raydiff checkpoint: it has no 'meta' record of the fit")
+    try:
         meta = json.loads(str(arrays.pop("meta")))
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise CheckpointError(path, f"not a readable checkpoint ({type(exc).__name__}: {exc})") from None
+    except ValueError:
+        meta = None
+    if not isinstance(meta, dict):
+        raise CheckpointError(path, "not a raydiff checkpoint: its 'meta' record is not a JSON mapping")
     if meta.get("version") != VERSION:
         raise CheckpointError(path, f"checkpoint version {meta.get('version')} is not {VERSION}")
+    missing = [name for name in required if name not in arrays]
+    if missing:
+        names = ", ".join(f"'{name}'" for name in missing)
+        raise CheckpointError(path, f"the checkpoint lacks the array{'s' if len(missing) > 1 else ''} {names} "
+                                    "(damaged, or not written by `raydiff fit`)")
     return arrays, meta

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ..errors import OutputError
+from .claim import FolderBusy, holder, other_entries
 from .files import write_text
 
 FRAME_DIGITS = 5
@@ -153,11 +154,25 @@ def default_output_dir(scene_name: str, root: str | os.PathLike = "outputs", now
     return candidate
 
 
-def check_output_dir(path: str | os.PathLike) -> None:
-    """Check that ``path`` can become a fit's output folder: it does not exist, or is an empty folder.
+def check_output_dir(path: str | os.PathLike, fit_files: Sequence[str] = ()) -> None:
+    """Check that ``path`` can become a fit's output folder: it does not exist, or is an empty folder (a
+    lock file left by a fit that crashed does not count: :mod:`raydiff.io.claim`). Writes nothing.
+
+    This is the early look, before anything is computed; the fit's claim on the folder
+    (:func:`raydiff.io.claim.claim`) checks again, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The folder.
+    fit_files : sequence of str
+        Names whose presence in the folder means it holds a fit (``checkpoint.npz`` ...): the message then
+        says how to continue that fit instead.
 
     Raises
     ------
+    FolderBusy
+        If another fit is running in the folder.
     OutputError
         If ``path`` is empty, a file, or a folder that is not empty.
     """
@@ -168,10 +183,16 @@ def check_output_dir(path: str | os.PathLike) -> None:
         return
     if not os.path.isdir(path) or os.path.islink(path):
         raise OutputError(path, "exists and is not a folder; expected a new or empty folder for the output")
+    pid = holder(path)
+    if pid is not None:
+        raise FolderBusy(path, pid if pid >= 0 else None)
     try:
-        entries = os.listdir(path)
+        entries = other_entries(path)
     except OSError as err:
         raise OutputError(path, f"cannot read the folder: {_reason(err)}") from None
     if entries:
         count = f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}"
+        if any(name in entries for name in fit_files):
+            raise OutputError(path, f"folder is not empty ({count}): it holds a raydiff fit; continue it with "
+                                    f"--resume {path}, or choose another --out")
         raise OutputError(path, f"folder is not empty ({count}); expected a new or empty folder")

@@ -29,6 +29,8 @@ def not_finite(x: ti.f32) -> ti.i32:
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias correction and projection onto bounds.
 
+    ``STATE_ARRAYS`` names the arrays of :meth:`state_arrays`.
+
     Parameters
     ----------
     pool : ti.field (f32, needs_grad)
@@ -175,6 +177,8 @@ class Adam:
         }
 
     # --- checkpoints ----------------------------------------------------------------------------------
+    STATE_ARRAYS = ("adam_m", "adam_v", "adam_best", "adam_best_loss", "adam_state")
+
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Everything needed to continue exactly where this optimiser is (host copies)."""
         return {

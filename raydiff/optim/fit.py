@@ -35,6 +35,14 @@ from ..scene.parameters import Resolved, resolve_all, with_values
 from ..scene.model import Scene
 
 
+#: The arrays of a :meth:`Fitter.checkpoint`, which :meth:`Fitter.restore` needs.
+CHECKPOINT_ARRAYS = ("iteration", "pool", "history", "columns", *Adam.STATE_ARRAYS)
+
+
+class CheckpointMismatch(ValueError):
+    """A checkpoint that this fit cannot continue from (another scene, another layout, a damaged array)."""
+
+
 def as_references(scene: Scene, references) -> list[Reference]:
     """``references`` as a list with one :class:`Reference` per camera of ``scene``.
 
@@ -351,22 +359,39 @@ class Fitter:
 
         Raises
         ------
-        ValueError
-            If the checkpoint does not fit this scene (other free parameters or pool size) or holds
-            more iterations than the settings ask for.
+        CheckpointMismatch
+            If the checkpoint lacks one of :data:`CHECKPOINT_ARRAYS`, does not fit this scene (other free
+            parameters, another pool size, arrays of other shapes) or holds more iterations than the
+            settings ask for.
         """
-        if list(state["columns"]) != self.columns:
-            raise ValueError("the checkpoint frees other parameters than the scene's 'optimize' section")
+        missing = [name for name in CHECKPOINT_ARRAYS if name not in state]
+        if missing:
+            raise CheckpointMismatch(f"the checkpoint lacks the array(s) {', '.join(repr(m) for m in missing)}")
+        if [str(c) for c in np.asarray(state["columns"]).ravel()] != self.columns:
+            raise CheckpointMismatch("the checkpoint frees other parameters than the scene's 'optimize' section")
         pool = np.asarray(state["pool"], dtype=np.float32)
         if pool.shape != (self.dev.layout.size,):
-            raise ValueError("the checkpoint was made for a different scene")
-        iteration = int(state["iteration"])
+            raise CheckpointMismatch("the checkpoint was made for a different scene")
+        iteration = np.asarray(state["iteration"])
+        if iteration.shape != () or not np.issubdtype(iteration.dtype, np.integer) or int(iteration) < 0:
+            raise CheckpointMismatch("the checkpoint's 'iteration' is not a count of iterations")
+        iteration = int(iteration)
         if iteration > self.settings.iterations:
-            raise ValueError(f"the checkpoint is at iteration {iteration}, past --iterations {self.settings.iterations}")
+            raise CheckpointMismatch(f"the checkpoint is at iteration {iteration}, past --iterations {self.settings.iterations}")
+        history = np.asarray(state["history"])
+        shapes = {"history": (history.shape, (iteration, len(self.columns)))}
+        for name, field_ in (("adam_m", self.adam.m), ("adam_v", self.adam.v), ("adam_best", self.adam.best),
+                             ("adam_state", self.adam.state)):
+            shapes[name] = (np.asarray(state[name]).shape, field_.shape)
+        shapes["adam_best_loss"] = (np.asarray(state["adam_best_loss"]).shape, ())
+        wrong = [name for name, (got, want) in shapes.items() if tuple(got) != tuple(want) and not
+                 (name == "adam_best_loss" and int(np.prod(got)) == 1)]
+        if wrong:
+            raise CheckpointMismatch(f"the checkpoint's array(s) {', '.join(repr(w) for w in wrong)} have the wrong shape")
         self.dev.set_pool(pool)
         self.adam.load_state_arrays(state)
         rows = np.zeros(self.history.shape, dtype=np.float32)
-        rows[:iteration] = np.asarray(state["history"], dtype=np.float32)[:iteration]
+        rows[:iteration] = history.astype(np.float32)[:iteration]
         self.history.from_numpy(rows)
         self.iteration = iteration
 
@@ -377,6 +402,7 @@ def fit(
     settings: FitSettings = FitSettings(),
     callback: Callable[[Iteration], None] | None = None,
     resume: dict[str, np.ndarray] | None = None,
+    started: Callable[[dict[str, np.ndarray]], None] | None = None,
 ) -> FitResult:
     """Fit the scene's free parameters to ``reference`` by gradient descent.
 
@@ -395,6 +421,10 @@ def fit(
     resume : dict, optional
         A :meth:`Fitter.checkpoint` to continue from (same scene, reference and settings): the result is
         the one the uninterrupted fit would have given.
+    started : callable, optional
+        Called once before the first iteration (after ``resume`` is restored) with the fit's state as a
+        :meth:`Fitter.checkpoint`, e.g. to save it: a fit stopped before its first iteration can then be
+        continued all the same.
 
     Returns
     -------
@@ -405,6 +435,8 @@ def fit(
     fitter = Fitter(scene, references, settings)
     if resume is not None:
         fitter.restore(resume)
+    if started is not None:
+        started(fitter.checkpoint())
     while not fitter.done:
         fitter.step()
         if callback is not None:
