@@ -425,6 +425,142 @@ def _render_options(*options: str) -> Callable[[Path], list[str]]:
 
 
 # --------------------------------------------------------------------------------------------------------
+# Setups for the output folder, resuming and start-up (issue 12): a folder another fit holds, checkpoints
+# written here by hand (no fit needed: every case fails before the checkpoint's arrays are used)
+# --------------------------------------------------------------------------------------------------------
+
+_HELD: list[int] = []  # lock files this process holds, standing for a fit that runs in the folder
+
+
+def _hold(out: Path) -> None:
+    """Lock ``out/.raydiff.lock`` as a running fit does (flock: a second open file conflicts even in this
+    process); the lock of the previous case is let go first."""
+    import fcntl
+
+    from raydiff.io.claim import lock_path
+
+    while _HELD:
+        os.close(_HELD.pop())
+    out.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path(out), os.O_RDWR | os.O_CREAT, 0o644)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    _HELD.append(fd)
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _checkpoint(folder: Path, iteration: int = 1, drop: Sequence[str] = (), finished: bool = False,
+                meta_drop: Sequence[str] = (), **settings) -> Path:
+    """The good scene and reference, and ``out/checkpoint.npz`` as a fit of them at ``iteration`` of 3 would
+    leave it (``settings`` override the fit's settings; ``drop`` leaves arrays out, ``meta_drop`` keys of
+    its record; ``finished``: with the results written, report.html last). Returns ``out``."""
+    from dataclasses import asdict
+
+    from raydiff.io.checkpoint import save_checkpoint
+    from raydiff.optim.fit import CHECKPOINT_ARRAYS
+
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    out = folder / "out"
+    out.mkdir()
+    arrays = {name: np.zeros(3, dtype=np.float32) for name in CHECKPOINT_ARRAYS if name not in drop}
+    if "iteration" in arrays:
+        arrays["iteration"] = np.array(iteration, dtype=np.int64)
+    meta = {"scene": str(folder / "scene.yaml"), "scene_sha256": _digest(folder / "scene.yaml"),
+            "references": [str(folder / "ref.png")], "references_sha256": [_digest(folder / "ref.png")],
+            "reference_space": None, "frame_every": 10, "backend": {"name": "cpu"},
+            "settings": asdict(raydiff.FitSettings(**{"iterations": 3, **settings}))}
+    save_checkpoint(out / "checkpoint.npz", arrays, {k: v for k, v in meta.items() if k not in meta_drop})
+    if finished:
+        write(out, "report.html", "<html></html>\n")
+    return out
+
+
+def _resume(*options: str, iteration: int = 1, drop: Sequence[str] = (), finished: bool = False,
+            meta_drop: Sequence[str] = (), **settings) -> Callable[[Path], list[str]]:
+    """A setup: a checkpoint (see :func:`_checkpoint`) and ``raydiff fit --resume out`` with ``options``."""
+
+    def setup(folder: Path) -> list[str]:
+        out = _checkpoint(folder, iteration, drop, finished, meta_drop, **settings)
+        return ["fit", str(folder / "scene.yaml"), str(folder / "ref.png"), "--arch", "cpu", "--resume", str(out),
+                *options]
+
+    return setup
+
+
+def _resume_broken(make: Callable[[Path], None]) -> Callable[[Path], list[str]]:
+    """A setup: a good checkpoint that ``make(path)`` then spoils, and ``raydiff fit --resume out``."""
+
+    def setup(folder: Path) -> list[str]:
+        argv = _resume()(folder)
+        make(folder / "out" / "checkpoint.npz")
+        return argv
+
+    return setup
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _pickled(path: Path) -> None:
+    np.savez(path, meta=np.array(["a", {"python": "object"}], dtype=object))
+
+
+def _resume_at(target: Callable[[Path], str]) -> Callable[[Path], list[str]]:
+    """A setup: a good checkpoint, and ``--resume`` of ``target(folder)`` instead of its folder."""
+
+    def setup(folder: Path) -> list[str]:
+        argv = _resume()(folder)
+        argv[argv.index("--resume") + 1] = target(folder)
+        return argv
+
+    return setup
+
+
+def _out_busy(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    write(folder, "out/frames/00000.png", b"a frame")
+    _hold(folder / "out")
+    return fit_argv(folder)
+
+
+def _resume_busy(folder: Path) -> list[str]:
+    argv = _resume()(folder)
+    _hold(folder / "out")
+    return argv
+
+
+def _out_holds_a_fit(folder: Path) -> list[str]:
+    _checkpoint(folder, finished=True)
+    return fit_argv(folder)
+
+
+def _resume_before_first_checkpoint(folder: Path) -> list[str]:
+    write(folder, "scene.yaml", SCENE)
+    write_reference(folder / "ref.png")
+    write(folder, "out/.raydiff.lock", "12345\n")  # a fit killed between its claim and its first checkpoint
+    return ["fit", str(folder / "scene.yaml"), str(folder / "ref.png"), "--arch", "cpu", "--resume", str(folder / "out")]
+
+
+def _resume_read_only(folder: Path) -> list[str]:
+    argv = _resume()(folder)
+    out = folder / "out"
+    out.chmod(0o555)
+    if os.access(out, os.W_OK):
+        out.chmod(0o755)
+        raise NotApplicable("running as root, which writes into a folder with mode 555 all the same")
+    return argv
+
+
+# --------------------------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------------------------
 
@@ -700,6 +836,66 @@ CASES: list[Case] = [
          ["out.png", "is a folder; expected the name of an image file"]),
     Case("render-missing-folder", "asked render to write into a folder that does not exist", _render_into("renders/out.png"),
          ["renders/out.png", "the folder", "does not exist"]),
+    # --- issue 12: the output folder, resume, start-up ---
+    Case("out-busy", "fitted into a folder another fit is running in", _out_busy,
+         ["out", "another fit (pid ", "is running in this folder", "wait for it to end, or choose another --out"]),
+    Case("resume-busy", "resumed the fit in a folder while another fit runs in it", _resume_busy,
+         ["out", "another fit (pid ", "is running in this folder", "wait for it to end"]),
+    Case("out-holds-a-fit", "started a new fit into the folder of an earlier one", _out_holds_a_fit,
+         ["out", "folder is not empty (2 entries)", "holds a raydiff fit", "continue it with --resume", "choose another --out"]),
+    Case("resume-is-a-file", "gave --resume a file instead of a fit's folder", _resume_at(lambda f: str(f / "ref.png")),
+         ["ref.png", "is a file, not a folder", "--resume takes the output folder of an earlier `raydiff fit`"]),
+    Case("resume-names-the-checkpoint", "gave --resume the checkpoint file instead of its folder",
+         _resume_at(lambda f: str(f / "out" / "checkpoint.npz")),
+         ["checkpoint.npz", "--resume takes the folder that holds the checkpoint", "out"]),
+    Case("resume-before-first-checkpoint", "resumed a fit killed before it saved a checkpoint",
+         _resume_before_first_checkpoint, ["out", "no checkpoint here", "stopped before it saved one", "--out"]),
+    Case("resume-read-only", "resumed a fit in a folder they may not write to (mode 555)", _resume_read_only,
+         ["out", "cannot write in the folder", "Permission denied"]),
+    Case("resume-finished", "resumed a fit that had finished, without asking for more iterations",
+         _resume(iteration=3, finished=True),
+         ["out", "the fit there has finished (3 of 3 iterations)", "give --iterations N above 3"]),
+    Case("resume-iterations-below", "resumed a fit with --iterations below what it has run",
+         _resume("--iterations", "3", iteration=5, iterations=9),
+         ["out", "--iterations 3 is below the 5 iterations the fit there has run", "give at least 5"]),
+    Case("resume-with-out", "gave --out another folder with --resume", _resume("--out", "elsewhere"),
+         ["out", "--out elsewhere cannot go with --resume", "drop --out"]),
+    Case("resume-with-lr", "gave --resume a learning rate other than the fit's", _resume("--lr", "0.5", lr=0.1),
+         ["out", "--lr 0.5 differs from the fit there (--lr 0.1)", "keeps the settings it started with", "drop --lr"]),
+    Case("resume-with-lr-decay", "gave --resume another --lr-decay", _resume("--lr-decay", "0.9"),
+         ["out", "--lr-decay 0.9 differs from the fit there (--lr-decay 1.0)", "drop --lr-decay"]),
+    Case("resume-with-spp", "gave --resume another --spp", _resume("--spp", "4"),
+         ["out", "--spp 4 differs from the fit there (no --spp)", "drop --spp"]),
+    Case("resume-with-loss", "gave --resume another loss", _resume("--loss", "l1"),
+         ["out", "--loss l1 differs from the fit there (--loss mse)", "drop --loss"]),
+    Case("resume-with-seed", "gave --resume another seed", _resume("--seed", "3", seed=7),
+         ["out", "--seed 3 differs from the fit there (--seed 7)", "drop --seed"]),
+    Case("resume-with-frame-every", "gave --resume another --frame-every", _resume("--frame-every", "5"),
+         ["out", "--frame-every 5 differs from the fit there (--frame-every 10)", "drop --frame-every"]),
+    Case("resume-with-reference-space", "gave --resume another --reference-space", _resume("--reference-space", "linear"),
+         ["out", "--reference-space linear differs from the fit there (no --reference-space)", "drop --reference-space"]),
+    Case("resume-with-correlated", "gave --resume --correlated, which the fit did not start with", _resume("--correlated"),
+         ["out", "--correlated differs from the fit there (no --correlated)", "drop --correlated"]),
+    Case("resume-with-no-boundary", "gave --resume --no-boundary, which the fit did not start with",
+         _resume("--no-boundary"), ["out", "--no-boundary differs from the fit there (no --no-boundary)", "drop --no-boundary"]),
+    Case("resume-checkpoint-corrupt", "resumed from a checkpoint of random bytes",
+         _resume_broken(lambda p: p.write_bytes(random_bytes(300))),
+         ["checkpoint.npz", "not a readable checkpoint (a corrupt or truncated .npz file)"]),
+    Case("resume-checkpoint-truncated", "resumed from a checkpoint cut short", _resume_broken(_truncate),
+         ["checkpoint.npz", "not a readable checkpoint (a corrupt or truncated .npz file)"]),
+    Case("resume-checkpoint-pickled", "resumed from a checkpoint holding a Python object", _resume_broken(_pickled),
+         ["checkpoint.npz", "not a readable checkpoint", "it holds Python objects, which raydiff never loads"]),
+    Case("resume-checkpoint-missing-array", "resumed from a checkpoint that lacks an array", _resume(drop=["pool"]),
+         ["checkpoint.npz", "the checkpoint lacks the array 'pool'"]),
+    Case("resume-checkpoint-no-record", "resumed from an .npz with arrays but no record of the fit",
+         _resume_broken(lambda p: np.savez(p, pool=np.zeros(3))),
+         ["checkpoint.npz", "not a raydiff checkpoint", "no 'meta' record"]),
+    Case("resume-checkpoint-record-incomplete", "resumed from a checkpoint whose record lacks the settings",
+         _resume(meta_drop=["settings"]), ["checkpoint.npz", "its record of the fit lacks settings"]),
+    Case("option-fps-infinite", "asked for an animation at infinitely many frames per second", fit_options("--fps", "inf"),
+         ["--fps must be a finite number of frames per second", "got inf"]),
+    Case("option-fps-nan", "asked for an animation at nan frames per second", fit_options("--fps", "nan"),
+         ["Invalid value for '--fps'"], exit_code=2),
     # --- gradcheck: the scene and reference files of fit_scene, then ``raydiff gradcheck SCENE [REF]`` ---
     Case("gradcheck-param-unknown", "asked gradcheck for a parameter of a light the scene does not have",
          lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--param", "lights.kye.position"],

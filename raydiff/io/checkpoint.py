@@ -61,7 +61,10 @@ def load_checkpoint(path: str | os.PathLike, required: Iterable[str] = ()) -> tu
         with np.load(path, allow_pickle=False) as data:
             arrays = {key: data[key] for key in data.files}
     except ValueError:  # numpy's own words advise allow_pickle, which would run the file's code: not said here
-        raise CheckpointError(path, f"{unreadable}, or one holding Python objects)") from None
+        if zipfile.is_zipfile(path):  # a whole archive, with an array of Python objects in it
+            raise CheckpointError(path, "not a readable checkpoint (it holds Python objects, which raydiff never "
+                                        "loads: not written by `raydiff fit`)") from None
+        raise CheckpointError(path, f"{unreadable})") from None
     except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error):
         raise CheckpointError(path, f"{unreadable})") from None
     if "meta" not in arrays:

@@ -203,10 +203,8 @@ def claim(path: str | os.PathLike, new: bool, must_create: bool = False) -> Clai
     created = False
     try:
         if new:
-            parent = os.path.dirname(os.path.abspath(path))
-            os.makedirs(parent, exist_ok=True)
             try:
-                os.mkdir(path)
+                os.makedirs(path)  # FileExistsError only if the folder itself is there already
                 created = True
             except FileExistsError:
                 if must_create:
