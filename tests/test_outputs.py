@@ -100,3 +100,23 @@ def test_a_non_empty_folder_or_a_file_is_not_an_output_folder(tmp_path):
     with pytest.raises(OutputError, match="not a folder"):
         check_output_dir(tmp_path / "a.txt")
     assert os.listdir(tmp_path) == ["a.txt"]
+
+
+def test_a_stale_lock_file_does_not_make_a_folder_non_empty(tmp_path):
+    (tmp_path / ".raydiff.lock").write_text("999999\n")  # left by a fit killed with SIGKILL
+    check_output_dir(tmp_path)
+    assert os.listdir(tmp_path) == [".raydiff.lock"]
+
+
+def test_a_folder_another_fit_runs_in_is_busy(tmp_path):
+    from raydiff.io.claim import FolderBusy, claim
+
+    with claim(tmp_path, new=True):
+        with pytest.raises(FolderBusy, match=rf"another fit \(pid {os.getpid()}\) is running in this folder"):
+            check_output_dir(tmp_path)
+
+
+def test_a_folder_holding_a_fit_says_how_to_continue_it(tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"")
+    with pytest.raises(OutputError, match=f"holds a raydiff fit; continue it with --resume {re.escape(str(tmp_path))}"):
+        check_output_dir(tmp_path, fit_files=("checkpoint.npz",))

@@ -213,6 +213,9 @@ def claim(path: str | os.PathLike, new: bool, must_create: bool = False) -> Clai
                     raise OutputError(path, "exists and is not a folder; expected a new or empty folder for the output") from None
                 entries = other_entries(path)
                 if entries:  # refused before the lock file is made: nothing written
+                    pid = holder(path)
+                    if pid is not None:
+                        raise FolderBusy(path, pid if pid >= 0 else None) from None
                     raise _not_empty(path, entries) from None
         elif not os.path.isdir(path):
             raise OutputError(path, "no such folder (expected the output folder of an earlier `raydiff fit`)")
