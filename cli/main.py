@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from .startup import interrupt_is_one_line
+from .startup import interrupt_after_imports, interrupt_is_one_line
 
-with interrupt_is_one_line():  # Ctrl-C during these imports (seconds, for Taichi) is one line too
+with interrupt_after_imports():  # Ctrl-C during these imports (seconds, for Taichi) is one line too
     import typer
 
     import raydiff

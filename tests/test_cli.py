@@ -274,23 +274,24 @@ def test_wrong_usage_is_typers_exit_code_2(files):
 
 
 # ---------------------------------------------------------------------------------------------------------
-# fit: dying midway (the loop replaced by a stand-in: no Taichi needed). The inputs were good, so the
-# folder is kept: whatever frames and checkpoint it holds are the work done so far.
+# fit: dying before the first iteration (the loop replaced by a stand-in: no Taichi needed). A bug keeps
+# the folder (its starting checkpoint is the work done so far); Ctrl-C then, during start-up, takes it back.
 # ---------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("error, code", [(KeyboardInterrupt, 130), (RuntimeError, 1)])
-def test_a_fit_that_dies_midway_keeps_its_folder(files, tmp_path, monkeypatch, error, code):
-    def broken_fit(scene, reference, settings, callback=None, resume=None):
+def test_a_fit_that_dies_at_start_up(files, tmp_path, monkeypatch, error, code):
+    def broken_fit(scene, reference, settings, callback=None, resume=None, started=None):
         raise error("stop")
 
     monkeypatch.setattr(raydiff, "fit", broken_fit)
     result = invoke("fit", files["start"], files["ref"], "--arch", "cpu", "--out", tmp_path / "run")
     assert result.exit_code == code
-    assert (tmp_path / "run").is_dir()
     if error is KeyboardInterrupt:
         assert result.stderr.splitlines()[-1] == "interrupted"
+        assert not (tmp_path / "run").exists()
     else:
+        assert (tmp_path / "run").is_dir() and os.listdir(tmp_path / "run") == []  # the claim given back
         assert isinstance(result.exception, RuntimeError)  # a bug is not dressed up as an error line
 
 

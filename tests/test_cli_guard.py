@@ -1,5 +1,7 @@
 """The divergence guard through the CLI: a step that makes the loss infinite is rolled back, the learning
 rates are halved, the user is told, and the result holds the best parameters, not the diverged ones.
+The user is told once as it happens, and of any further rollbacks in one line at the end: a loss that stays
+infinite for many iterations must not flood the terminal with one line per iteration.
 
 An absurd learning rate on a light's intensity against a high-dynamic-range (EXR) reference, which the
 loss does not clamp, overflows the loss to infinity on the first step.
@@ -32,12 +34,17 @@ def test_a_diverging_step_is_rolled_back_and_reported(tmp_path):
     ref = tmp_path / "ref.exr"
     assert runner.invoke(app, ["render", str(scene), "-o", str(ref), "--arch", "cpu"]).exit_code == 0
     out = tmp_path / "run"
-    result = runner.invoke(app, ["fit", str(scene), str(ref), "--arch", "cpu", "--iterations", "4",
+    result = runner.invoke(app, ["fit", str(scene), str(ref), "--arch", "cpu", "--iterations", "6",
                                  "--frame-every", "0", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     assert "rolled back to the best parameters (iteration 0) and halved the learning rates" in result.stderr
     summary = json.loads(result.stdout)
-    assert summary["halvings"] >= 1
+    halvings = summary["halvings"]
+    assert halvings >= 2  # 1e38 halved once still overflows
+    assert result.stderr.count("rolled back to the best parameters") == 1
+    more = halvings - 1
+    assert f"the loss or a gradient was not finite {more} more time{'s' if more > 1 else ''}" in result.stderr
+    assert f"({halvings} halvings in all)" in result.stderr
     assert summary["parameters"]["lights.key.intensity"]["fitted"] == [10.0, 10.0, 10.0]
     settings = json.loads((out / "settings.json").read_text())
     assert settings["halvings"] == summary["halvings"]
