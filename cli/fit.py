@@ -3,10 +3,14 @@
 The command has four parts, in order:
 
 1. **check**: the settings, the scene, the references (one per camera, in the order of the scene's
-   cameras), the truth, the backend and the output folder (or, with ``--resume``, the checkpoint). Any
-   problem is one error line, and nothing has been written.
-2. **run**: the fit, with a progress bar, a composite frame every K iterations and a checkpoint every C.
-   Ctrl-C or SIGTERM stops it after the current iteration (a second Ctrl-C aborts at once).
+   cameras), the truth, the backend and the output folder (or, with ``--resume``, the checkpoint, and
+   that no option given would change the settings it keeps). Any problem is one error line, and nothing
+   has been written. Then the folder is claimed (:mod:`raydiff.io.claim`), atomically: a second fit in
+   it, now or later while this one runs, is refused.
+2. **run**: the fit, with a progress bar, the checkpoint before the first iteration and every C, and a
+   composite frame every K iterations. Once the first iteration is done, Ctrl-C or SIGTERM stops it after
+   the current iteration (a second Ctrl-C aborts at once); before that, Ctrl-C says ``interrupted`` and
+   takes back the folder it made.
 3. **finish**: history, parameters, fitted scene, settings, checkpoint, animation, plots and report
    (:class:`raydiff.run.folder.RunFolder`), also after a stop.
 4. **report**: a summary on stdout (or ``--json``), exit code 0, or 130/143 after SIGINT/SIGTERM.

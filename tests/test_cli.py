@@ -295,6 +295,35 @@ def test_a_fit_that_dies_at_start_up(files, tmp_path, monkeypatch, error, code):
         assert isinstance(result.exception, RuntimeError)  # a bug is not dressed up as an error line
 
 
+def test_sigterm_while_the_results_are_written_lets_them_all_be_written(files, tmp_path, monkeypatch):
+    import signal
+
+    from raydiff.run.folder import RunFolder
+
+    def finished_fit(scene, references, settings, callback=None, resume=None, started=None):
+        start = {"lights.key.position": np.array(START_LIGHT)}
+        history = np.array([[0.0, 0.5, *START_LIGHT]])
+        return raydiff.FitResult(scene=scene, values=start, last_values=start, start=start,
+                                 columns=["iteration", "loss", *(f"lights.key.position[{i}]" for i in range(3))], history=history,
+                                 final_images=[np.zeros((24, 32, 3), dtype=np.float32)], view_names=["camera"],
+                                 backend="cpu", settings=settings, best_iteration=0, best_loss=0.5)
+
+    finish = RunFolder.finish
+
+    def terminated_while_finishing(self, *args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)  # the fit's handler notes it; the writes go on
+        return finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(raydiff, "fit", finished_fit)
+    monkeypatch.setattr(RunFolder, "finish", terminated_while_finishing)
+    out = tmp_path / "run"
+    result = invoke("fit", files["start"], files["ref"], "--arch", "cpu", "--iterations", 1, "--out", out)
+    assert result.exit_code == 143
+    assert result.stderr.splitlines()[-1] == ("SIGTERM came while the results were being written; all of them were "
+                                              "written, and the fit had finished")
+    assert (out / "report.html").is_file() and not json.loads((out / "settings.json").read_text())["stopped_early"]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # the app
 # ---------------------------------------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """A fit's output folder, from the first frame to the report.
 
-The folder is created only once every input has been checked. From then on it is always worth keeping:
-frames appear as the fit runs, a checkpoint is refreshed every few iterations, and every file is written
-atomically, so a fit that dies (or is stopped) leaves a folder that ``raydiff fit --resume`` continues.
+The folder is created only once every input has been checked, and claimed by one fit for its whole life
+(:mod:`raydiff.io.claim`: the hidden ``.raydiff.lock``, gone again when the fit ends). From then on it is
+always worth keeping: the checkpoint is written before the first iteration and refreshed every few
+iterations, frames appear as the fit runs, and every file is written atomically, so a fit that dies (or
+is stopped) leaves a folder that ``raydiff fit --resume`` continues.
 When the fit ends, finished or stopped, :meth:`RunFolder.finish` writes the results::
 
     frames/00000.png ...   render | reference | error heat map (one row per view), iteration and loss
