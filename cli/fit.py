@@ -353,7 +353,8 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
 
     def callback(it: raydiff.Iteration) -> None:
         stopper.started = True
-        last = it.index == n - 1 or stopper.signal is not None
+        stopping = stopper.signal is not None  # read once: a signal that comes during this callback stops the next
+        last = it.index == n - 1 or stopping
         if frame_every > 0 and (it.index % frame_every == 0 or last):
             folder.write_frame(it.index, it.images(), refs, it.loss, view_names=view_names)
         if last or (checkpoint_every > 0 and (it.index + 1) % checkpoint_every == 0):
@@ -363,7 +364,7 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
             progress.update(task, completed=it.index + 1, loss=f"{it.loss:.4g}")
         else:
             progress.update(task, completed=it.index + 1)
-        if stopper.signal is not None:
+        if stopping:
             it.stop()
 
     try:
@@ -556,28 +557,29 @@ def fit(
         meta["backend"] = {**asdict(backend), "description": backend.describe()}
 
         # --- the folder becomes this fit's: nobody else's fit runs in it until this one ends -----------
+        stopper = _StopOnSignal()
         with _claim(out, resume, start_scene.name) as held:
             out_dir = held.path
-            if not held.exclusive:
-                console.print(f"warning: {out_dir}: {held.reason}; the folder is claimed by the process id in "
-                              f"{LOCK} instead, which a fit started at the same instant could miss", style="yellow")
-            # --- 2. run -------------------------------------------------------------------------------
-            folder = RunFolder(out_dir)
-            with _StopOnSignal() as stopper:
-                try:
+            try:
+                if not held.exclusive:
+                    console.print(f"warning: {out_dir}: {held.reason}; the folder is claimed by the process id in "
+                                  f"{LOCK} instead, which a fit started at the same instant could miss", style="yellow")
+                # --- 2. run ---------------------------------------------------------------------------
+                folder = RunFolder(out_dir)
+                with stopper:
                     result = _run(start_scene, refs, settings, folder, meta, state, frame_every, checkpoint_every,
                                   quiet or json_out, stopper, console)
-                except BaseException as exc:
-                    # Ctrl-C before the first iteration: nothing worth keeping, and nothing left behind
-                    if resume is None and not stopper.started and (stopper.aborted or isinstance(exc, KeyboardInterrupt)):
-                        held.abandon([CHECKPOINT])
-                    raise
 
-            # --- 3. finish ----------------------------------------------------------------------------
-                truth_values = plots.truth_values(true_scene, list(result.values)) if true_scene else None
-                written = folder.finish(result, start_scene, meta, truth=true_scene, fps=fps,
-                                        animation_every=animation_every, references=refs)
-                written += [CHECKPOINT] + (["frames/"] if folder.frame_paths() else [])
+                # --- 3. finish ------------------------------------------------------------------------
+                    truth_values = plots.truth_values(true_scene, list(result.values)) if true_scene else None
+                    written = folder.finish(result, start_scene, meta, truth=true_scene, fps=fps,
+                                            animation_every=animation_every, references=refs)
+                    written += [CHECKPOINT] + (["frames/"] if folder.frame_paths() else [])
+            except BaseException as exc:
+                # Ctrl-C before the first iteration: nothing worth keeping, and nothing left behind
+                if resume is None and not stopper.started and (stopper.aborted or isinstance(exc, KeyboardInterrupt)):
+                    held.abandon([CHECKPOINT])
+                raise
 
     # --- 4. report ------------------------------------------------------------------------------------
     views = [(camera.name, path) for camera, path in zip(start_scene.cameras, references)]
