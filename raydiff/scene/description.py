@@ -25,6 +25,8 @@ import yaml
 
 from ..errors import Location, OutputError, SceneError
 from ..io.files import write_text
+from ..io.paths import Problem, file_problem, read_regular_file
+from ..io.text import decode_utf8
 from .obj import read_obj
 from .model import (
     Camera,
@@ -42,11 +44,13 @@ from .model import (
     Vec3,
 )
 from .parameters import resolve, scene_size, write_into_document
+from .placement import nondegenerate
 
 MAX_FILM_SIZE = 16384
 MAX_LIGHTS = 31  # one bit each in the visibility pass's mask (raydiff.device.hitrecord)
 MAX_CAMERAS = 64
 MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
+MAX_YAML_DEPTH = 64  # lists and mappings inside each other; a scene needs 5, PyYAML recurses once per level
 _REQUIRED = object()
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -78,18 +82,16 @@ def load_scene(path: str | os.PathLike) -> Scene:
         :func:`load_scene_string`.
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise SceneError(Location(source), f"cannot read scene file: {reason}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise SceneError(Location(source, line=line), f"expected UTF-8 text, got byte {data[err.start]:#04x}") from None
+    data = read_regular_file(source, lambda problem: SceneError(Location(source), _cannot_read(problem, "scene")))
+    text = decode_utf8(data, lambda line, message: SceneError(Location(source, line=line), message))
     return load_scene_string(text, source=source, base_dir=os.path.dirname(source) or ".")
+
+
+def _cannot_read(problem: Problem, what: str, name: str | None = None) -> str:
+    """``cannot read <what> file ['<name>']: <reason>``, and what was expected where something else is."""
+    expected = f"; expected a {what} file" if problem.wrong_kind else ""
+    named = f" '{name}'" if name is not None else ""
+    return f"cannot read {what} file{named}: {problem.reason}{expected}"
 
 
 def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") -> Scene:
@@ -201,7 +203,7 @@ def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """Parse YAML ``text`` into plain data and a table of key path to 1-based line."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text, source)
         node = loader.get_single_node()
         if node is None:
             raise SceneError(Location(source), f"empty document; expected {_SCENE_MAPPING}")
@@ -223,6 +225,37 @@ def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
             loader.dispose()
 
 
+def _too_deep(source: str, line: int, through: str = "") -> SceneError:
+    return SceneError(Location(source, line=line),
+                      f"lists and mappings nested more than {MAX_YAML_DEPTH} levels deep{through}; "
+                      f"expected at most {MAX_YAML_DEPTH} (a scene has about 5)")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing lists and mappings nested more than :data:`MAX_YAML_DEPTH` deep.
+
+    PyYAML's composer calls itself once per level of nesting, so ``[[[[...]]]]`` ten thousand deep would
+    end in a RecursionError; the depth is counted on the way down and refused, with the line where the
+    level too many starts, long before Python's recursion limit.
+    """
+
+    def __init__(self, text: str, source: str):
+        super().__init__(text)
+        self.source = source
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise _too_deep(self.source, self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def _tag(text: str) -> str:
     """``text`` with YAML's long tag names shortened (``tag:yaml.org,2002:int`` to ``!!int``)."""
     return text.replace("tag:yaml.org,2002:", "!!")
@@ -237,6 +270,7 @@ class _Converter:
         self.lines = lines
         self.active: set[int] = set()  # ids of the collections being converted, to catch recursive aliases
         self.budget = MAX_YAML_NODES
+        self.depth = 0  # aliases can nest deeper than the composer saw: an anchor's depth adds to the alias's
 
     def error(self, node: yaml.Node, key: str, message: str) -> SceneError:
         return SceneError(Location(self.source, key or None, node.start_mark.line + 1), message)
@@ -251,10 +285,14 @@ class _Converter:
             raise self.error(node, path, "recursive YAML alias; expected plain nested data")
         if node.tag not in (_MAP_TAG, _SEQ_TAG):
             raise self.error(node, path, f"unsupported YAML tag '{_tag(node.tag)}'; expected a plain mapping or list")
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _too_deep(self.source, node.start_mark.line + 1, " (through aliases)")
         self.active.add(id(node))
+        self.depth += 1
         try:
             return self.mapping(node, path) if isinstance(node, yaml.MappingNode) else self.sequence(node, path)
         finally:
+            self.depth -= 1
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
@@ -536,6 +574,11 @@ def _read_camera(doc: _Doc, key: str, value: Any, index: int | None = None) -> C
     fov = m.get("fov", read_number, 40.0)
     forward = tuple(np.subtract(look_at, position))
     doc.check(any(forward), _join(key, "look_at"), "expected look_at to differ from position")
+    with np.errstate(all="ignore"):
+        look_at32, position32 = np.asarray(look_at, np.float32), np.asarray(position, np.float32)
+    doc.check(not (np.isfinite(look_at32).all() and np.array_equal(look_at32, position32)), _join(key, "look_at"),
+              f"expected look_at to differ from position in float32, as the renderer holds them, got "
+              f"{_show(list(look_at))} and {_show(list(position))}")
     doc.check(not _parallel(up, forward), _join(key, "up"),
               f"expected up not parallel to look_at - position, got {_show(list(up))}")
     doc.check(0.0 < fov < 180.0, _join(key, "fov"),
@@ -579,20 +622,42 @@ def _read_quad(m: _Mapping, name: str, albedo: Vec3) -> Quad:
     return Quad(name=name, origin=origin, edge1=edge1, edge2=edge2, albedo=albedo)
 
 
+def read_direction(doc: _Doc, key: str, value: Any) -> Vec3:
+    """3 numbers, not all zero, made unit length (a light's direction, a rotation's axis).
+
+    A tiny (``1.0e-200``) or huge (``1.0e+300``) vector is first divided by its largest component, so that
+    its length neither underflows nor overflows: every nonzero direction is kept, and the kernels, in
+    float32, get a unit vector.
+    """
+    vector = np.asarray(read_nonzero_vec3(doc, key, value), dtype=np.float64)
+    with np.errstate(all="ignore"):
+        largest = float(np.max(np.abs(vector)))
+        if not 1e-150 < largest < 1e150:  # else its length could underflow or overflow
+            vector = vector / largest
+        unit = vector / np.linalg.norm(vector)
+    doc.check(bool(np.isfinite(unit).all()) and any(unit), key,
+              f"expected a direction (3 numbers, not all zero), got {_show(value)}, which has no usable length")
+    return tuple(float(x) for x in unit)
+
+
 def _read_rotation(doc: _Doc, key: str, value: Any) -> Rotation:
-    """A mesh's ``rotate: {axis, angle}`` (both optional)."""
+    """A mesh's ``rotate: {axis, angle}`` (both optional; the axis is made unit length)."""
     m = _Mapping(doc, key, value, what="a mapping {axis: [x, y, z], angle: degrees}")
     m.only(("axis", "angle"))
-    return Rotation(axis=m.get("axis", read_nonzero_vec3, (0.0, 1.0, 0.0)), angle=m.get("angle", read_number, 0.0))
+    return Rotation(axis=m.get("axis", read_direction, (0.0, 1.0, 0.0)), angle=m.get("angle", read_number, 0.0))
 
 
 def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
     """A mesh's own keys: the OBJ file (relative to the scene's directory) and its placement."""
     written = m.get("file", read_text)
     resolved = os.path.abspath(os.path.join(m.doc.base_dir, written))
-    m.doc.check(os.path.isfile(resolved), _join(m.key, "file"),
-                f"mesh file '{written}' not found (looked for {resolved})")
+    problem = file_problem(resolved)
+    if problem is not None:
+        raise m.doc.error(_join(m.key, "file"), f"{_cannot_read(problem, 'mesh', written)} (looked for {resolved})")
     vertices, faces = read_obj(resolved)
+    m.doc.check(bool(nondegenerate(vertices[faces]).any()), _join(m.key, "file"),
+                f"no face of mesh file '{written}' has an area ({len(faces)} face{'s' if len(faces) != 1 else ''}, "
+                "each with repeated or collinear vertices); expected a surface")
     return Mesh(
         name=name,
         file=resolved,
@@ -631,11 +696,7 @@ def _read_point_light(m: _Mapping, name: str) -> PointLight:
 
 def _read_directional_light(m: _Mapping, name: str) -> DirectionalLight:
     """A directional light's own keys: direction (nonzero; made unit length), irradiance (W/m^2)."""
-    direction = np.asarray(m.get("direction", read_nonzero_vec3), dtype=np.float64)
-    largest = float(np.max(np.abs(direction)))
-    if not 1e-150 < largest < 1e150:  # rescale first, so that the norm neither overflows nor underflows
-        direction = direction / largest
-    direction = tuple(float(x) for x in direction / np.linalg.norm(direction))
+    direction = m.get("direction", read_direction)
     return DirectionalLight(name=name, direction=direction, irradiance=m.get("irradiance", read_irradiance))
 
 
