@@ -424,6 +424,105 @@ def _render_options(*options: str) -> Callable[[Path], list[str]]:
     return setup
 
 
+# --- issue 12: inputs that escaped as a traceback, were misread, or got a misleading message ---
+
+
+def _alias_chain(links: int = 30, depth: int = 50) -> str:
+    """Anchors each nesting the previous one ``depth`` lists deep: 50 levels as written, 1500 expanded."""
+    text = "x0: &x0 " + "[" * depth + "1" + "]" * depth + "\n"
+    for i in range(1, links):
+        text += f"x{i}: &x{i} " + "[" * depth + f"*x{i - 1}" + "]" * depth + "\n"
+    return text
+
+
+def with_rotation(rotate: str) -> str:
+    """The scene with the mesh, rotated by ``rotate`` (a flow mapping, on line 25)."""
+    return with_mesh(mesh=MESH + f"    rotate: {rotate}\n")
+
+
+def _not_a_file(kind: str) -> Callable[[Path], None]:
+    """Make ``path`` a ``kind`` of thing that is not a regular file: folder, fifo, dangling link or link loop."""
+
+    def make(path: Path) -> None:
+        if kind == "folder":
+            path.mkdir()
+        elif kind == "fifo":
+            if not hasattr(os, "mkfifo"):
+                raise NotApplicable("this system has no named pipes")
+            os.mkfifo(path)
+        elif kind == "dangling":
+            os.symlink("gone" + path.suffix, path)
+        else:  # a loop of two links
+            os.symlink(path.name + ".other", path)
+            os.symlink(path.name, path.with_name(path.name + ".other"))
+
+    return make
+
+
+def _scene_not_a_file(kind: str) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        _not_a_file(kind)(folder / "scene.yaml")
+        write_reference(folder / "ref.png")
+        return fit_argv(folder)
+
+    return setup
+
+
+def _truth_not_a_file(kind: str) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", SCENE)
+        write_reference(folder / "ref.png")
+        _not_a_file(kind)(folder / "truth.yaml")
+        return fit_argv(folder, "scene.yaml", "ref.png", "--truth", str(folder / "truth.yaml"))
+
+    return setup
+
+
+def _mesh_not_a_file(kind: str) -> Callable[[Path], list[str]]:
+    def setup(folder: Path) -> list[str]:
+        argv = fit_scene(with_mesh())(folder)
+        _not_a_file(kind)(folder / "cube.obj")
+        return argv
+
+    return setup
+
+
+def _exif_turned(orientation: int) -> Callable[[Path], None]:
+    """A JPEG of the film's size as stored, whose EXIF tag turns it for viewers (6: by 90 degrees)."""
+
+    def make(path: Path) -> None:
+        from PIL import Image
+
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.fromarray(np.full((HEIGHT, WIDTH, 3), 80, np.uint8)).save(path, exif=exif)
+
+    return make
+
+
+def _animation(image_format: str) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        from PIL import Image
+
+        frames = [Image.fromarray(np.full((HEIGHT, WIDTH, 3), grey, np.uint8)) for grey in (40, 120)]
+        frames[0].save(path, format=image_format, save_all=True, append_images=frames[1:])
+
+    return make
+
+
+def _exr_channels(*names: str) -> Callable[[Path], None]:
+    def make(path: Path) -> None:
+        import OpenEXR
+
+        plane = np.full((HEIGHT, WIDTH), 0.5, np.float32)
+        header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+        with OpenEXR.File(header, {name: plane for name in names}) as exr:
+            exr.write(str(path))
+
+    return make
+
+
+
 # --------------------------------------------------------------------------------------------------------
 # The table
 # --------------------------------------------------------------------------------------------------------
@@ -431,11 +530,11 @@ def _render_options(*options: str) -> Callable[[Path], list[str]]:
 CASES: list[Case] = [
     # --- the scene file as a file ---
     Case("scene-missing", "named a scene file that does not exist", _missing_scene,
-         ["nothere.yaml", "cannot read scene file", "No such file or directory"]),
+         ["nothere.yaml", "cannot read scene file: no such file"]),
     Case("scene-unreadable", "named a scene file they may not read (mode 000)", _unreadable_scene,
-         ["scene.yaml", "cannot read scene file", "Permission denied"]),
+         ["scene.yaml", "cannot read scene file: permission denied"]),
     Case("scene-is-a-folder", "named a folder as the scene", _scene_is_a_folder,
-         ["scene.yaml", "cannot read scene file", "Is a directory"]),
+         ["scene.yaml", "cannot read scene file: is a folder; expected a scene file"]),
     Case("scene-empty-file", "gave an empty scene file", fit_scene(""),
          ["scene.yaml", "empty document", "expected a mapping with camera (or cameras), film, objects and lights"]),
     Case("scene-only-comments", "gave a scene file with only comments in it", fit_scene("# to do\n"),
@@ -567,7 +666,7 @@ CASES: list[Case] = [
           "valid keys for a point light: name, type, position, intensity"]),
     # --- meshes ---
     Case("mesh-missing", "named a mesh file that does not exist", fit_scene(with_mesh()),
-         ["scene.yaml:23", "objects[2].file", "mesh file 'cube.obj' not found"]),
+         ["scene.yaml:23", "objects[2].file", "cannot read mesh file 'cube.obj': no such file"]),
     Case("mesh-bad-line", "gave an OBJ file with a broken vertex line",
          fit_scene(with_mesh(), {"cube.obj": edit(CUBE, "v 0.5 0.5 -0.5", "v 0.5 zero -0.5")}),
          ["cube.obj:4", "expected a vertex 'v x y z', got 'v 0.5 zero -0.5'"]),
@@ -700,6 +799,91 @@ CASES: list[Case] = [
          ["out.png", "is a folder; expected the name of an image file"]),
     Case("render-missing-folder", "asked render to write into a folder that does not exist", _render_into("renders/out.png"),
          ["renders/out.png", "the folder", "does not exist"]),
+    # --- issue 12: misread input and misleading messages ---
+    Case("yaml-nested-too-deep", "nested lists 10,000 deep", fit_scene("camera: " + "[" * 10_000 + "]" * 10_000 + "\n"),
+         ["scene.yaml:1", "lists and mappings nested more than 64 levels deep", "expected at most 64"]),
+    Case("yaml-nested-mappings-too-deep", "nested mappings 100,000 deep", fit_scene("camera: " + "{a: " * 100_000 + "\n"),
+         ["scene.yaml:1", "nested more than 64 levels deep"]),
+    Case("yaml-nested-block-too-deep", "indented mappings 1,000 deep", fit_scene("".join("  " * i + "a:\n" for i in range(1000))),
+         ["scene.yaml:65", "nested more than 64 levels deep"]),
+    Case("yaml-nested-through-aliases", "nested aliases of nested lists, 1500 deep once expanded", fit_scene(_alias_chain()),
+         ["scene.yaml:1", "nested more than 64 levels deep (through aliases)"]),
+    Case("scene-utf16", "saved the scene as UTF-16 (Notepad's 'Unicode')", fit_scene(SCENE.encode("utf-16")),
+         ["scene.yaml:1", "expected UTF-8 text, got UTF-16", "save the file as UTF-8"]),
+    Case("scene-fifo", "named a named pipe as the scene", _scene_not_a_file("fifo"),
+         ["scene.yaml", "cannot read scene file: is a named pipe (FIFO), not a file"]),
+    Case("scene-dangling-link", "named a symbolic link to a file that is gone as the scene", _scene_not_a_file("dangling"),
+         ["scene.yaml", "cannot read scene file: broken symbolic link to 'gone.yaml'"]),
+    Case("scene-link-loop", "named a symbolic link loop as the scene", _scene_not_a_file("loop"),
+         ["scene.yaml", "cannot read scene file: symbolic link loop"]),
+    Case("camera-look-at-position-float32", "put look_at 1e-10 from the camera, equal once in float32",
+         fit_scene(edit(SCENE, "look_at: [0, 0.4, 0]", "look_at: [0, 1.2, 4.0000000001]")),
+         ["scene.yaml:3", "camera.look_at", "expected look_at to differ from position in float32"]),
+    Case("camera-up-parallel", "gave an up along the view direction",
+         fit_scene(edit(SCENE, "  fov: 45\n", "  fov: 45\n  up: [0, -0.8, -4]\n")),
+         ["scene.yaml:5", "camera.up", "expected up not parallel to look_at - position"]),
+    Case("camera-fov-zero", "gave a field of view of 0 degrees", fit_scene(edit(SCENE, "fov: 45", "fov: 0")),
+         ["scene.yaml:4", "camera.fov", "between 0 and 180 degrees (exclusive), got 0"]),
+    Case("camera-fov-180", "gave a field of view of 180 degrees", fit_scene(edit(SCENE, "fov: 45", "fov: 180")),
+         ["scene.yaml:4", "camera.fov", "got 180"]),
+    Case("sphere-radius-zero", "gave a sphere the radius 0", fit_scene(edit(SCENE, "radius: 0.5", "radius: 0")),
+         ["scene.yaml:19", "objects[1].radius", "expected a positive radius, got 0"]),
+    Case("mesh-rotate-axis-zero", "rotated a mesh about the axis [0, 0, 0]",
+         fit_scene(with_rotation("{axis: [0, 0, 0], angle: 30}"), {"cube.obj": CUBE}),
+         ["scene.yaml:25", "objects[2].rotate.axis", "expected a nonzero vector, got [0, 0, 0]"]),
+    Case("mesh-rotate-axis-nan", "rotated a mesh about an axis with a NaN in it",
+         fit_scene(with_rotation("{axis: [.nan, 1, 0], angle: 30}"), {"cube.obj": CUBE}),
+         ["scene.yaml:25", "objects[2].rotate.axis", "not finite"]),
+    Case("mesh-is-a-folder", "named a folder as the mesh (a folder called cube.obj)", _mesh_not_a_file("folder"),
+         ["scene.yaml:23", "objects[2].file", "cannot read mesh file 'cube.obj': is a folder; expected a mesh file"]),
+    Case("mesh-fifo", "named a named pipe as the mesh", _mesh_not_a_file("fifo"),
+         ["scene.yaml:23", "objects[2].file", "cannot read mesh file 'cube.obj': is a named pipe (FIFO), not a file"]),
+    Case("mesh-dangling-link", "named a symbolic link to a mesh that is gone", _mesh_not_a_file("dangling"),
+         ["scene.yaml:23", "objects[2].file", "broken symbolic link to 'gone.obj'"]),
+    Case("mesh-link-loop", "named a symbolic link loop as the mesh", _mesh_not_a_file("loop"),
+         ["scene.yaml:23", "objects[2].file", "cannot read mesh file 'cube.obj': symbolic link loop"]),
+    Case("mesh-no-area", "gave an OBJ whose every face has its corners on a line",
+         fit_scene(with_mesh(), {"cube.obj": "v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\nf 1 1 2\n"}),
+         ["scene.yaml:23", "objects[2].file", "no face of mesh file 'cube.obj' has an area (2 faces"]),
+    Case("mesh-only-texture-coordinates", "gave an OBJ with only 'vt' lines",
+         fit_scene(with_mesh(), {"cube.obj": "vt 0 0\nvt 1 0\nvt 0 1\n"}),
+         ["cube.obj", "expected at least one face ('f' line), found none"]),
+    Case("mesh-nan-vertex", "gave an OBJ with a NaN coordinate",
+         fit_scene(with_mesh(), {"cube.obj": edit(CUBE, "v 0.5 0.5 0.5", "v nan 0.5 0.5")}),
+         ["cube.obj:8", "expected finite vertex coordinates, got 'v nan 0.5 0.5'"]),
+    Case("mesh-huge-index", "gave an OBJ face an index with 23 digits",
+         fit_scene(with_mesh(), {"cube.obj": CUBE + "f 1 2 99999999999999999999999\n"}),
+         ["cube.obj:16", "vertex index 99999999999999999999999 is out of range: 8 vertices defined so far"]),
+    Case("mesh-negative-index-beyond", "gave an OBJ face a relative index before the first vertex",
+         fit_scene(with_mesh(), {"cube.obj": CUBE + "f -1 -2 -9\n"}),
+         ["cube.obj:16", "vertex index -9 is out of range: 8 vertices defined so far"]),
+    Case("mesh-utf16", "saved the OBJ as UTF-16", fit_scene(with_mesh(), {"cube.obj": CUBE.encode("utf-16")}),
+         ["cube.obj:1", "expected UTF-8 text, got UTF-16"]),
+    Case("ref-fifo", "named a named pipe as the reference", fit_reference("ref.png", _not_a_file("fifo")),
+         ["ref.png", "is a named pipe (FIFO), not a file; expected an image file"]),
+    Case("ref-dangling-link", "named a symbolic link to a picture that is gone", fit_reference("ref.png", _not_a_file("dangling")),
+         ["ref.png", "cannot read the image: broken symbolic link to 'gone.png'"]),
+    Case("ref-link-loop", "named a symbolic link loop as the reference", fit_reference("ref.png", _not_a_file("loop")),
+         ["ref.png", "cannot read the image: symbolic link loop"]),
+    Case("ref-exif-turned", "gave a JPEG of the film's size whose EXIF orientation turns it by 90 degrees",
+         fit_reference("ref.jpg", _exif_turned(6)),
+         ["ref.jpg", "image is 12x16 as viewers show it (stored 16x12, turned by its EXIF orientation 6)",
+          "the scene's film is 16x12"]),
+    Case("ref-animated-png", "gave an animated PNG", fit_reference("ref.png", _animation("PNG")),
+         ["ref.png", "is an animation of 2 frames; expected a single picture"]),
+    Case("ref-animated-gif", "gave an animated GIF renamed .png", fit_reference("ref.png", _animation("GIF")),
+         ["ref.png", "is an animation of 2 frames"]),
+    Case("ref-exr-red-green", "gave an EXR with R and G channels but no B", fit_reference("ref.exr", _exr_channels("R", "G")),
+         ["ref.exr", "has channels R and G but no B", "expected all of R, G and B, or Y for a grey image"]),
+    Case("truth-fifo", "named a named pipe as --truth", _truth_not_a_file("fifo"),
+         ["truth.yaml", "cannot read scene file: is a named pipe (FIFO), not a file"]),
+    Case("truth-is-a-folder", "named a folder as --truth", _truth_not_a_file("folder"),
+         ["truth.yaml", "cannot read scene file: is a folder"]),
+    Case("truth-too-many-lights", "gave --truth a scene with 32 lights",
+         _truth(edit(NO_OPTIMIZE, "    intensity: 8\n", "    intensity: 8\n" + many("lights", 31))),
+         ["truth.yaml:21", "lights", "expected at most 31 lights, got 32"]),
+    Case("truth-nested-too-deep", "gave --truth a scene nested 10,000 deep", _truth("camera: " + "[" * 10_000 + "\n"),
+         ["truth.yaml:1", "nested more than 64 levels deep"]),
     # --- gradcheck: the scene and reference files of fit_scene, then ``raydiff gradcheck SCENE [REF]`` ---
     Case("gradcheck-param-unknown", "asked gradcheck for a parameter of a light the scene does not have",
          lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--param", "lights.kye.position"],
