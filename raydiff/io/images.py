@@ -325,8 +325,9 @@ def read_image(path: str | os.PathLike, space: str | None = None) -> Reference:
     Raises
     ------
     ImageError
-        If the file is missing, unreadable, corrupt or of an unsupported kind, or (EXR) has NaN or
-        infinite pixels.
+        If the path is not a readable regular file (missing, a folder, a named pipe, a broken symbolic
+        link or a link loop, each named as such), the file is corrupt, of an unsupported kind or an
+        animation of several frames, or (EXR) lacks some of R, G and B or has NaN or infinite pixels.
     ValueError
         If ``space`` is not one of the three choices.
     """
@@ -381,7 +382,8 @@ def read_reference(path: str | os.PathLike, width: int, height: int, space: str 
     Raises
     ------
     ImageError
-        As :func:`read_image`, or if the size differs from the film's.
+        As :func:`read_image`, or if the size (as viewers show the picture, its EXIF orientation
+        applied) differs from the film's.
     ValueError
         If ``space`` is not one of the three choices.
     """

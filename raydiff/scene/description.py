@@ -78,8 +78,9 @@ def load_scene(path: str | os.PathLike) -> Scene:
     Raises
     ------
     SceneError
-        If the file cannot be read or is not valid UTF-8, or for any problem listed in
-        :func:`load_scene_string`.
+        If the path is not a readable regular file (missing, a folder, a named pipe, a broken symbolic
+        link or a link loop: each named as such, and a pipe is never opened), the file is not valid UTF-8
+        (a leading byte-order mark is fine), or for any problem listed in :func:`load_scene_string`.
     """
     source = os.fspath(path)
     data = read_regular_file(source, lambda problem: SceneError(Location(source), _cannot_read(problem, "scene")))
@@ -113,7 +114,8 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
     Raises
     ------
     SceneError
-        For malformed YAML, a document that is not a mapping, unknown or missing or duplicate keys, values
+        For malformed YAML, lists and mappings nested more than :data:`MAX_YAML_DEPTH` deep (also through
+        aliases), a document that is not a mapping, unknown or missing or duplicate keys, values
         of the wrong type, length or range, duplicate names, unreadable meshes, or invalid ``optimize``
         entries. The error's location holds the file, the key path and, when known, the line.
     """
