@@ -524,6 +524,14 @@ def test_a_mesh_file_that_is_not_a_file_says_what_it_is(tmp_path, make, fragment
     assert f"cannot read mesh file 'cube.obj': {fragment}" in info.value.message
 
 
+@pytest.mark.parametrize(("key", "shown", "named"), [("f\u200bov", "f\\u200bov", "U+200B ZERO WIDTH SPACE"),
+                                                     ("fov\u00a0", "fov\\u00a0", "U+00A0 NO-BREAK SPACE")])
+def test_an_unknown_key_with_an_invisible_character_shows_it(key, shown, named):
+    with pytest.raises(SceneError) as info:
+        load_scene_string(MINIMAL.replace("camera: {position", "camera: {fov: 40, position").replace("fov: 40", f"{key}: 40"))
+    assert f"unknown key '{shown}', which holds an invisible {named} (did you mean 'fov'?)" in info.value.message
+
+
 def test_a_mesh_whose_faces_all_have_no_area(tmp_path):
     path = scene_dir(tmp_path, FULL)
     (tmp_path / "cube.obj").write_text("v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\nf 1 1 2\n")

@@ -17,6 +17,7 @@ import copy
 import difflib
 import math
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -380,6 +381,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _quoted_key(name: str) -> str:
+    """``'name'``; with any invisible character (a zero-width space, a no-break space, a control
+    character) written as its code point and named, since the quoted key would look like a valid one."""
+    hidden = [c for c in name if not c.isprintable() or c.isspace() or unicodedata.category(c) == "Cf"]
+    if not hidden:
+        return f"'{name}'"
+    shown = "".join(f"\\u{ord(c):04x}" if c in hidden else c for c in name)
+    codes = ", ".join(dict.fromkeys(f"U+{ord(c):04X} {unicodedata.name(c, 'control character')}" for c in hidden))
+    return f"'{shown}', which holds an invisible {codes}"
+
+
 def _suggest(word: str, options) -> str:
     """`` (did you mean 'x'?)`` for the nearest option, or an empty string."""
     close = difflib.get_close_matches(word, list(options), n=1)
@@ -535,7 +547,7 @@ class _Mapping:
             if name not in allowed:
                 valid = f"valid keys for {owner}" if owner else "valid keys"
                 hint = _suggest(name, allowed) or f"; {valid}: {', '.join(allowed)}"
-                raise self.doc.error(_join(self.key, name), f"unknown key '{name}'{hint}")
+                raise self.doc.error(_join(self.key, name), f"unknown key {_quoted_key(name)}{hint}")
 
     def get(self, name: str, read: Reader, default: Any = _REQUIRED) -> Any:
         key = _join(self.key, name)
