@@ -37,8 +37,9 @@ from . import frames
 MEMORY_VARIABLE = "RAYDIFF_MEMORY"
 
 # --- the formula's constants (bytes; see docs/scene-format.md, "Limits and memory") ---------------------
-#: The process before any field: Python, numpy, Taichi, LLVM, compiled kernels (measured: 420-470 MB).
-PROCESS_BASE = 600 << 20
+#: The process before any field: Python, numpy, Taichi, LLVM, compiled kernels, the command line's
+#: packages (measured on the CPU backend: 172 MB for render, 247 MB for fit, with small films).
+PROCESS_BASE = 256 << 20
 #: Device bytes per film pixel and view: the image and its gradient (2 x 12).
 IMAGE_BYTES = 24
 #: Device bytes per pixel and view of a reference in the loss (12).
@@ -52,9 +53,10 @@ TRIANGLE_DEVICE_BYTES = 150
 #: Host bytes per triangle while the scene is read and the BVH built (float64 copies, the OBJ's lists),
 #: and for the boundary pass's table of shared edges.
 TRIANGLE_HOST_BYTES, EDGE_TABLE_BYTES = 600, 1000
-#: Host bytes per film pixel and view: the image read back, a reference read and kept (float32 each) and,
-#: while a frame is composed or a picture written, their float64 copies and the error map.
-READBACK_BYTES, REFERENCE_HOST_BYTES, FRAME_WORK_BYTES = 12, 40, 150
+#: Host bytes per film pixel and view: the image read back (float32), a reference read and kept, writing
+#: a picture (float64 copies, sRGB, the encoder's buffers) and composing a frame (float64 copies of the
+#: render and the reference, the error map, the panels).
+READBACK_BYTES, REFERENCE_HOST_BYTES, WRITE_BYTES, FRAME_WORK_BYTES = 12, 40, 100, 100
 #: gradcheck's samples per pixel when a checked parameter moves an edge
 #: (:data:`raydiff.optim.gradcheck.EDGE_SPP`): the most its default takes.
 GRADCHECK_SPP = 1024
@@ -240,7 +242,7 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
         Need("Python, Taichi and the compiled kernels", PROCESS_BASE, "host", "nothing"),
         Need(f"the image and its gradient ({shown})", IMAGE_BYTES * pixels, "device", smaller_film),
         Need(f"per-sample records ({batch} of {spp} spp at a time)", records, "device", record_lever),
-        Need("the image read back and written", (READBACK_BYTES + FRAME_WORK_BYTES // 2) * pixels, "host", smaller_film),
+        Need("the image read back and written", (READBACK_BYTES + WRITE_BYTES) * pixels, "host", smaller_film),
     ]
     if command == "gradcheck" and not references:  # the references are rendered first, by an integrator of their own
         needs.append(Need(f"rendering the references ({shown})", IMAGE_BYTES * pixels + records, "device",
