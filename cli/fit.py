@@ -33,7 +33,7 @@ from raydiff.io.checkpoint import load_checkpoint
 from raydiff.io.images import SPACES
 from raydiff.io.outputs import check_output_dir, default_output_dir
 from raydiff.optim.loss import LOSSES
-from raydiff.run import plots
+from raydiff.run import budget, plots
 from raydiff.run.folder import CHECKPOINT, RunFolder
 from raydiff.scene.parameters import elements, find_kind, parse_path
 
@@ -49,7 +49,7 @@ Space = choices("Space", [space for space in SPACES if space is not None], "How 
 
 
 # FitSettings names its fields in its messages; the user typed options.
-_OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp"}
+_OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp", "seed": "--seed"}
 
 
 # =================================================================================================
@@ -387,6 +387,7 @@ def fit(
         if true_scene is not None:
             _check_truth(true_scene, start_scene)
         backend = raydiff.init(arch.value, deterministic=deterministic)
+        budget.check_fit(start_scene, settings, backend.name, frame_every, animation_every, checkpoint_every)
         out_dir = resume if resume is not None else (out if out is not None else default_output_dir(start_scene.name))
         if resume is None:
             check_output_dir(out_dir)

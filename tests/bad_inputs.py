@@ -146,6 +146,9 @@ class Case:
         1 for raydiff's own errors; 2 for Typer's usage errors (an option value Typer itself refuses).
     bug : str, optional
         A known, still open bug this case exposes (the test expects it to fail, strictly).
+    env : dict, optional
+        Environment variables the command runs with (e.g. ``RAYDIFF_MEMORY``, so that a refusal for
+        memory does not depend on the machine's).
     """
 
     id: str
@@ -154,6 +157,7 @@ class Case:
     fragments: Sequence[str]
     exit_code: int = 1
     bug: str | None = None
+    env: dict[str, str] | None = None
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -561,7 +565,7 @@ CASES: list[Case] = [
          fit_scene(edit(SCENE, "film:\n", "base: &b {spp: 1}\nfilm:\n  <<: *b\n")),
          ["scene.yaml:7", "film", "merge keys ('<<') are not supported"]),
     Case("yaml-alias-bomb", "gave a scene of nested YAML aliases that expands to 10^8 values", fit_scene(ALIAS_BOMB),
-         ["scene.yaml:1", "document too large: more than 1000000 values (alias bomb?)"]),
+         ["scene.yaml:1", "document too large: aliases (*name) expand its 99 YAML values to more than 200000"]),
     # --- keys ---
     Case("key-unknown", "added a top-level key the format does not have", fit_scene(SCENE + "colour: red\n"),
          ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, cameras, film, objects, lights, optimize"]),
@@ -887,6 +891,68 @@ CASES: list[Case] = [
          ["truth.yaml:21", "lights", "expected at most 31 lights, got 32"]),
     Case("truth-nested-too-deep", "gave --truth a scene nested 10,000 deep", _truth("camera: " + "[" * 10_000 + "\n"),
          ["truth.yaml:1", "nested more than 64 levels deep"]),
+    # --- issue 12: limits: memory, sizes, ranges ---
+    Case("limit-scene-file-too-large", "gave a scene file of more than 1 MiB (a huge comment)",
+         fit_scene(SCENE + "#" + "x" * (1 << 20) + "\n"),
+         ["scene.yaml", "the scene file is 1049027 bytes, over the limit of 1048576 bytes"]),
+    Case("limit-yaml-too-many-values", "gave a scene with a list of 60000 numbers in it",
+         fit_scene(edit(SCENE, "optimize:", "junk: [" + ", ".join(["1"] * 60000) + "]\noptimize:")),
+         ["scene.yaml:26", "document too large: more than 50000 YAML values"]),
+    Case("limit-value-beyond-float32", "gave a light an intensity of 1e39, beyond float32",
+         fit_scene(edit(SCENE, "intensity: 8", "intensity: 1.0e+39")),
+         ["scene.yaml:25", "lights[0].intensity", "1e+39 is beyond float32's range (magnitude at most 3.4e+38)"]),
+    Case("limit-value-flushes-to-zero", "gave a sphere a radius of 1e-50, which is 0 in float32",
+         fit_scene(edit(SCENE, "radius: 0.5", "radius: 1.0e-50")),
+         ["scene.yaml:19", "objects[1].radius", "too small for float32", "it would be 0 on the device"]),
+    Case("limit-coordinate-too-large", "put the camera at 1e30, where squared distances overflow float32",
+         fit_scene(edit(SCENE, "position: [0, 1.2, 4]", "position: [0, 1.2, 1.0e+30]")),
+         ["scene.yaml:2", "camera.position", "too large for a coordinate or length (magnitude at most 1e+18"]),
+    Case("limit-intensity-too-large", "gave a light an intensity of 1e20, whose squared pixels overflow",
+         fit_scene(edit(SCENE, "intensity: 8", "intensity: 1.0e+20")),
+         ["scene.yaml:25", "lights[0].intensity", "expected intensities up to 1e+18"]),
+    Case("limit-scene-lr-beyond-float32", "gave a free parameter a learning rate of 1e39",
+         fit_scene(edit(SCENE, "{lr: 0.1}", "{lr: 1.0e+39}")),
+         ["scene.yaml:27", "optimize.lights.key.position.lr", "beyond float32's range"]),
+    Case("limit-film-spp-beyond-int32", "asked the film for 3 billion samples per pixel",
+         fit_scene(edit(SCENE, "spp: 1", "spp: 3000000000")),
+         ["scene.yaml:8", "film.spp", "expected a positive integer up to 2147483647, got 3000000000"]),
+    Case("limit-pixels-beyond-int32", "gave 9 cameras a 16384x16384 film: more pixels than an int32 indexes",
+         fit_scene(edit(edit(VIEWS, CAMERAS, "cameras:\n" + many("cameras", 9)), "width: 16\n  height: 12",
+                        "width: 16384\n  height: 16384")),
+         ["scene.yaml", "cameras", "more than the 2147483647 the device can index (int32)"]),
+    Case("limit-mesh-too-far", "gave a mesh whose OBJ has a vertex at 1e30",
+         fit_scene(with_mesh(), {"cube.obj": "v 0 0 0\nv 1e30 0 0\nv 0 1 0\nf 1 2 3\n"}),
+         ["scene.yaml:23", "objects[2].file", "reaches coordinates of magnitude", "beyond the 1e+18"]),
+    Case("limit-option-spp-beyond-int32", "asked the fit for 3 billion samples per pixel",
+         fit_options("--spp", "3000000000"), ["--spp must be at most 2147483647", "got 3000000000"]),
+    Case("limit-option-iterations-beyond-int32", "asked for 3 billion iterations", fit_options("--iterations", "3000000000"),
+         ["--iterations must be at most 2147483647"]),
+    Case("limit-option-seed-beyond-32-bits", "gave a seed of 2^40", fit_options("--seed", str(2**40)),
+         ["--seed must be in [0, 4294967295] (sample seeds are 32 bits)"]),
+    Case("limit-option-lr-beyond-float32", "set the learning rate to 1e39", fit_options("--lr", "1e39"),
+         ["--lr must be a number the device can hold", "beyond float32's range"]),
+    Case("limit-option-frame-every-beyond-int32", "asked for a frame every 2^40 iterations",
+         fit_options("--frame-every", str(2**40)), ["--frame-every", "must be at most 2147483647"]),
+    Case("limit-render-seed-beyond-32-bits", "asked render for a seed of 2^40", _render_options("--seed", str(2**40)),
+         ["--seed", "must be at most 4294967295 (sample seeds are 32 bits)"]),
+    Case("limit-gradcheck-eps-flushes-to-zero", "asked gradcheck for a step of 1e-50, which is 0 in float32",
+         lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--eps", "1e-50"],
+         ["--eps", "would be 0 on the device"]),
+    Case("limit-fit-history-memory", "asked for 2 billion iterations, whose history cannot be held",
+         fit_options("--iterations", "2000000000", "--frame-every", "0"),
+         ["scene.yaml", "this fit needs about", "the history (2000000000 iterations x 5 columns)", "fewer --iterations"]),
+    Case("limit-fit-animation-memory", "asked for a frame of every one of 100 million iterations",
+         fit_options("--iterations", "100000000", "--frame-every", "1"),
+         ["scene.yaml", "this fit needs about", "the animation (100000002 frames", "--frame-every 0"]),
+    Case("limit-render-memory", "rendered a 16384x16384 film with 2 GB of memory (RAYDIFF_MEMORY=2G)",
+         render_scene(edit(NO_OPTIMIZE, "width: 16\n  height: 12", "width: 16384\n  height: 16384")),
+         ["scene.yaml", "this render needs about", "but 2.0 GB is available (RAYDIFF_MEMORY)",
+          "the image and its gradient (1 view of 16384x16384): 6.0 GB", "a smaller film"], env={"RAYDIFF_MEMORY": "2G"}),
+    Case("limit-gradcheck-memory", "ran gradcheck on a 16384x16384 film with 2 GB of memory (RAYDIFF_MEMORY=2G)",
+         lambda folder: ["gradcheck", fit_scene(edit(SCENE, "width: 16\n  height: 12", "width: 16384\n  height: 16384"))(folder)[1],
+                         "--arch", "cpu"],
+         ["scene.yaml", "this gradcheck needs about", "but 2.0 GB is available", "a smaller film"],
+         env={"RAYDIFF_MEMORY": "2G"}),
     # --- gradcheck: the scene and reference files of fit_scene, then ``raydiff gradcheck SCENE [REF]`` ---
     Case("gradcheck-param-unknown", "asked gradcheck for a parameter of a light the scene does not have",
          lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--param", "lights.kye.position"],
@@ -955,9 +1021,9 @@ def snapshot(folder: Path) -> dict[str, tuple]:
     return tree
 
 
-def run(argv: Sequence[str], cwd: str | os.PathLike) -> Outcome:
+def run(argv: Sequence[str], cwd: str | os.PathLike, env: dict[str, str] | None = None) -> Outcome:
     """Run ``raydiff <argv>`` in this process with Typer's test runner, in the folder ``cwd`` (so that
-    anything written to the current folder lands where the snapshot sees it)."""
+    anything written to the current folder lands where the snapshot sees it), with ``env`` set."""
     import traceback
 
     from raydiff_cli.main import app
@@ -967,7 +1033,7 @@ def run(argv: Sequence[str], cwd: str | os.PathLike) -> Outcome:
     previous = os.getcwd()
     os.chdir(cwd)
     try:
-        result = runner.invoke(app, list(argv))
+        result = runner.invoke(app, list(argv), env=env)
     finally:
         os.chdir(previous)
     exception = result.exception

@@ -465,7 +465,7 @@ def _alias_chain(links: int = 30, depth: int = 50) -> str:
         ("a: " + "[" * 10_000 + "]" * 10_000, 1),
         ("a: " + "[" * 100_000 + "]" * 100_000, 1),
         ("a: " + "{a: " * 10_000 + "1" + "}" * 10_000, 1),
-        ("".join("  " * i + "a:\n" for i in range(3000)), 65),
+        ("".join("  " * i + "a:\n" for i in range(1000)), 65),  # 1000 levels: just under the 1 MiB file limit
         ("- " * 5000 + "x\n", 1),
         (_alias_chain(), 1),
     ],

@@ -118,8 +118,10 @@ def require_regular_file(path: str | os.PathLike, error: Callable[[Problem], Ray
         raise error(problem)
 
 
-def read_regular_file(path: str | os.PathLike, error: Callable[[Problem], RaydiffError]) -> bytes:
-    """The bytes of ``path``, a regular file; ``error(problem)`` is raised otherwise.
+def read_regular_file(path: str | os.PathLike, error: Callable[[Problem], RaydiffError],
+                      limit: int | None = None) -> bytes:
+    """The bytes of ``path``, a regular file (at most ``limit`` of them, if given); ``error(problem)`` is
+    raised otherwise.
 
     The file is opened without blocking and checked again once open, so that a file swapped for a named
     pipe between the check and the ``open`` is still refused rather than waited on.
@@ -140,7 +142,7 @@ def read_regular_file(path: str | os.PathLike, error: Callable[[Problem], Raydif
         if problem is not None:
             raise error(problem)
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            return f.read() if limit is None else f.read(limit)
     except OSError as err:
         raise error(Problem((err.strerror or str(err)).lower())) from None
     finally:
