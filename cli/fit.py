@@ -40,7 +40,7 @@ from raydiff.io.images import SPACES
 from raydiff.io.outputs import check_output_dir, default_output_dir
 from raydiff.optim.fit import CHECKPOINT_ARRAYS, CheckpointMismatch
 from raydiff.optim.loss import LOSSES
-from raydiff.run import plots
+from raydiff.run import budget, plots
 from raydiff.run.folder import CHECKPOINT, SETTINGS, RunFolder
 from raydiff.scene.parameters import elements, find_kind, parse_path
 
@@ -56,7 +56,7 @@ Space = choices("Space", [space for space in SPACES if space is not None], "How 
 
 
 # FitSettings names its fields in its messages; the user typed options.
-_OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp"}
+_OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp", "seed": "--seed"}
 
 
 # =================================================================================================
@@ -543,6 +543,7 @@ def fit(
         if true_scene is not None:
             _check_truth(true_scene, start_scene)
         backend = raydiff.init(arch.value, deterministic=deterministic)
+        budget.check_fit(start_scene, settings, backend.name, frame_every, animation_every, checkpoint_every)
         if resume is None:
             if out is not None:
                 check_output_dir(out, fit_files=(CHECKPOINT, SETTINGS))

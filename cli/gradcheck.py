@@ -18,6 +18,7 @@ import raydiff
 from raydiff.io.images import SPACES
 from raydiff.optim import gradcheck as checking
 from raydiff.optim.loss import LOSSES
+from raydiff.run import budget
 
 from .fit import _check_reference_count
 from .messages import ARCH_HELP, EXIT_ERROR, Arch, choices, fail, reported_errors
@@ -115,6 +116,7 @@ def gradcheck(
             fail(f"--tol must be a finite positive number, got {tol:g}")
         checking.check_params(loaded, param)
         backend = raydiff.init(arch.value)
+        budget.check_gradcheck(loaded, backend.name, spp, seed, eps, not no_boundary, len(references or []))
         result = checking.gradcheck(loaded, refs, params=param, spp=spp, eps=eps, tol=tol, seed=seed,
                                     boundary=not no_boundary, decorrelate=not correlated, loss=loss.value)
     if json_out:

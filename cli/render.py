@@ -19,6 +19,7 @@ import raydiff
 from raydiff.errors import OutputError
 from raydiff.io.files import FILE_MODE
 from raydiff.io.images import WRITABLE
+from raydiff.run import budget
 
 from .messages import ARCH_HELP, Arch, reported_errors
 
@@ -150,6 +151,7 @@ def render(
         loaded = raydiff.load_scene(scene)
         targets = _targets(loaded, out, view)
         backend = raydiff.init(arch.value, deterministic=deterministic)
+        budget.check_render(loaded, backend.name, spp, seed)
         samples = spp if spp is not None else loaded.film.spp
         if len(targets) == 1:
             images = [raydiff.render(loaded, spp=samples, seed=seed, view=targets[0][0])]

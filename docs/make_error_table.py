@@ -74,7 +74,7 @@ def _row(case: Case) -> tuple[str, str | None]:
             row = (f"| `{case.id}` | {case.description} | {case.exit_code} | _not reproducible where this table "
                    f"was made ({reason}); the message contains_ {expected} |")
             return row, None
-        outcome = run(argv, cwd=folder)
+        outcome = run(argv, cwd=folder, env=case.env)
         if outcome.traceback:
             message = _neutral(outcome.traceback.strip().splitlines()[-1], folder)
             shown = f"crashed: {_code(message)}"

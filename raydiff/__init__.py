@@ -12,7 +12,7 @@ The Python API in five names::
 """
 
 from .backend import init
-from .errors import BackendError, ImageError, Location, RaydiffError, SceneError
+from .errors import BackendError, ImageError, Location, RaydiffError, ResourceError, SceneError
 from .io.images import read_image, read_reference, write_image
 from .kernels.render import render, render_views
 from .optim.fit import FitResult, FitSettings, Iteration, fit
@@ -38,5 +38,6 @@ __all__ = [
     "SceneError",
     "ImageError",
     "BackendError",
+    "ResourceError",
     "Location",
 ]

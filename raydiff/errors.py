@@ -77,3 +77,22 @@ class OutputError(FileError):
 
 class BackendError(RaydiffError):
     """The requested compute backend is not available on this machine."""
+
+
+class ResourceError(RaydiffError):
+    """A command would need more than there is: more memory than the machine has, or a number beyond what
+    the device's float32 and int32 hold. Raised in a command's check phase, before anything is allocated or
+    written.
+
+    Parameters
+    ----------
+    where : str
+        What to change: the scene file, or the option (``--spp``).
+    message : str
+        What it would need, what there is, and what lowers it.
+    """
+
+    def __init__(self, where: str, message: str):
+        self.where = where
+        self.message = message
+        super().__init__(f"{where}: {message}")

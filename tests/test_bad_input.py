@@ -59,7 +59,7 @@ def test_the_ids_are_unique_and_every_case_says_what_it_checks():
 def test_bad_input_is_one_line_and_writes_nothing(case: Case, folder):
     argv = _set_up(case, folder)
     before = snapshot(folder)
-    outcome = run(argv, cwd=folder)
+    outcome = run(argv, cwd=folder, env=case.env)
     after = snapshot(folder)
 
     assert not outcome.traceback, f"raydiff {' '.join(argv)} crashed:\n{outcome.traceback}"

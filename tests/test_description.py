@@ -266,11 +266,11 @@ BAD = {
         "objects[0].origin", "missing required key 'origin'", 8),
     "mesh file missing": (
         edit("file: cube.obj", "file: nothere.obj"),
-        "objects[2].file", "mesh file 'nothere.obj' not found", 17),
+        "objects[2].file", "cannot read mesh file 'nothere.obj': no such file", 17),
     "mesh file not text": (
         edit("file: cube.obj", "file: [cube.obj]"),
         "objects[2].file", "expected non-empty text", 17),
-    "mesh file is a directory": (edit("file: cube.obj", "file: ."), "objects[2].file", "not found", 17),
+    "mesh file is a directory": (edit("file: cube.obj", "file: ."), "objects[2].file", "is a folder; expected a mesh file", 17),
     "mesh without file": (edit("    file: cube.obj\n", ""), "objects[2].file", "missing required key 'file'", 15),
     "mesh scale zero": (edit("scale: 0.9", "scale: 0"), "objects[2].scale", "positive number or 3 nonzero numbers", 18),
     "mesh scale component zero": (edit("scale: 0.9", "scale: [1, 0, 1]"), "objects[2].scale", "3 nonzero numbers", 18),
@@ -413,7 +413,7 @@ def test_bad_scene(tmp_path, text, key, message, line):
 
 def test_missing_file(tmp_path):
     path = tmp_path / "nothere.yaml"
-    with pytest.raises(SceneError, match="cannot read scene file: No such file") as info:
+    with pytest.raises(SceneError, match="cannot read scene file: no such file") as info:
         load_scene(path)
     assert info.value.location.file == str(path)
 
@@ -444,6 +444,123 @@ def test_bad_obj_points_at_the_obj_file(tmp_path):
         load_scene(path)
     assert info.value.location.file == str(tmp_path / "cube.obj")
     assert info.value.location.line == 3
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Inputs that used to escape as a traceback or mislead: issue 12
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _alias_chain(links: int = 30, depth: int = 50) -> str:
+    """Anchors each nesting the previous one ``depth`` lists deep: shallow as composed, deep once expanded."""
+    text = "x0: &x0 " + "[" * depth + "1" + "]" * depth + "\n"
+    for i in range(1, links):
+        text += f"x{i}: &x{i} " + "[" * depth + f"*x{i - 1}" + "]" * depth + "\n"
+    return text
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a: " + "[" * 10_000 + "]" * 10_000, 1),
+        ("a: " + "[" * 100_000 + "]" * 100_000, 1),
+        ("a: " + "{a: " * 10_000 + "1" + "}" * 10_000, 1),
+        ("".join("  " * i + "a:\n" for i in range(1000)), 65),  # 1000 levels: just under the 1 MiB file limit
+        ("- " * 5000 + "x\n", 1),
+        (_alias_chain(), 1),
+    ],
+    ids=["lists-1e4", "lists-1e5", "mappings", "block-mappings", "block-lists", "through-aliases"],
+)
+def test_deep_nesting_is_one_error_with_its_line(text, line):
+    with pytest.raises(SceneError, match="lists and mappings nested more than 64 levels deep") as info:
+        load_scene_string(text, source="deep.yaml")
+    assert info.value.location.line == line
+    assert "expected at most 64" in str(info.value)
+
+
+def test_nesting_up_to_the_limit_is_read():
+    with pytest.raises(SceneError, match="unknown key 'a'"):  # parsed: the complaint is about the key
+        load_scene_string("a: " + "[" * 63 + "]" * 63)
+
+
+def test_a_utf8_byte_order_mark_starts_a_scene_file(tmp_path):
+    path = tmp_path / "bom.yaml"
+    path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
+    assert load_scene(path).camera.position == (0.0, 0.0, 5.0)
+
+
+def test_a_utf16_scene_is_refused_with_a_hint(tmp_path):
+    path = tmp_path / "wide.yaml"
+    path.write_bytes(MINIMAL.encode("utf-16"))
+    with pytest.raises(SceneError, match="got UTF-16 .*save the file as UTF-8") as info:
+        load_scene(path)
+    assert info.value.location.line == 1
+
+
+def test_a_named_pipe_is_refused_without_waiting(tmp_path):
+    path = tmp_path / "scene.yaml"
+    os.mkfifo(path)
+    with pytest.raises(SceneError, match="cannot read scene file: is a named pipe"):
+        load_scene(path)
+
+
+@pytest.mark.parametrize(
+    ("make", "fragment"),
+    [
+        (lambda d: (d / "cube.obj").mkdir(), "is a folder; expected a mesh file"),
+        (lambda d: os.mkfifo(d / "cube.obj"), "is a named pipe (FIFO), not a file"),
+        (lambda d: os.symlink("gone.obj", d / "cube.obj"), "broken symbolic link to 'gone.obj'"),
+        (lambda d: (os.symlink("cube.obj", d / "loop.obj"), os.symlink("loop.obj", d / "cube.obj")), "symbolic link loop"),
+    ],
+    ids=["folder", "fifo", "dangling-link", "link-loop"],
+)
+def test_a_mesh_file_that_is_not_a_file_says_what_it_is(tmp_path, make, fragment):
+    path = tmp_path / "scene.yaml"
+    path.write_text(FULL)
+    make(tmp_path)
+    with pytest.raises(SceneError) as info:
+        load_scene(path)
+    assert info.value.location.key == "objects[2].file" and info.value.location.line == 17
+    assert f"cannot read mesh file 'cube.obj': {fragment}" in info.value.message
+
+
+@pytest.mark.parametrize(("key", "shown", "named"), [("f\u200bov", "f\\u200bov", "U+200B ZERO WIDTH SPACE"),
+                                                     ("fov\u00a0", "fov\\u00a0", "U+00A0 NO-BREAK SPACE")])
+def test_an_unknown_key_with_an_invisible_character_shows_it(key, shown, named):
+    with pytest.raises(SceneError) as info:
+        load_scene_string(MINIMAL.replace("camera: {position", "camera: {fov: 40, position").replace("fov: 40", f"{key}: 40"))
+    assert f"unknown key '{shown}', which holds an invisible {named} (did you mean 'fov'?)" in info.value.message
+
+
+def test_a_mesh_whose_faces_all_have_no_area(tmp_path):
+    path = scene_dir(tmp_path, FULL)
+    (tmp_path / "cube.obj").write_text("v 0 0 0\nv 1 0 0\nv 2 0 0\nf 1 2 3\nf 1 1 2\n")
+    with pytest.raises(SceneError, match="no face of mesh file 'cube.obj' has an area") as info:
+        load_scene(path)
+    assert info.value.location.key == "objects[2].file"
+
+
+@pytest.mark.parametrize("axis", ["[0, 1.0e-30, 0]", "[0, 1.0e+30, 0]", "[0, 2, 0]"])
+def test_a_rotation_axis_of_any_length_is_made_unit(tmp_path, axis):
+    scene = load_scene(scene_dir(tmp_path, edit("axis: [0, 1, 0]", f"axis: {axis}")))
+    assert scene.object("box").rotate == Rotation(axis=(0.0, 1.0, 0.0), angle=30.0)
+
+
+@pytest.mark.parametrize(
+    ("axis", "fragment"),
+    [("[0, 0, 0]", "expected a nonzero vector"), ("[.nan, 0, 1]", "not finite"), ("[0, .inf, 0]", "not finite")],
+)
+def test_a_rotation_axis_without_a_direction(tmp_path, axis, fragment):
+    with pytest.raises(SceneError, match=fragment) as info:
+        load_scene(scene_dir(tmp_path, edit("axis: [0, 1, 0]", f"axis: {axis}")))
+    assert info.value.location.key == "objects[2].rotate.axis" and info.value.location.line == 19
+
+
+def test_a_camera_whose_look_at_is_its_position_in_float32():
+    text = MINIMAL.replace("look_at: [0, 0, 0]", "look_at: [0, 0, 5.0000000001]")
+    with pytest.raises(SceneError, match="expected look_at to differ from position in float32") as info:
+        load_scene_string(text)
+    assert info.value.location.key == "camera.look_at"
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -194,6 +194,92 @@ def test_read_uppercase_extension(tmp_path):
     assert read_image(path).linear.shape == (2, 3, 3)
 
 
+# --------------------------------------------------------------------------------------------------------
+# Read as viewers show it: EXIF orientation; one frame only
+# --------------------------------------------------------------------------------------------------------
+
+
+def _with_orientation(path, pixels: np.ndarray, orientation: int, **options) -> None:
+    """Save ``pixels`` with an EXIF orientation tag (JPEG: APP1; PNG: an eXIf chunk), with Pillow."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(pixels).save(path, exif=exif, **options)
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("name", ["ref.jpg", "ref.png"])
+def test_exif_orientation_is_applied_as_viewers_do(tmp_path, name, orientation):
+    """Compared with Pillow's own ImageOps.exif_transpose of the same file; 6 and 8 swap width and height."""
+    from PIL import Image, ImageOps
+
+    path = tmp_path / name
+    _with_orientation(path, _ramp((12, 16, 3), np.uint8), orientation, **({"quality": 100} if name.endswith(".jpg") else {}))
+    with Image.open(path) as image:
+        expected = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    ref = read_image(path)
+    assert ref.orientation == orientation
+    assert ref.linear.shape == ((16, 12, 3) if orientation >= 5 else (12, 16, 3))
+    np.testing.assert_array_equal(encode_8bit(ref.linear), expected)
+
+
+def test_exif_orientation_of_a_16bit_png(tmp_path):
+    from PIL import Image
+
+    pixels = _ramp((3, 4), np.uint16)
+    path = tmp_path / "deep.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turned by 90 degrees clockwise
+    Image.fromarray(pixels).save(path, exif=exif)
+    ref = read_image(path, space="linear")
+    np.testing.assert_allclose(ref.linear[..., 0], np.rot90(pixels, -1) / 65535.0, rtol=1e-6)
+
+
+def test_the_size_is_checked_after_the_orientation(tmp_path):
+    path = tmp_path / "turned.jpg"
+    _with_orientation(path, _ramp((12, 16, 3), np.uint8), 6)
+    assert read_reference(path, 12, 16).linear.shape == (16, 12, 3)
+    with pytest.raises(ImageError) as info:
+        read_reference(path, 16, 12)
+    message = str(info.value)
+    assert "image is 12x16 as viewers show it (stored 16x12, turned by its EXIF orientation 6)" in message
+    assert "the scene's film is 16x12" in message
+
+
+@pytest.mark.parametrize("name", ["anim.png", "anim.gif.png"])
+def test_an_animation_is_refused_not_read_as_its_first_frame(tmp_path, name):
+    from PIL import Image
+
+    frames = [Image.fromarray(_ramp((6, 5, 3), np.uint8, seed)) for seed in range(3)]
+    path = tmp_path / name
+    frames[0].save(path, format="GIF" if ".gif" in name else "PNG", save_all=True, append_images=frames[1:])
+    with pytest.raises(ImageError, match="is an animation of 3 frames; expected a single picture") as info:
+        read_image(path)
+    assert info.value.file == str(path)
+
+
+@pytest.mark.parametrize("mode", ["LA", "RGBA", "P"])
+def test_transparent_pictures_are_read_as_their_colours(tmp_path, mode):
+    from PIL import Image
+
+    image = Image.fromarray(_ramp((6, 5, 4), np.uint8)).convert(mode)
+    path = tmp_path / "see-through.png"
+    image.save(path, **({"transparency": 0} if mode == "P" else {}))
+    with Image.open(path) as saved:
+        expected = np.asarray(saved.convert("RGB"))
+    np.testing.assert_array_equal(encode_8bit(read_image(path).linear), expected)
+
+
+def test_a_fifo_named_like_an_image_is_refused_without_waiting(tmp_path):
+    import os
+
+    path = tmp_path / "ref.png"
+    os.mkfifo(path)
+    with pytest.raises(ImageError, match="is a named pipe \\(FIFO\\), not a file; expected an image file"):
+        read_image(path)
+
+
 def test_read_reference_checks_the_size(tmp_path):
     path = tmp_path / "ref.png"
     iio.imwrite(path, _ramp((6, 5, 3), np.uint8))
@@ -441,10 +527,13 @@ def test_corrupt_exr_is_one_line_naming_the_file(tmp_path, capfd, cut, reason):
     [
         ({"Z": np.zeros((2, 2), np.float32)}, r"no R, G, B or Y channels \(found Z\)"),
         ({"diffuse.R": np.zeros((2, 2), np.float32)}, r"found diffuse\.R"),
+        ({"R": np.zeros((2, 2), np.float32), "G": np.zeros((2, 2), np.float32)},
+         r"has channels R and G but no B \(found G, R\); expected all of R, G and B, or Y for a grey image"),
+        ({"R": np.zeros((2, 2), np.float32), "Y": np.zeros((2, 2), np.float32)}, r"has channel R but no G or B"),
         ({"R": np.zeros((2, 2), np.uint32), "G": np.zeros((2, 2), np.float32), "B": np.zeros((2, 2), np.float32)},
          "channel R holds uint32 pixels; expected half or float"),
     ],
-    ids=["depth-only", "layer-only", "uint"],
+    ids=["depth-only", "layer-only", "uint", "red-green-only", "red-and-grey"],
 )
 def test_exr_without_usable_colour_channels(tmp_path, channels, fragment):
     path = tmp_path / "odd.exr"

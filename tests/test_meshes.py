@@ -84,6 +84,18 @@ def test_zero_axis_is_only_allowed_without_rotation():
         rotation_matrix(Rotation(axis=(0, 0, 0), angle=30))
 
 
+@pytest.mark.parametrize("length", [1e-200, 1e-30, 1e30, 1e300])
+def test_an_axis_of_any_length_gives_the_same_rotation(length):
+    np.testing.assert_allclose(rotation_matrix(Rotation(axis=(0, 0, length), angle=90)) @ (1, 0, 0), (0, 1, 0), atol=1e-12)
+
+
+def test_a_mesh_without_a_rotation_axis_is_named():
+    mesh = Mesh(name="box", file="box.obj", file_as_written="box.obj", vertices=np.eye(3), faces=np.array([[0, 1, 2]]),
+                rotate=Rotation(axis=(0.0, 0.0, 0.0), angle=30.0))
+    with pytest.raises(ValueError, match="mesh 'box': rotation axis .* has no direction"):
+        mesh_triangles(mesh)
+
+
 def test_transform_order_is_scale_then_rotate_then_translate():
     matrix = transform_matrix((2, 3, 4), Rotation(axis=(0, 0, 1), angle=90), (10, 20, 30))
     assert matrix.shape == (4, 4) and matrix.dtype == np.float64

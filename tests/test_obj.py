@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -107,7 +109,10 @@ def test_crlf_line_endings(tmp_path):
         (SQUARE + "f 1 2 1.5\n", 7, "expected a vertex index"),
         ("v 0 0 0\nv 1 0 0\nv 0 1 0\n", None, "at least one face"),
         ("", None, "at least one face"),
-        (b"v 0 0 0\n\xff\n", None, "expected UTF-8 text"),
+        (b"v 0 0 0\n\xff\n", 2, "expected UTF-8 text, got byte 0xff"),
+        ("v 0 0 0\n".encode("utf-16"), 1, "got UTF-16"),
+        (SQUARE + "f 1 2 \\\n3 x\n", 7, "expected a vertex index in face corner 'x'"),
+        (SQUARE + "f 1 2 99999999999999999999999\n", 7, "vertex index 99999999999999999999999 is out of range"),
     ],
 )
 def test_errors(tmp_path, text, line, message):
@@ -123,14 +128,65 @@ def test_errors(tmp_path, text, line, message):
 
 def test_missing_file(tmp_path):
     path = str(tmp_path / "nothere.obj")
-    with pytest.raises(SceneError, match="cannot read mesh file") as info:
+    with pytest.raises(SceneError, match="cannot read mesh file: no such file") as info:
         read_obj(path)
     assert info.value.location.file == path and info.value.location.line is None
 
 
 def test_directory_is_not_a_mesh(tmp_path):
-    with pytest.raises(SceneError, match="cannot read mesh file"):
+    with pytest.raises(SceneError, match="cannot read mesh file: is a folder; expected an OBJ file"):
         read_obj(str(tmp_path))
+
+
+def test_named_pipe_is_refused_without_waiting(tmp_path):
+    path = tmp_path / "mesh.obj"
+    os.mkfifo(path)
+    with pytest.raises(SceneError, match="cannot read mesh file: is a named pipe"):
+        read_obj(str(path))
+
+
+# --------------------------------------------------------------------------------------------------------
+# What editors and exporters write: each read as meant
+# --------------------------------------------------------------------------------------------------------
+
+
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_vertex(tmp_path):
+    vertices, faces = read_obj(write(tmp_path, b"\xef\xbb\xbf" + SQUARE.encode()))
+    assert vertices.shape == (4, 3) and faces.tolist() == [[0, 1, 2], [0, 2, 3]]
+    vertices, _ = read_obj(write(tmp_path, b"\xef\xbb\xbfv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"))
+    assert vertices.tolist() == [[0, 0, 0], [1, 0, 0], [0, 1, 0]]
+
+
+def test_old_mac_line_endings(tmp_path):
+    vertices, faces = read_obj(write(tmp_path, SQUARE.replace("\n", "\r").encode()))
+    assert vertices.shape == (4, 3) and faces.shape == (2, 3)
+
+
+def test_tabs_separate_words(tmp_path):
+    vertices, faces = read_obj(write(tmp_path, SQUARE.replace(" ", "\t")))
+    assert vertices[2].tolist() == [1.0, 1.0, 0.0] and faces.shape == (2, 3)
+
+
+@pytest.mark.parametrize("extra", [" 1.0", " 0.2 0.4 0.6", " 1.0 0.2 0.4 0.6"], ids=["w", "colour", "w-and-colour"])
+def test_values_after_xyz_are_ignored(tmp_path, extra):
+    lines = [line + extra if line.startswith("v ") else line for line in SQUARE.splitlines()]
+    vertices, _ = read_obj(write(tmp_path, "\n".join(lines) + "\n"))
+    assert vertices.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]
+
+
+def test_a_backslash_continues_a_line(tmp_path):
+    text = "v 0 0 0\nv 1 \\\n  0 0\nv 1 1 0\nv 0 1 0\nf 1 2 \\\n3 4\nf 1 2 9\n"
+    with pytest.raises(SceneError) as info:
+        read_obj(write(tmp_path, text))
+    assert info.value.location.line == 8  # numbered by the physical lines, as an editor shows them
+    vertices, faces = read_obj(write(tmp_path, text.replace("f 1 2 9\n", "")))
+    assert vertices.tolist() == [[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]]
+    assert faces.tolist() == [[0, 1, 2], [0, 2, 3]]
+
+
+def test_only_texture_coordinates_is_no_mesh(tmp_path):
+    with pytest.raises(SceneError, match="expected at least one face"):
+        read_obj(write(tmp_path, "vt 0 0\nvt 1 0\nvt 0 1\n"))
 
 
 corner = st.tuples(st.integers(0, 7), st.sampled_from(["{i}", "{i}/1", "{i}//1", "{i}/1/1"]), st.booleans())

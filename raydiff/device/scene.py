@@ -120,7 +120,8 @@ class DeviceScene:
         self.scene = scene
         self.free = list(free or [])
         if len(scene.lights) > MAX_LIGHTS:  # the loader refuses such scenes first, naming the file
-            raise ValueError(f"at most {MAX_LIGHTS} lights are supported")
+            raise ValueError(f"the scene has {len(scene.lights)} lights; at most {MAX_LIGHTS} are supported "
+                             "(one bit each in the visibility mask)")
         self.layout = lay = layout_scene(scene)
 
         # --- the pool -------------------------------------------------------------------------------

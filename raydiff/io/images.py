@@ -12,6 +12,10 @@ of file are read and written:
   survives a round trip exactly. Grey (``Y``), RGB and RGBA files are read; alpha is ignored. A file with
   NaN or infinite pixels is refused.
 
+A PNG or JPEG is read the way viewers show it: its EXIF orientation (a camera's "turned by 90 degrees",
+in a JPEG's APP1 block or a PNG's eXIf chunk) is applied before its size is compared with the film's. A
+file with several frames (an animated PNG or GIF) is refused rather than read as its first frame.
+
 The convention (integer files sRGB, EXR linear) can be overridden per reference with ``space`` (see
 :func:`read_reference`), for an 8-bit file that holds linear values or an EXR that holds sRGB-encoded ones;
 the dynamic range stays tied to the file type.
@@ -31,6 +35,7 @@ import numpy as np
 
 from ..errors import ImageError
 from .files import atomic_write
+from .paths import Problem, require_regular_file
 
 READABLE = (".png", ".jpg", ".jpeg", ".exr")
 WRITABLE = (".png", ".jpg", ".jpeg", ".exr")
@@ -62,11 +67,15 @@ class Reference:
         (height, width, 3) float32 linear RGB.
     low_dynamic_range : bool
         True for 8- and 16-bit files (values clipped at 1.0 when saved), False for EXR.
+    orientation : int, optional
+        The file's EXIF orientation (1 to 8), already applied to ``linear``: 1 means none; 5 to 8 swap
+        the stored width and height.
     """
 
     path: str
     linear: np.ndarray
     low_dynamic_range: bool
+    orientation: int = 1
 
     @property
     def height(self) -> int:
@@ -111,17 +120,65 @@ def _read_png16(path: str) -> np.ndarray:
 _CONVERT_TO_RGB = ("1", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
 
 
-def _decode(path: str) -> np.ndarray:
-    """An 8- or 16-bit file's pixels as uint8 or uint16: (H, W) grey or (H, W, C) grey+alpha, RGB, RGBA."""
-    if _png_bit_depth(path) == 16:
-        return _read_png16(path)
+#: The EXIF tag that says how a viewer turns the stored pixels to show the picture the right way up.
+EXIF_ORIENTATION = 0x0112
+
+# For each EXIF orientation (2 to 8; 1 is as stored), how the stored (H, W, ...) pixels become what a
+# viewer shows: the same as Pillow's ImageOps.exif_transpose, on numpy arrays (so 16-bit files too).
+_ORIENT = {
+    2: lambda a: a[:, ::-1],                        # mirrored left to right
+    3: lambda a: a[::-1, ::-1],                     # turned by 180 degrees
+    4: lambda a: a[::-1],                           # mirrored top to bottom
+    5: lambda a: np.swapaxes(a, 0, 1),              # transposed
+    6: lambda a: np.rot90(a, -1),                   # turned by 90 degrees clockwise
+    7: lambda a: np.swapaxes(a, 0, 1)[::-1, ::-1],  # transversed
+    8: lambda a: np.rot90(a, 1),                    # turned by 90 degrees counter-clockwise
+}
+
+
+def _orientation(image) -> int:
+    """The picture's EXIF orientation (JPEG APP1, PNG eXIf chunk): 1 to 8; 1 where absent or invalid."""
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # a malformed EXIF block: viewers ignore it too
+        return 1
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def oriented(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` (H, W, ...) turned as a viewer shows them, given their EXIF ``orientation`` (1 to 8)."""
+    turn = _ORIENT.get(orientation)
+    return pixels if turn is None else np.ascontiguousarray(turn(pixels))
+
+
+def _decode(path: str) -> tuple[np.ndarray, int]:
+    """An 8- or 16-bit file's pixels, the right way up, as uint8 or uint16: (H, W) grey or (H, W, C)
+    grey+alpha, RGB, RGBA; and the EXIF orientation that was applied (1: none).
+
+    Raises
+    ------
+    ImageError
+        If the file holds more than one frame (an animated PNG or GIF).
+    """
     from PIL import Image
 
     with Image.open(path) as image:
-        image.load()
-        if image.mode in _CONVERT_TO_RGB:
-            image = image.convert("RGB")
-        return np.asarray(image)
+        frames = getattr(image, "n_frames", 1)
+        if frames > 1:
+            raise ImageError(path, f"is an animation of {frames} frames; expected a single picture "
+                                   "(save the frame to match as its own file)")
+        if _png_bit_depth(path) == 16:  # Pillow keeps 8 bits of these, or cannot decode them (grey+alpha)
+            with contextlib.suppress(Exception):
+                image.load()  # only for an eXIf chunk after the pixels; pypng decodes them
+            orientation = _orientation(image)
+            pixels = _read_png16(path)
+        else:
+            image.load()  # a PNG's eXIf chunk may come after the pixels
+            orientation = _orientation(image)
+            if image.mode in _CONVERT_TO_RGB:
+                image = image.convert("RGB")
+            pixels = np.asarray(image)
+    return oriented(pixels, orientation), orientation
 
 
 @contextlib.contextmanager
@@ -214,9 +271,15 @@ def _decode_exr(path: str) -> np.ndarray:
         reason = _native_reason(printed, path) or (str(error).strip().splitlines() or [""])[0]
         reason = reason.replace(f"'{path}'", "the file")
         raise ImageError(path, f"cannot read the image: corrupt or not an EXR file ({reason})")
-    names = _EXR_RGB if all(c in channels for c in _EXR_RGB) else _EXR_GREY if "Y" in channels else None
+    found = ", ".join(sorted(channels)) or "none"
+    some = [c for c in _EXR_RGB if c in channels]
+    if some and len(some) < len(_EXR_RGB):
+        missing = " or ".join(c for c in _EXR_RGB if c not in channels)
+        plural = "s" if len(some) > 1 else ""
+        raise ImageError(path, f"has channel{plural} {' and '.join(some)} but no {missing} (found {found}); "
+                               "expected all of R, G and B, or Y for a grey image")
+    names = _EXR_RGB if some else _EXR_GREY if "Y" in channels else None
     if names is None:
-        found = ", ".join(sorted(channels)) or "none"
         raise ImageError(path, f"no R, G, B or Y channels (found {found}); expected an RGB, RGBA or grey image")
     planes = [channels[name] for name in names]
     for name, plane in zip(names, planes):
@@ -242,6 +305,13 @@ def _check_space(space: str | None) -> None:
         raise ValueError(f"space must be None, 'linear' or 'srgb', got {space!r}")
 
 
+def _cannot_read(problem: Problem) -> str:
+    """What to say about an image path that is not a readable file."""
+    if problem.wrong_kind:
+        return f"{problem.reason}; expected an image file"
+    return f"cannot read the image: {problem.reason}"
+
+
 def read_image(path: str | os.PathLike, space: str | None = None) -> Reference:
     """Read a PNG, JPEG (8 or 16 bit) or OpenEXR file as linear RGB.
 
@@ -255,22 +325,18 @@ def read_image(path: str | os.PathLike, space: str | None = None) -> Reference:
     Raises
     ------
     ImageError
-        If the file is missing, unreadable, corrupt or of an unsupported kind, or (EXR) has NaN or
-        infinite pixels.
+        If the path is not a readable regular file (missing, a folder, a named pipe, a broken symbolic
+        link or a link loop, each named as such), the file is corrupt, of an unsupported kind or an
+        animation of several frames, or (EXR) lacks some of R, G and B or has NaN or infinite pixels.
     ValueError
         If ``space`` is not one of the three choices.
     """
     _check_space(space)
     path = os.fspath(path)
     ext = os.path.splitext(path)[1].lower()
-    if os.path.isdir(path):
-        raise ImageError(path, "is a folder; expected an image file")
-    if not os.path.isfile(path):
-        raise ImageError(path, "no such file")
+    require_regular_file(path, lambda problem: ImageError(path, _cannot_read(problem)))
     if ext not in READABLE:
         raise ImageError(path, f"unsupported image type '{ext}'; expected one of {', '.join(READABLE)}")
-    if not os.access(path, os.R_OK):
-        raise ImageError(path, "cannot read the image: permission denied")
     if ext in HIGH_DYNAMIC_RANGE:
         pixels = _to_rgb(_decode_exr(path), path)
         _check_finite(path, pixels)
@@ -280,7 +346,9 @@ def read_image(path: str | os.PathLike, space: str | None = None) -> Reference:
                                    "expected sRGB-encoded values, or --reference-space linear")
         return Reference(path, np.asarray(decoded, dtype=np.float32), low_dynamic_range=False)
     try:
-        pixels = _decode(path)
+        pixels, orientation = _decode(path)
+    except ImageError:
+        raise
     except Exception as exc:  # the decoders raise many kinds; all mean "not a readable image"
         first_line = (str(exc).strip().splitlines() or [""])[0].replace(f" '{path}'", "")  # named already
         raise ImageError(path, f"cannot read the image: corrupt or not a {ext[1:].upper()} file ({first_line})") from None
@@ -292,7 +360,7 @@ def read_image(path: str | os.PathLike, space: str | None = None) -> Reference:
         raise ImageError(path, f"unsupported pixel type {pixels.dtype}; expected 8 or 16 bit")
     rgb = _to_rgb(pixels, path).astype(np.float64) / scale
     linear = rgb if space == "linear" else srgb_to_linear(rgb)
-    return Reference(path, linear.astype(np.float32), low_dynamic_range=True)
+    return Reference(path, linear.astype(np.float32), low_dynamic_range=True, orientation=orientation)
 
 
 def read_reference(path: str | os.PathLike, width: int, height: int, space: str | None = None) -> Reference:
@@ -314,15 +382,20 @@ def read_reference(path: str | os.PathLike, width: int, height: int, space: str 
     Raises
     ------
     ImageError
-        As :func:`read_image`, or if the size differs from the film's.
+        As :func:`read_image`, or if the size (as viewers show the picture, its EXIF orientation
+        applied) differs from the film's.
     ValueError
         If ``space`` is not one of the three choices.
     """
     ref = read_image(path, space=space)
     if (ref.width, ref.height) != (width, height):
+        turned = ""
+        if ref.orientation != 1:
+            stored = f"{ref.height}x{ref.width}" if ref.orientation >= 5 else f"{ref.width}x{ref.height}"
+            turned = f" as viewers show it (stored {stored}, turned by its EXIF orientation {ref.orientation})"
         raise ImageError(
             ref.path,
-            f"image is {ref.width}x{ref.height} but the scene's film is {width}x{height} "
+            f"image is {ref.width}x{ref.height}{turned} but the scene's film is {width}x{height} "
             "(change film.width/height or pass a reference of that size)",
         )
     return ref

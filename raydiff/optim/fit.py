@@ -10,7 +10,9 @@ itself with ``decorrelate=False``) -> the boundary terms (when there are any).
 
 Everything stays on the device: the history (loss and every free component, one row per iteration) is
 written by a kernel into a field and read back only when somebody asks (a callback, or the end of the
-fit). Kernels are compiled on the first iteration and reused after.
+fit), or when the field's :data:`HISTORY_CHUNK` rows are full: then they move to the host in one read and
+the field starts over, so that neither its size nor its cost grows with ``iterations``. Kernels are
+compiled on the first iteration and reused after.
 """
 
 
@@ -33,6 +35,10 @@ from .adam import Adam
 from .gradient import LossGradient
 from ..scene.parameters import Resolved, resolve_all, with_values
 from ..scene.model import Scene
+from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
+
+#: Rows of the history kept on the device; each full chunk moves to the host (one read per chunk).
+HISTORY_CHUNK = 1024
 
 
 #: The arrays of a :meth:`Fitter.checkpoint`, which :meth:`Fitter.restore` needs.
@@ -106,12 +112,24 @@ class FitSettings:
     def __post_init__(self):
         if self.iterations < 0:
             raise ValueError("iterations must be >= 0")
+        if self.iterations > MAX_ITERATIONS:
+            raise ValueError(f"iterations must be at most {MAX_ITERATIONS} (the device counts them in int32), "
+                             f"got {self.iterations}")
         if self.lr is not None and not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a finite positive number, got {self.lr}")
+        if self.lr is not None and float32_problem(self.lr):
+            raise ValueError(f"lr must be a number the device can hold, got {self.lr:g}: {float32_problem(self.lr)}")
         if not 0 < self.lr_decay <= 1:
             raise ValueError("lr_decay must be in (0, 1]")
+        if float32_problem(self.lr_decay):
+            raise ValueError(f"lr_decay must be in (0, 1] and a number the device can hold, got {self.lr_decay:g}: "
+                             f"{float32_problem(self.lr_decay)}")
         if self.spp is not None and self.spp < 1:
             raise ValueError("spp must be at least 1")
+        if self.spp is not None and self.spp > MAX_SPP:
+            raise ValueError(f"spp must be at most {MAX_SPP} (a sample's index is an int32 on the device), got {self.spp}")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise ValueError(f"seed must be in [0, {MAX_SEED}] (sample seeds are 32 bits), got {self.seed}")
 
     @classmethod
     def from_dict(cls, fields: dict) -> "FitSettings":
@@ -277,7 +295,9 @@ class Fitter:
         self.adam.project()
         self.start = self.dev.values()
         self.columns = ["iteration", "loss"] + [c for r in self.free for c in r.component_names()]
-        self.history = ti.field(ti.f32, shape=(max(settings.iterations, 1), len(self.columns)))
+        self.history = ti.field(ti.f32, shape=(min(max(settings.iterations, 1), HISTORY_CHUNK), len(self.columns)))
+        self._host_history: list[np.ndarray] = []  # the full chunks moved to the host, float32
+        self._host_rows = 0  # how many rows they hold: the field's row r is iteration _host_rows + r
         self.iteration = 0
         self.stop_requested = False
         self._record = self._make_recorder()
@@ -299,7 +319,11 @@ class Fitter:
         """One iteration: render, loss, gradient (:class:`LossGradient`), guarded Adam step."""
         i = self.iteration
         self.gradient(iteration_seed(self.settings.seed, i))
-        self._record(i)  # the loss and the values that gave it (the pool is unchanged until the step)
+        row = i - self._host_rows
+        if row == self.history.shape[0]:  # the chunk is full: move it to the host, start the field over
+            self._host_history.append(self.history.to_numpy())
+            self._host_rows, row = i, 0
+        self._record(row)  # the loss and the values that gave it (the pool is unchanged until the step)
         self.adam.step(self.settings.lr_decay**i, i)
         self.iteration += 1
 
@@ -308,8 +332,11 @@ class Fitter:
         return self.stop_requested or self.iteration >= self.settings.iterations
 
     def history_array(self) -> np.ndarray:
-        """The rows recorded so far (one device read)."""
-        return self.history.to_numpy()[: self.iteration].astype(np.float64)
+        """The rows recorded so far (one device read), float64; the iteration column exact."""
+        rows = np.concatenate(self._host_history + [self.history.to_numpy()[: self.iteration - self._host_rows]])
+        rows = rows.astype(np.float64)
+        rows[:, 0] = np.arange(len(rows))  # float32 holds whole numbers exactly only up to 2^24
+        return rows
 
     def _values_at(self, free_values: np.ndarray) -> dict[str, np.ndarray]:
         out, i = {}, 0
@@ -349,7 +376,7 @@ class Fitter:
         return {
             "iteration": np.array(self.iteration, dtype=np.int64),
             "pool": self.dev.pool_values(),
-            "history": self.history.to_numpy()[: self.iteration],
+            "history": self.history_array().astype(np.float32),
             "columns": np.array(self.columns),
             **self.adam.state_arrays(),
         }
@@ -390,8 +417,13 @@ class Fitter:
             raise CheckpointMismatch(f"the checkpoint's array(s) {', '.join(repr(w) for w in wrong)} have the wrong shape")
         self.dev.set_pool(pool)
         self.adam.load_state_arrays(state)
+        saved = np.asarray(state["history"], dtype=np.float32)[:iteration]
+        chunk = self.history.shape[0]
+        kept = ((iteration - 1) // chunk) * chunk if iteration else 0  # rows before the last (partial) chunk
+        self._host_history = [saved[:kept]] if kept else []
+        self._host_rows = kept
         rows = np.zeros(self.history.shape, dtype=np.float32)
-        rows[:iteration] = history.astype(np.float32)[:iteration]
+        rows[: iteration - kept] = saved[kept:]
         self.history.from_numpy(rows)
         self.iteration = iteration
 

@@ -33,6 +33,12 @@ divided by a scale and mapped through matplotlib's perceptual ``inferno`` colour
 pale yellow: the scale or more). Give every frame of a fit the same ``error_scale`` (compute it once, per
 view, from the first frame, with :func:`default_error_scale`) so that the error visibly fades as the fit
 converges.
+
+A frame has a ceiling: the panels of a row are at most :data:`MAX_PANELS_WIDTH` pixels wide together and
+the rows at most :data:`MAX_PANELS_HEIGHT` tall, so that any film (2000 x 1, 16384 x 16384, 64 views) gives
+frames an animation can hold (a GIF is at most 65535 pixels a side, and holds every frame). The upscale
+factor is lowered to fit, and a film too large even at its own size is shown shrunk by a whole factor
+(each panel pixel the mean of a block of film pixels), which the bottom caption says.
 """
 
 from __future__ import annotations
@@ -45,6 +51,10 @@ import numpy as np
 
 from ..io.files import atomic_write
 from ..io.images import encode_8bit
+
+#: The widest the three panels of a row may be together, and the tallest all rows together, in pixels.
+MAX_PANELS_WIDTH = 4096
+MAX_PANELS_HEIGHT = 4096
 
 BACKGROUND = (24, 24, 24)
 TEXT = (235, 235, 235)
@@ -180,6 +190,48 @@ def upscale_factor(height: int, min_height: int) -> int:
     return max(1, math.ceil(min_height / max(1, height)))
 
 
+def panel_scale(height: int, width: int, views: int = 1, min_height: int = 240) -> tuple[int, int]:
+    """How a film of ``height`` x ``width`` is drawn in a frame of ``views`` rows: ``(up, down)``.
+
+    Each panel is the film enlarged ``up`` times (nearest neighbour) or shrunk ``down`` times (block means),
+    one of the two being 1: enlarged by :func:`upscale_factor` as far as the ceiling
+    (:data:`MAX_PANELS_WIDTH` for three panels side by side, :data:`MAX_PANELS_HEIGHT` for ``views`` rows)
+    allows, else shrunk by the smallest whole factor that fits.
+
+    Returns
+    -------
+    tuple of int
+    """
+    height, width, views = max(1, int(height)), max(1, int(width)), max(1, int(views))
+    cap, down = _ceiling(views * height, width)
+    return (min(upscale_factor(height, min_height), cap), 1) if cap else (1, down)
+
+
+def _ceiling(rows_height: int, widest: int) -> tuple[int, int]:
+    """``(the largest upscale factor, 0 if none fits; the smallest shrink factor that fits)`` for rows of
+    ``rows_height`` pixels together and panels ``widest`` pixels wide."""
+    cap = min(MAX_PANELS_WIDTH // (3 * widest), MAX_PANELS_HEIGHT // rows_height)
+    return cap, max(1, math.ceil(3 * widest / MAX_PANELS_WIDTH), math.ceil(rows_height / MAX_PANELS_HEIGHT))
+
+
+def shrink(image, down: int) -> np.ndarray:
+    """``image`` (height, width, channels), each ``down`` x ``down`` block replaced by its mean (the blocks
+    of the last row and column may be partial); float32, computed a band of rows at a time."""
+    pixels = np.asarray(getattr(image, "linear", image))
+    if down <= 1:
+        return pixels
+    h, w = pixels.shape[:2]
+    out_w, full_w = math.ceil(w / down), (w // down) * down
+    out = np.empty((math.ceil(h / down), out_w) + pixels.shape[2:], dtype=np.float32)
+    for i, y in enumerate(range(0, h, down)):
+        band = np.asarray(pixels[y : y + down], dtype=np.float32)
+        if full_w:
+            out[i, : w // down] = band[:, :full_w].reshape(band.shape[0], w // down, down, *band.shape[2:]).mean(axis=(0, 2))
+        if full_w < w:
+            out[i, -1] = band[:, full_w:].mean(axis=(0, 1))
+    return out
+
+
 def _views(value, what: str) -> list:
     """One entry per view: a list or tuple as given, anything else (an array, a Reference) as one view."""
     if isinstance(value, (list, tuple)):
@@ -274,6 +326,15 @@ def compose_frame(
         )
     names = _view_names(view_names, n)
     scales = _error_scales(error_scale, n)
+    shapes = [np.shape(getattr(r, "linear", r)) for r in renders]
+    rows_height = max(1, sum(s[0] for s in shapes if len(s) == 3))
+    widest = max([s[1] for s in shapes if len(s) == 3] + [1])
+    up, down = _ceiling(rows_height, widest)
+    if up:
+        down = 1
+    else:
+        up = 1
+        renders, references = [shrink(r, down) for r in renders], [shrink(r, down) for r in references]
 
     rows = []  # per view: the three upscaled panels
     for i, (view_render, view_reference) in enumerate(zip(renders, references)):
@@ -286,7 +347,7 @@ def compose_frame(
             if n == 1:
                 raise
             raise ValueError(f"{names[i]}: {error}") from None
-        k = upscale_factor(view_render.shape[0], int(min_height))
+        k = min(upscale_factor(view_render.shape[0], int(min_height)), up)
         panels = [encode_8bit(view_render), encode_8bit(view_reference), heat]
         rows.append([np.repeat(np.repeat(p, k, axis=0), k, axis=1) for p in panels])
     panel_sizes = [row[0].shape[:2] for row in rows]
@@ -297,7 +358,7 @@ def compose_frame(
     scale_texts = [f"{scale:.3g}" for scale in scales]
     shared_scale = len(set(scale_texts)) == 1
     labels = ["render", "reference", f"error (0 to {scale_texts[0]})" if shared_scale else "error"]
-    status = f"iteration {int(iteration)}   loss {float(loss):.3e}"
+    status = f"iteration {int(iteration)}   loss {float(loss):.3e}" + (f"   (shown at 1/{down} size)" if down > 1 else "")
     # several views: each row's caption, the view's name and, unless shared, its error scale
     captions = [] if n == 1 else [[name] + ([] if shared_scale else [f"error 0 to {text}"])
                                   for name, text in zip(names, scale_texts)]

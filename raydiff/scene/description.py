@@ -17,6 +17,7 @@ import copy
 import difflib
 import math
 import os
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -25,6 +26,8 @@ import yaml
 
 from ..errors import Location, OutputError, SceneError
 from ..io.files import write_text
+from ..io.paths import Problem, file_problem, read_regular_file
+from ..io.text import decode_utf8
 from .obj import read_obj
 from .model import (
     Camera,
@@ -42,11 +45,24 @@ from .model import (
     Vec3,
 )
 from .parameters import resolve, scene_size, write_into_document
-
-MAX_FILM_SIZE = 16384
-MAX_LIGHTS = 31  # one bit each in the visibility pass's mask (raydiff.device.hitrecord)
-MAX_CAMERAS = 64
-MAX_YAML_NODES = 1_000_000  # guards against alias bombs ("billion laughs")
+from .limits import (
+    INT32_MAX,
+    MAX_CAMERAS,
+    MAX_FILM_SIZE,
+    MAX_LENGTH,
+    MAX_LIGHTS,
+    MAX_PIXELS,
+    MAX_RADIANT,
+    MAX_SCENE_BYTES,
+    MAX_SPP,
+    MAX_TRIANGLES,
+    MAX_YAML_DEPTH,
+    MAX_YAML_NODES,
+    MAX_YAML_VALUES,
+    float32_problem,
+    length_problem,
+)
+from .placement import nondegenerate
 _REQUIRED = object()
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -74,22 +90,24 @@ def load_scene(path: str | os.PathLike) -> Scene:
     Raises
     ------
     SceneError
-        If the file cannot be read or is not valid UTF-8, or for any problem listed in
-        :func:`load_scene_string`.
+        If the path is not a readable regular file (missing, a folder, a named pipe, a broken symbolic
+        link or a link loop: each named as such, and a pipe is never opened), the file is not valid UTF-8
+        (a leading byte-order mark is fine), or for any problem listed in :func:`load_scene_string`.
     """
     source = os.fspath(path)
-    try:
-        with open(source, "rb") as f:
-            data = f.read()
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise SceneError(Location(source), f"cannot read scene file: {reason}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise SceneError(Location(source, line=line), f"expected UTF-8 text, got byte {data[err.start]:#04x}") from None
+    data = read_regular_file(source, lambda problem: SceneError(Location(source), _cannot_read(problem, "scene")),
+                             limit=MAX_SCENE_BYTES + 1)  # no more: a larger file is refused unread
+    if len(data) > MAX_SCENE_BYTES:
+        _too_large(source, _file_size(source))
+    text = decode_utf8(data, lambda line, message: SceneError(Location(source, line=line), message))
     return load_scene_string(text, source=source, base_dir=os.path.dirname(source) or ".")
+
+
+def _cannot_read(problem: Problem, what: str, name: str | None = None) -> str:
+    """``cannot read <what> file ['<name>']: <reason>``, and what was expected where something else is."""
+    expected = f"; expected a {what} file" if problem.wrong_kind else ""
+    named = f" '{name}'" if name is not None else ""
+    return f"cannot read {what} file{named}: {problem.reason}{expected}"
 
 
 def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") -> Scene:
@@ -111,10 +129,13 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
     Raises
     ------
     SceneError
-        For malformed YAML, a document that is not a mapping, unknown or missing or duplicate keys, values
+        For malformed YAML, lists and mappings nested more than :data:`MAX_YAML_DEPTH` deep (also through
+        aliases), a document that is not a mapping, unknown or missing or duplicate keys, values
         of the wrong type, length or range, duplicate names, unreadable meshes, or invalid ``optimize``
         entries. The error's location holds the file, the key path and, when known, the line.
     """
+    if len(text) > MAX_SCENE_BYTES:  # at least as many bytes as characters
+        _too_large(source, len(text.encode("utf-8")))
     data, lines = _parse(text, source)
     doc = _Doc(source, lines, base_dir)
     root = _Mapping(doc, "", data, what=f"a scene: {_SCENE_MAPPING}")
@@ -137,6 +158,10 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
         source=source,
         document=data,
     )
+    pixels = len(cameras) * scene.film.width * scene.film.height
+    doc.check(pixels <= MAX_PIXELS, "cameras" if "cameras" in data else "film",
+              f"{len(cameras)} view(s) of {scene.film.width}x{scene.film.height} pixels are {pixels} pixels, more than "
+              f"the {MAX_PIXELS} the device can index (int32): use fewer cameras or a smaller film")
     size = scene_size(scene) if scene.optimize else 1.0
     for entry in scene.optimize:
         key = _join("optimize", entry.path)
@@ -185,6 +210,20 @@ def dump_scene(scene: Scene, path: str | os.PathLike, values: dict[str, np.ndarr
         raise SceneError(Location(target), f"cannot write scene file: {err.message}") from None
 
 
+def _file_size(path: str) -> int | None:
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return None
+
+
+def _too_large(source: str, size: int | None) -> None:
+    """Refuse a scene file over :data:`MAX_SCENE_BYTES`, before parsing it."""
+    found = f"{size} bytes" if size and size > MAX_SCENE_BYTES else f"more than {MAX_SCENE_BYTES} bytes"
+    raise SceneError(Location(source), f"the scene file is {found}, over the limit of {MAX_SCENE_BYTES} bytes "
+                                       "(1 MiB) for a scene file; meshes go in OBJ files (type: mesh, file: ...)")
+
+
 # --------------------------------------------------------------------------------------------------------
 # Step 1: YAML text to plain data, remembering the line of every key
 # --------------------------------------------------------------------------------------------------------
@@ -199,9 +238,10 @@ def _join(parent: str, key: str | int) -> str:
 
 def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
     """Parse YAML ``text`` into plain data and a table of key path to 1-based line."""
+    _count_nodes(text, source)
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text, source)
         node = loader.get_single_node()
         if node is None:
             raise SceneError(Location(source), f"empty document; expected {_SCENE_MAPPING}")
@@ -223,9 +263,71 @@ def _parse(text: str, source: str) -> tuple[Any, dict[str, int]]:
             loader.dispose()
 
 
+def _too_deep(source: str, line: int, through: str = "") -> SceneError:
+    return SceneError(Location(source, line=line),
+                      f"lists and mappings nested more than {MAX_YAML_DEPTH} levels deep{through}; "
+                      f"expected at most {MAX_YAML_DEPTH} (a scene has about 5)")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing lists and mappings nested more than :data:`MAX_YAML_DEPTH` deep.
+
+    PyYAML's composer calls itself once per level of nesting, so ``[[[[...]]]]`` ten thousand deep would
+    end in a RecursionError; the depth is counted on the way down and refused, with the line where the
+    level too many starts, long before Python's recursion limit.
+    """
+
+    def __init__(self, text: str, source: str):
+        super().__init__(text)
+        self.source = source
+        self.depth = 0
+        self.nodes = 0
+
+    def compose_node(self, parent, index):
+        self.nodes += 1
+        if self.nodes > MAX_YAML_NODES:
+            raise _too_many_nodes(self.source, self.peek_event().start_mark)
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_YAML_DEPTH:
+                raise _too_deep(self.source, self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 def _tag(text: str) -> str:
     """``text`` with YAML's long tag names shortened (``tag:yaml.org,2002:int`` to ``!!int``)."""
     return text.replace("tag:yaml.org,2002:", "!!")
+
+
+_NODE_EVENTS = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+
+
+def _too_many_nodes(source: str, mark) -> SceneError:
+    return SceneError(Location(source, line=mark.line + 1),
+                      f"document too large: more than {MAX_YAML_NODES} YAML values (keys, numbers, lists, mappings), "
+                      "the limit for a scene file; meshes go in OBJ files")
+
+
+def _count_nodes(text: str, source: str) -> None:
+    """Refuse a document of more than :data:`MAX_YAML_NODES` nodes before the slow, pure-Python parse: libyaml's
+    event parser (where PyYAML has it) counts them some 30 times faster. A syntax error stops the count
+    silently; the real parse reports it."""
+    loader_class = getattr(yaml, "CSafeLoader", None)
+    if loader_class is None:
+        return  # _Loader still counts while composing
+    count = 0
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
+            if isinstance(event, _NODE_EVENTS):
+                count += 1
+                if count > MAX_YAML_NODES:
+                    raise _too_many_nodes(source, event.start_mark)
+    except yaml.YAMLError:
+        return
 
 
 class _Converter:
@@ -236,7 +338,8 @@ class _Converter:
         self.source = source
         self.lines = lines
         self.active: set[int] = set()  # ids of the collections being converted, to catch recursive aliases
-        self.budget = MAX_YAML_NODES
+        self.budget = MAX_YAML_VALUES
+        self.depth = 0  # aliases can nest deeper than the composer saw: an anchor's depth adds to the alias's
 
     def error(self, node: yaml.Node, key: str, message: str) -> SceneError:
         return SceneError(Location(self.source, key or None, node.start_mark.line + 1), message)
@@ -244,17 +347,23 @@ class _Converter:
     def convert(self, node: yaml.Node, path: str) -> Any:
         self.budget -= 1
         if self.budget < 0:
-            raise self.error(node, path, f"document too large: more than {MAX_YAML_NODES} values (alias bomb?)")
+            written = getattr(self.loader, "nodes", 0)
+            raise self.error(node, path, f"document too large: aliases (*name) expand its {written} YAML values to "
+                                         f"more than {MAX_YAML_VALUES}, the limit; repeat less through aliases")
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node, path)
         if id(node) in self.active:
             raise self.error(node, path, "recursive YAML alias; expected plain nested data")
         if node.tag not in (_MAP_TAG, _SEQ_TAG):
             raise self.error(node, path, f"unsupported YAML tag '{_tag(node.tag)}'; expected a plain mapping or list")
+        if self.depth >= MAX_YAML_DEPTH:
+            raise _too_deep(self.source, node.start_mark.line + 1, " (through aliases)")
         self.active.add(id(node))
+        self.depth += 1
         try:
             return self.mapping(node, path) if isinstance(node, yaml.MappingNode) else self.sequence(node, path)
         finally:
+            self.depth -= 1
             self.active.discard(id(node))
 
     def scalar(self, node: yaml.ScalarNode, path: str) -> Any:
@@ -340,6 +449,17 @@ def _show(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _quoted_key(name: str) -> str:
+    """``'name'``; with any invisible character (a zero-width space, a no-break space, a control
+    character) written as its code point and named, since the quoted key would look like a valid one."""
+    hidden = [c for c in name if not c.isprintable() or c.isspace() or unicodedata.category(c) == "Cf"]
+    if not hidden:
+        return f"'{name}'"
+    shown = "".join(f"\\u{ord(c):04x}" if c in hidden else c for c in name)
+    codes = ", ".join(dict.fromkeys(f"U+{ord(c):04X} {unicodedata.name(c, 'control character')}" for c in hidden))
+    return f"'{shown}', which holds an invisible {codes}"
+
+
 def _suggest(word: str, options) -> str:
     """`` (did you mean 'x'?)`` for the nearest option, or an empty string."""
     close = difflib.get_close_matches(word, list(options), n=1)
@@ -350,8 +470,11 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _as_float(doc: _Doc, key: str, value: Any, expected: str, shown: Any = None) -> float:
-    """``value`` as a finite float (ints are fine, booleans are not); ``shown`` is what messages quote."""
+def _as_float(doc: _Doc, key: str, value: Any, expected: str, shown: Any = None, float32: bool = True) -> float:
+    """``value`` as a finite float (ints are fine, booleans are not); ``shown`` is what messages quote.
+
+    With ``float32`` (the default) the number must also survive as a float32, as the device holds it:
+    neither beyond its range (``1e39``) nor so small that it becomes 0 (``1e-50``)."""
     shown = value if shown is None else shown
     if not _is_number(value):
         raise doc.error(key, f"expected {expected}, got {_show(shown)}")
@@ -361,18 +484,41 @@ def _as_float(doc: _Doc, key: str, value: Any, expected: str, shown: Any = None)
         number = math.inf
     if not math.isfinite(number):
         raise doc.error(key, f"expected {expected}, got {_show(shown)} (not finite)")
+    problem = float32_problem(number) if float32 else None
+    if problem:
+        raise doc.error(key, f"expected {expected} the device can hold, got {_show(shown)}: {number:g} is {problem}")
     return number
 
 
+def _check_lengths(doc: _Doc, key: str, numbers, shown: Any) -> None:
+    """Every one of ``numbers`` is a usable coordinate or length (:func:`raydiff.scene.limits.length_problem`)."""
+    for number in numbers:
+        problem = length_problem(number)
+        if problem:
+            raise doc.error(key, f"expected coordinates and lengths the device can square, got {_show(shown)}: "
+                                 f"{number:g} is {problem}")
+
+
 def read_number(doc: _Doc, key: str, value: Any) -> float:
-    """A finite number (int or float, not a boolean)."""
+    """A finite number (int or float, not a boolean) that a float32 holds."""
     return _as_float(doc, key, value, "a number")
 
 
-def read_int(doc: _Doc, key: str, value: Any) -> int:
-    """A positive integer (a float such as ``200.0`` is not accepted)."""
+def read_length(doc: _Doc, key: str, value: Any) -> float:
+    """A number usable as a length: at most :data:`raydiff.scene.limits.MAX_LENGTH` in magnitude, and 0 or
+    at least :data:`raydiff.scene.limits.MIN_LENGTH`."""
+    number = read_number(doc, key, value)
+    _check_lengths(doc, key, (number,), value)
+    return number
+
+
+def read_int(doc: _Doc, key: str, value: Any, high: int = INT32_MAX) -> int:
+    """A positive integer up to ``high`` (the device's int32 by default; a float such as ``200.0`` is not
+    accepted)."""
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise doc.error(key, f"expected a positive integer, got {_show(value)}")
+    if value > high:
+        raise doc.error(key, f"expected a positive integer up to {high}, got {_show(value)}")
     return value
 
 
@@ -390,18 +536,33 @@ def read_name(doc: _Doc, key: str, value: Any) -> str:
     return value
 
 
-def read_vec3(doc: _Doc, key: str, value: Any) -> Vec3:
-    """A list of exactly 3 finite numbers, as a tuple of floats."""
+def read_vec3(doc: _Doc, key: str, value: Any, float32: bool = True) -> Vec3:
+    """A list of exactly 3 finite numbers (each one a float32 holds, unless not ``float32``), as a tuple of
+    floats."""
     if not isinstance(value, list) or len(value) != 3 or not all(_is_number(v) for v in value):
         raise doc.error(key, f"expected 3 numbers, got {_show(value)}")
-    x, y, z = (_as_float(doc, key, v, "3 numbers", shown=value) for v in value)
+    x, y, z = (_as_float(doc, key, v, "3 numbers", shown=value, float32=float32) for v in value)
     return x, y, z
+
+
+def read_point(doc: _Doc, key: str, value: Any) -> Vec3:
+    """3 numbers usable as coordinates (see :func:`read_length`): a position, a centre, an offset."""
+    vector = read_vec3(doc, key, value)
+    _check_lengths(doc, key, vector, value)
+    return vector
 
 
 def read_nonzero_vec3(doc: _Doc, key: str, value: Any) -> Vec3:
     """3 numbers, not all zero (a direction)."""
     vector = read_vec3(doc, key, value)
     doc.check(any(vector), key, f"expected a nonzero vector, got {_show(value)}")
+    return vector
+
+
+def read_edge(doc: _Doc, key: str, value: Any) -> Vec3:
+    """3 numbers, not all zero, usable as lengths (a quad's edge)."""
+    vector = read_nonzero_vec3(doc, key, value)
+    _check_lengths(doc, key, vector, value)
     return vector
 
 
@@ -422,17 +583,25 @@ def read_albedo(doc: _Doc, key: str, value: Any) -> Vec3:
     return albedo
 
 
+def _check_radiant(doc: _Doc, key: str, colour: Vec3, value: Any, what: str) -> None:
+    doc.check(all(c <= MAX_RADIANT for c in colour), key,
+              f"expected {what} up to {MAX_RADIANT:g} (so that the loss, which squares pixel values, stays finite "
+              f"in float32), got {_show(value)}")
+
+
 def read_intensity(doc: _Doc, key: str, value: Any) -> Vec3:
-    """A colour with every channel >= 0 (W/sr)."""
+    """A colour with every channel >= 0 (W/sr), at most :data:`raydiff.scene.limits.MAX_RADIANT`."""
     intensity = read_colour(doc, key, value)
     doc.check(all(c >= 0.0 for c in intensity), key, f"expected intensities >= 0, got {_show(value)}")
+    _check_radiant(doc, key, intensity, value, "intensities")
     return intensity
 
 
 def read_irradiance(doc: _Doc, key: str, value: Any) -> Vec3:
-    """A colour with every channel >= 0 (W/m^2)."""
+    """A colour with every channel >= 0 (W/m^2), at most :data:`raydiff.scene.limits.MAX_RADIANT`."""
     irradiance = read_colour(doc, key, value)
     doc.check(all(c >= 0.0 for c in irradiance), key, f"expected irradiance values >= 0, got {_show(value)}")
+    _check_radiant(doc, key, irradiance, value, "irradiance values")
     return irradiance
 
 
@@ -441,11 +610,13 @@ def read_scale(doc: _Doc, key: str, value: Any) -> Vec3:
     if _is_number(value):
         s = _as_float(doc, key, value, "a positive number or 3 nonzero numbers")
         doc.check(s > 0, key, f"expected a positive number or 3 nonzero numbers, got {_show(value)}")
+        _check_lengths(doc, key, (s,), value)
         return s, s, s
     if not isinstance(value, list):
         raise doc.error(key, f"expected a positive number or 3 nonzero numbers, got {_show(value)}")
     scale = read_vec3(doc, key, value)
     doc.check(all(scale), key, f"expected a positive number or 3 nonzero numbers, got {_show(value)}")
+    _check_lengths(doc, key, scale, value)
     return scale
 
 
@@ -495,7 +666,7 @@ class _Mapping:
             if name not in allowed:
                 valid = f"valid keys for {owner}" if owner else "valid keys"
                 hint = _suggest(name, allowed) or f"; {valid}: {', '.join(allowed)}"
-                raise self.doc.error(_join(self.key, name), f"unknown key '{name}'{hint}")
+                raise self.doc.error(_join(self.key, name), f"unknown key {_quoted_key(name)}{hint}")
 
     def get(self, name: str, read: Reader, default: Any = _REQUIRED) -> Any:
         key = _join(self.key, name)
@@ -530,12 +701,17 @@ def _read_camera(doc: _Doc, key: str, value: Any, index: int | None = None) -> C
     name = m.get("name", read_name, f"camera{index}") if index is not None else "camera"
     weight = m.get("weight", read_number, 1.0) if index is not None else 1.0
     doc.check(weight > 0, _join(key, "weight"), f"expected a positive weight, got {weight:g}")
-    position = m.get("position", read_vec3)
-    look_at = m.get("look_at", read_vec3)
+    position = m.get("position", read_point)
+    look_at = m.get("look_at", read_point)
     up = m.get("up", read_nonzero_vec3, (0.0, 1.0, 0.0))
     fov = m.get("fov", read_number, 40.0)
     forward = tuple(np.subtract(look_at, position))
     doc.check(any(forward), _join(key, "look_at"), "expected look_at to differ from position")
+    with np.errstate(all="ignore"):
+        look_at32, position32 = np.asarray(look_at, np.float32), np.asarray(position, np.float32)
+    doc.check(not (np.isfinite(look_at32).all() and np.array_equal(look_at32, position32)), _join(key, "look_at"),
+              f"expected look_at to differ from position in float32, as the renderer holds them, got "
+              f"{_show(list(look_at))} and {_show(list(position))}")
     doc.check(not _parallel(up, forward), _join(key, "up"),
               f"expected up not parallel to look_at - position, got {_show(list(up))}")
     doc.check(0.0 < fov < 180.0, _join(key, "fov"),
@@ -560,40 +736,63 @@ def _read_film(doc: _Doc, key: str, value: Any) -> Film:
     for name, size in (("width", width), ("height", height)):
         doc.check(size <= MAX_FILM_SIZE, _join(key, name),
                   f"expected a positive integer up to {MAX_FILM_SIZE}, got {size}")
-    return Film(width=width, height=height, spp=m.get("spp", read_int, 4))
+    return Film(width=width, height=height, spp=m.get("spp", lambda d, k, v: read_int(d, k, v, MAX_SPP), 4))
 
 
 def _read_sphere(m: _Mapping, name: str, albedo: Vec3) -> Sphere:
     """A sphere's own keys: center and radius > 0."""
-    center, radius = m.get("center", read_vec3), m.get("radius", read_number)
+    center, radius = m.get("center", read_point), m.get("radius", read_length)
     m.doc.check(radius > 0, _join(m.key, "radius"), f"expected a positive radius, got {radius:g}")
     return Sphere(name=name, center=center, radius=radius, albedo=albedo)
 
 
 def _read_quad(m: _Mapping, name: str, albedo: Vec3) -> Quad:
     """A quad's own keys: origin and two nonzero, non-parallel edges."""
-    origin = m.get("origin", read_vec3)
-    edge1, edge2 = m.get("edge1", read_nonzero_vec3), m.get("edge2", read_nonzero_vec3)
+    origin = m.get("origin", read_point)
+    edge1, edge2 = m.get("edge1", read_edge), m.get("edge2", read_edge)
     m.doc.check(not _parallel(edge1, edge2), _join(m.key, "edge2"),
                 f"expected edge2 not parallel to edge1, got {_show(list(edge2))} and {_show(list(edge1))}")
     return Quad(name=name, origin=origin, edge1=edge1, edge2=edge2, albedo=albedo)
 
 
+def read_direction(doc: _Doc, key: str, value: Any) -> Vec3:
+    """3 numbers, not all zero, made unit length (a light's direction, a rotation's axis).
+
+    A tiny (``1.0e-200``) or huge (``1.0e+300``) vector is first divided by its largest component, so that
+    its length neither underflows nor overflows: every nonzero direction is kept, and the kernels, in
+    float32, get a unit vector.
+    """
+    vector = np.asarray(read_vec3(doc, key, value, float32=False), dtype=np.float64)
+    doc.check(bool(vector.any()), key, f"expected a nonzero vector, got {_show(value)}")
+    with np.errstate(all="ignore"):
+        largest = float(np.max(np.abs(vector)))
+        if not 1e-150 < largest < 1e150:  # else its length could underflow or overflow
+            vector = vector / largest
+        unit = vector / np.linalg.norm(vector)
+    doc.check(bool(np.isfinite(unit).all()) and any(unit), key,
+              f"expected a direction (3 numbers, not all zero), got {_show(value)}, which has no usable length")
+    return tuple(float(x) for x in unit)
+
+
 def _read_rotation(doc: _Doc, key: str, value: Any) -> Rotation:
-    """A mesh's ``rotate: {axis, angle}`` (both optional)."""
+    """A mesh's ``rotate: {axis, angle}`` (both optional; the axis is made unit length)."""
     m = _Mapping(doc, key, value, what="a mapping {axis: [x, y, z], angle: degrees}")
     m.only(("axis", "angle"))
-    return Rotation(axis=m.get("axis", read_nonzero_vec3, (0.0, 1.0, 0.0)), angle=m.get("angle", read_number, 0.0))
+    return Rotation(axis=m.get("axis", read_direction, (0.0, 1.0, 0.0)), angle=m.get("angle", read_number, 0.0))
 
 
 def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
     """A mesh's own keys: the OBJ file (relative to the scene's directory) and its placement."""
     written = m.get("file", read_text)
     resolved = os.path.abspath(os.path.join(m.doc.base_dir, written))
-    m.doc.check(os.path.isfile(resolved), _join(m.key, "file"),
-                f"mesh file '{written}' not found (looked for {resolved})")
+    problem = file_problem(resolved)
+    if problem is not None:
+        raise m.doc.error(_join(m.key, "file"), f"{_cannot_read(problem, 'mesh', written)} (looked for {resolved})")
     vertices, faces = read_obj(resolved)
-    return Mesh(
+    m.doc.check(len(faces) <= MAX_TRIANGLES, _join(m.key, "file"),
+                f"mesh file '{written}' has {len(faces)} triangles, more than the {MAX_TRIANGLES} the hit record "
+                "can index (28 bits)")
+    mesh = Mesh(
         name=name,
         file=resolved,
         file_as_written=written,
@@ -601,9 +800,18 @@ def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
         faces=faces,
         scale=m.get("scale", read_scale, (1.0, 1.0, 1.0)),
         rotate=m.get("rotate", _read_rotation, Rotation()),
-        translate=m.get("translate", read_vec3, (0.0, 0.0, 0.0)),
+        translate=m.get("translate", read_point, (0.0, 0.0, 0.0)),
         albedo=albedo,
     )
+    # a bound on the placed vertices' coordinates (a rotation keeps lengths; sqrt(3) for the diagonal)
+    reach = float(np.max(np.abs(vertices))) * max(map(abs, mesh.scale)) * math.sqrt(3.0) + max(map(abs, mesh.translate))
+    m.doc.check(reach <= MAX_LENGTH, _join(m.key, "file"),
+                f"mesh file '{written}', scaled and placed, reaches coordinates of magnitude {reach:g}, beyond the "
+                f"{MAX_LENGTH:g} a coordinate may have (squared distances must stay finite in float32)")
+    m.doc.check(bool(nondegenerate(vertices[faces]).any()), _join(m.key, "file"),
+                f"no face of mesh file '{written}' has an area ({len(faces)} face{'s' if len(faces) != 1 else ''}, "
+                "each with repeated or collinear vertices); expected a surface")
+    return mesh
 
 
 # For each object type: its own keys (besides name, type and albedo) and its reader.
@@ -626,16 +834,12 @@ def _read_object(doc: _Doc, key: str, value: Any, index: int) -> Object:
 
 def _read_point_light(m: _Mapping, name: str) -> PointLight:
     """A point light's own keys: position, intensity (W/sr)."""
-    return PointLight(name=name, position=m.get("position", read_vec3), intensity=m.get("intensity", read_intensity))
+    return PointLight(name=name, position=m.get("position", read_point), intensity=m.get("intensity", read_intensity))
 
 
 def _read_directional_light(m: _Mapping, name: str) -> DirectionalLight:
     """A directional light's own keys: direction (nonzero; made unit length), irradiance (W/m^2)."""
-    direction = np.asarray(m.get("direction", read_nonzero_vec3), dtype=np.float64)
-    largest = float(np.max(np.abs(direction)))
-    if not 1e-150 < largest < 1e150:  # rescale first, so that the norm neither overflows nor underflows
-        direction = direction / largest
-    direction = tuple(float(x) for x in direction / np.linalg.norm(direction))
+    direction = m.get("direction", read_direction)
     return DirectionalLight(name=name, direction=direction, irradiance=m.get("irradiance", read_irradiance))
 
 

@@ -3,15 +3,23 @@
 Everything else (``vt``, ``vn``, ``o``, ``g``, ``s``, ``usemtl``, ``mtllib``, ``l``, ``p`` ...) is ignored, as
 are comments and blank lines. Polygons are fan-triangulated around their first vertex. Texture and normal
 indices in faces (``i/t``, ``i//n``, ``i/t/n``) are skipped: raydiff shades with flat face normals.
+Negative indices count back from the latest vertex. A ``v`` line's values after x, y, z (a ``w``, or a
+vertex colour) are ignored.
+
+The text is UTF-8; a leading byte-order mark is dropped. Lines may end in LF, CRLF or CR, words may be
+separated by spaces or tabs, and a line ending in a backslash goes on on the next line.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Iterator
 
 import numpy as np
 
 from ..errors import Location, SceneError
+from ..io.paths import Problem, read_regular_file
+from ..io.text import decode_utf8
 
 
 def read_obj(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -39,7 +47,7 @@ def read_obj(path: str) -> tuple[np.ndarray, np.ndarray]:
     text = _read_text(path)
     vertices: list[tuple[float, float, float]] = []
     faces: list[tuple[int, int, int]] = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in _logical_lines(text):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
@@ -56,18 +64,35 @@ def read_obj(path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(vertices, dtype=np.float64).reshape(-1, 3), np.asarray(faces, dtype=np.int64)
 
 
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The 1-based number and text of each logical line: a line ending in a backslash goes on on the next.
+
+    A continued line is numbered by its first physical line, where an editor shows its start.
+    """
+    pending: list[str] = []
+    start = 1
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not pending:
+            start = number
+        stripped = line.rstrip()
+        if stripped.endswith("\\"):
+            pending.append(stripped[:-1])
+            continue
+        yield start, " ".join(pending + [line])
+        pending = []
+    if pending:
+        yield start, " ".join(pending)
+
+
 def _read_text(path: str) -> str:
-    """The file's text, or a SceneError saying why it cannot be had."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except (OSError, ValueError) as err:
-        reason = getattr(err, "strerror", None) or str(err)
-        raise SceneError(Location(file=path), f"cannot read mesh file: {reason}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise SceneError(Location(file=path), f"expected UTF-8 text, got byte {data[err.start]:#04x}") from None
+    """The file's text (a UTF-8 byte-order mark dropped), or a SceneError saying why it cannot be had."""
+
+    def error(problem: Problem) -> SceneError:
+        expected = "; expected an OBJ file" if problem.wrong_kind else ""
+        return SceneError(Location(file=path), f"cannot read mesh file: {problem.reason}{expected}")
+
+    data = read_regular_file(path, error)
+    return decode_utf8(data, lambda line, message: SceneError(Location(file=path, line=line), message))
 
 
 def _vertex(values: list[str], where: Location) -> tuple[float, float, float]:

@@ -37,11 +37,15 @@ def rotation_matrix(rotate: Rotation) -> np.ndarray:
     """
     axis = np.asarray(rotate.axis, dtype=np.float64).reshape(3)
     angle = math.radians(float(rotate.angle))
-    norm = float(np.linalg.norm(axis))
     if angle == 0.0:
         return np.eye(3)
+    with np.errstate(all="ignore"):
+        largest = float(np.max(np.abs(axis)))
+        if 0.0 < largest < math.inf and not 1e-150 < largest < 1e150:
+            axis = axis / largest  # so that the norm of a tiny (1e-200) or huge axis is not 0 or inf
+        norm = float(np.linalg.norm(axis))
     if not (norm > 0.0 and math.isfinite(norm)):
-        raise ValueError(f"rotation axis {tuple(rotate.axis)} has no direction")
+        raise ValueError(f"rotation axis {tuple(rotate.axis)} has no direction (zero or not finite)")
     x, y, z = axis / norm
     cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])  # cross @ p == axis x p
     outer = np.outer((x, y, z), (x, y, z))
@@ -71,6 +75,28 @@ def transform_matrix(scale: Vec3, rotate: Rotation, translate: Vec3) -> np.ndarr
     matrix[:3, :3] = rotation_matrix(rotate) * np.asarray(scale, dtype=np.float64).reshape(1, 3)
     matrix[:3, 3] = np.asarray(translate, dtype=np.float64).reshape(3)
     return matrix
+
+
+def nondegenerate(triangles: np.ndarray) -> np.ndarray:
+    """Which triangles have an area: twice the area above 1e-12 times the longest edge squared.
+
+    Parameters
+    ----------
+    triangles : numpy.ndarray
+        (T, 3, 3): ``triangles[k, j]`` is corner ``j`` of triangle ``k``.
+
+    Returns
+    -------
+    numpy.ndarray
+        (T,) bool; False for a repeated corner, three corners on a line, a point, or NaN.
+    """
+    edge1 = triangles[:, 1] - triangles[:, 0]
+    edge2 = triangles[:, 2] - triangles[:, 0]
+    edge3 = triangles[:, 2] - triangles[:, 1]
+    with np.errstate(all="ignore"):
+        twice_area = np.linalg.norm(np.cross(edge1, edge2), axis=1)
+        longest_sq = np.max([np.einsum("ij,ij->i", e, e) for e in (edge1, edge2, edge3)], axis=0)
+        return twice_area > _DEGENERATE_TOLERANCE * longest_sq
 
 
 def mesh_triangles(mesh: Mesh) -> np.ndarray:
@@ -122,14 +148,11 @@ def placed_triangles(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"mesh {mesh.name!r}: faces must be (F, 3) integers, not {shape}")
     if faces.min() < 0 or faces.max() >= len(vertices):
         raise ValueError(f"mesh {mesh.name!r}: a face indexes a vertex outside 0..{len(vertices) - 1}")
-    matrix = transform_matrix(mesh.scale, mesh.rotate, mesh.translate)
+    try:
+        matrix = transform_matrix(mesh.scale, mesh.rotate, mesh.translate)
+    except ValueError as err:
+        raise ValueError(f"mesh {mesh.name!r}: {err}") from None
     world = vertices @ matrix[:3, :3].T + matrix[:3, 3]
     triangles = world[faces]  # (F, 3, 3)
-
-    edge1 = triangles[:, 1] - triangles[:, 0]
-    edge2 = triangles[:, 2] - triangles[:, 0]
-    edge3 = triangles[:, 2] - triangles[:, 1]
-    twice_area = np.linalg.norm(np.cross(edge1, edge2), axis=1)
-    longest_sq = np.max([np.einsum("ij,ij->i", e, e) for e in (edge1, edge2, edge3)], axis=0)
-    keep = twice_area > _DEGENERATE_TOLERANCE * longest_sq  # also False for NaN and for a point
+    keep = nondegenerate(triangles)
     return np.ascontiguousarray(triangles[keep]), np.ascontiguousarray(vertices[faces][keep])

@@ -1,0 +1,23 @@
+"""Tests for raydiff.device.scene.DeviceScene: what it refuses before it allocates a single field."""
+
+from __future__ import annotations
+
+import pytest
+
+from raydiff.device import hitrecord
+from raydiff.device.scene import DeviceScene
+from raydiff.scene import description
+from raydiff.scene.model import Camera, Film, PointLight, Scene, Sphere
+
+
+def test_the_loader_and_the_visibility_mask_agree_on_the_number_of_lights():
+    assert description.MAX_LIGHTS == hitrecord.MAX_LIGHTS < 32  # bit 31 of an int32 is its sign
+
+
+def test_a_scene_built_in_python_with_too_many_lights_is_refused_before_any_field():
+    """No backend is initialised here: the check comes before the first Taichi field."""
+    lights = tuple(PointLight(f"l{i}", (0.0, 5.0, 0.0), (1.0, 1.0, 1.0)) for i in range(hitrecord.MAX_LIGHTS + 1))
+    scene = Scene(camera=Camera((0.0, 0.0, 5.0), (0.0, 0.0, 0.0)), film=Film(8, 6),
+                  objects=(Sphere("ball", (0.0, 0.0, 0.0), 1.0),), lights=lights)
+    with pytest.raises(ValueError, match="the scene has 32 lights; at most 31 are supported"):
+        DeviceScene(scene)
