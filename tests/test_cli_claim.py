@@ -72,7 +72,7 @@ def runs(tmp_path_factory):
     write_image(d / "ref.png", np.full((12, 16, 3), 0.2, dtype=np.float32))
     inputs = [d / "scene.yaml", d / "ref.png"]
     a_dir, k_dir = d / "a", d / "k"
-    a = start("fit", *inputs, "--out", a_dir, "--frame-every", "10", *ENDLESS)
+    a = start("fit", *inputs, "--out", a_dir, "--frame-every", "10", "--animation-every", "1000", *ENDLESS)
     # without Taichi's kernel cache K's first iteration surely takes seconds: it is killed before its end
     k = start("fit", *inputs, "--out", k_dir, "--frame-every", "0", *ENDLESS, TI_OFFLINE_CACHE="0")
     children = {"a": a, "k": k}
