@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import raydiff
-from raydiff.optim.fit import FitSettings, Iteration, iteration_seed
+from raydiff.optim.fit import FitSettings, Iteration, as_references, iteration_seed
 from raydiff.io.images import Reference
 from raydiff.scene.parameters import with_values
 
@@ -129,3 +129,17 @@ def test_the_result_holds_the_best_iterate(position_fit):
     assert result.best_loss == pytest.approx(losses.min())
     np.testing.assert_allclose(result.values["lights.key.position"], result.history[result.best_iteration, 2:], rtol=1e-6)
     assert result.halvings == 0 and not result.stopped
+
+
+def test_a_bare_array_is_a_high_dynamic_range_reference():
+    """Scripts that render their own reference may pass the array: linear RGB, compared unclamped."""
+    scene = scenes.fit_scene(width=8, height=6)
+    pixels = np.full((6, 8, 3), 2.5, dtype=np.float64)
+    for given in (pixels, [pixels]):
+        (ref,) = as_references(scene, given)
+        assert isinstance(ref, Reference) and not ref.low_dynamic_range
+        assert ref.linear.dtype == np.float32 and ref.linear.shape == (6, 8, 3) and ref.path == "<array 0>"
+    with pytest.raises(ValueError, match=r"reference 0 is an array of shape \(6, 8\); expected \(height, width, 3\)"):
+        as_references(scene, [pixels[..., 0]])
+    with pytest.raises(ValueError, match="not finite"):
+        as_references(scene, np.full((6, 8, 3), np.nan))

@@ -52,12 +52,16 @@ class CheckpointMismatch(ValueError):
 def as_references(scene: Scene, references) -> list[Reference]:
     """``references`` as a list with one :class:`Reference` per camera of ``scene``.
 
+    A reference may also be a bare (height, width, 3) array of linear RGB (for scripts that render their
+    own): it is taken as high dynamic range (compared unclamped), as an EXR file would be.
+
     Raises
     ------
     ValueError
-        If the count is not the number of cameras.
+        If the count is not the number of cameras, or an array is not (height, width, 3) and finite.
     """
-    refs = [references] if isinstance(references, Reference) else list(references)
+    single = isinstance(references, Reference) or (isinstance(references, np.ndarray) and references.ndim == 3)
+    refs = [_as_reference(r, i) for i, r in enumerate([references] if single else list(references))]
     if len(refs) != len(scene.cameras):
         names = ", ".join(c.name for c in scene.cameras)
         raise ValueError(
@@ -65,6 +69,19 @@ def as_references(scene: Scene, references) -> list[Reference]:
             "give one reference per camera, in order"
         )
     return refs
+
+
+def _as_reference(reference, index: int) -> Reference:
+    """A :class:`Reference`, or a bare linear RGB array made into one (named ``<array i>``)."""
+    if isinstance(reference, Reference):
+        return reference
+    pixels = np.asarray(reference, dtype=np.float32)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"reference {index} is an array of shape {pixels.shape}; expected (height, width, 3) "
+                         "linear RGB, or a Reference (raydiff.read_reference)")
+    if not np.isfinite(pixels).all():
+        raise ValueError(f"reference {index} holds values that are not finite; expected linear RGB")
+    return Reference(path=f"<array {index}>", linear=pixels, low_dynamic_range=False)
 
 
 def iteration_seed(seed: int, iteration: int) -> int:
