@@ -21,3 +21,25 @@ def test_a_scene_built_in_python_with_too_many_lights_is_refused_before_any_fiel
                   objects=(Sphere("ball", (0.0, 0.0, 0.0), 1.0),), lights=lights)
     with pytest.raises(ValueError, match="the scene has 32 lights; at most 31 are supported"):
         DeviceScene(scene)
+
+
+def test_set_values_writes_free_parameters_and_nothing_else(cpu):
+    import numpy as np
+
+    from raydiff.scene.parameters import resolve_all
+
+    scene = description.load_scene_string(
+        "camera: {position: [0, 0, 5], look_at: [0, 0, 0]}\nfilm: {width: 8, height: 6}\n"
+        "objects: [{name: ball, type: sphere, center: [0, 0, 0], radius: 1}]\n"
+        "lights: [{name: key, type: point, position: [0, 4, 0], intensity: [5, 5, 5]}]\n"
+        "optimize: {lights.key.position: {}}\n")
+    dev = DeviceScene(scene, resolve_all(scene))
+    before = dev.pool_values()
+    dev.set_values({"lights.key.position": [1.0, 2.0, 3.0]})
+    assert dev.values()["lights.key.position"].tolist() == [1.0, 2.0, 3.0]
+    changed = np.flatnonzero(dev.pool_values() != before)
+    assert set(changed) <= set(dev.offsets("lights.key.position"))
+    with pytest.raises(KeyError):
+        dev.set_values({"objects.ball.radius": [2.0]})
+    with pytest.raises(ValueError, match="3 component"):
+        dev.set_values({"lights.key.position": [1.0]})

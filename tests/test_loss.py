@@ -97,3 +97,16 @@ def test_rejects_bad_arguments(cpu, data):
         ImageLoss(field, reference, "l2")
     with pytest.raises(ValueError, match="reference is"):
         ImageLoss(field, reference[:, :-1], "mse")
+
+
+def test_set_reference_changes_the_target_and_keeps_the_kernels(cpu, data):
+    image, reference = data
+    field, loss = _loss(image, reference, "mse", False)
+    loss.set_reference(image)  # now the render is the target: a perfect match
+    loss.forward()
+    assert loss.read() == 0.0
+    loss.set_reference(reference, clamp=True)
+    loss.forward()
+    assert loss.read() == pytest.approx(_numpy(image, reference, "mse", True)[0], rel=1e-5)
+    with pytest.raises(ValueError, match="reference is"):
+        loss.set_reference(reference[:-1])

@@ -228,6 +228,27 @@ class DeviceScene:
             i += r.kind.size
         raise KeyError(path)
 
+    def set_values(self, values: dict) -> None:
+        """Write free parameters' values, keyed by dotted path (a subset of :meth:`values`' keys), into the
+        pool: one device read and one write, whatever their number. The layout (and so every compiled
+        kernel) stays as it is, which is what lets one DeviceScene serve many fits or frames.
+
+        Raises
+        ------
+        KeyError
+            If a path is not a free parameter of this scene.
+        ValueError
+            If a value has another number of components than its parameter.
+        """
+        pool = self.pool_values()
+        for path, value in values.items():
+            at = self.offsets(path)
+            value = np.asarray(value, dtype=np.float32).ravel()
+            if value.shape != at.shape:
+                raise ValueError(f"{path} has {len(at)} component(s), got {value.size}")
+            pool[at] = value
+        self.set_pool(pool)
+
     def values(self) -> dict[str, np.ndarray]:
         """The free parameters' current values keyed by dotted path (one device read)."""
         pool = self.pool_values().astype(np.float64)

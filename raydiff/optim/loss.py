@@ -34,13 +34,8 @@ class ImageLoss:
             raise ValueError(f"unknown loss '{kind}'; choose one of {', '.join(LOSSES)}")
         views = image.shape[0] if len(image.shape) == 3 else 1
         height, width = image.shape[-2:]
-        references = np.asarray(reference, dtype=np.float32)
-        if references.ndim == 3:
-            references = references[None]
-        if references.shape != (views, height, width, 3):
-            want = (height, width, 3) if views == 1 else (views, height, width, 3)
-            raise ValueError(f"reference is {references.shape[1:] if views == 1 else references.shape}, "
-                             f"the image is {want}")
+        self.views, self.height, self.width = views, height, width
+        references = self._checked(reference)
         clamps = [bool(clamp)] * views if np.ndim(clamp) == 0 else [bool(c) for c in clamp]
         weights = [1.0] * views if weights is None else [float(w) for w in weights]
         if len(clamps) != views or len(weights) != views:
@@ -79,6 +74,32 @@ class ImageLoss:
                     value[None] += (ti.abs(diff[0]) + ti.abs(diff[1]) + ti.abs(diff[2])) * scale[v]
 
         self._evaluate = evaluate
+
+    def _checked(self, reference) -> np.ndarray:
+        """``reference`` as a contiguous (views, height, width, 3) float32 array, or ValueError."""
+        views, height, width = self.views, self.height, self.width
+        references = np.asarray(reference, dtype=np.float32)
+        if references.ndim == 3:
+            references = references[None]
+        if references.shape != (views, height, width, 3):
+            want = (height, width, 3) if views == 1 else (views, height, width, 3)
+            raise ValueError(f"reference is {references.shape[1:] if views == 1 else references.shape}, "
+                             f"the image is {want}")
+        return np.ascontiguousarray(references)
+
+    def set_reference(self, reference, clamp=None) -> None:
+        """Compare with other images from now on (same shapes as at construction; one device write).
+
+        ``clamp`` (one flag, or one per view) replaces the clamp flags when given. The compiled kernels are
+        kept: a recovery study or a sequence of frames changes only this.
+        """
+        self.reference.from_numpy(self._checked(reference))
+        if clamp is not None:
+            clamps = [bool(clamp)] * self.views if np.ndim(clamp) == 0 else [bool(c) for c in clamp]
+            if len(clamps) != self.views:
+                raise ValueError(f"give one clamp flag per view ({self.views})")
+            self.clamp = clamps
+            self.clamped.from_numpy(np.array(clamps, dtype=np.int32))
 
     def forward(self) -> None:
         """Compute the loss into ``value`` (on the device; nothing is read back)."""
