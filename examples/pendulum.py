@@ -273,8 +273,8 @@ def main() -> None:
           f"(total {time.perf_counter() - began:.1f} s with compilation and references)")
     for name in NAMES:
         truth = problem.truth[NAMES.index(name)]
-        print(f"{name:8s} start {result['start'][name]:.4f}  recovered {result['values'][name]:.4f}  "
-              f"truth {truth:.4f}  error {100 * result['errors'][name]:.2f}%")
+        print(f"{name:8s} start {result['start'][name]:.4f}  recovered {result['values'][name]:.5f}  "
+              f"truth {truth:.4f}  error {100 * result['errors'][name]:.3f}%")
     _save(problem, result, args.out)
     print(f"frames and GIFs in {args.out}/")
 
