@@ -130,3 +130,21 @@ def test_wrong_input_is_a_clear_error(objective):
 def test_wrong_free_parameters_are_refused_before_anything_is_built(cpu_backend, free, error, words):
     with pytest.raises(error, match=words):
         raydiff.Objective(ball_scene(), free=free)
+
+
+def test_several_views_sum_their_weighted_losses(cpu_backend):
+    """With two cameras (weights 1 and 2) the loss is the weighted sum of each view's MSE, one reference
+    per camera in order; one reference for two cameras is refused."""
+    from dataclasses import replace
+
+    scene = ball_scene(16, 12)
+    side = Camera(position=(2.5, 2.0, 1.0), look_at=(0.0, 0.3, 0.0), fov=40.0, name="side", weight=2.0)
+    scene = replace(scene, camera=None, cameras=(replace(scene.camera, name="front"), side))
+    obj = raydiff.Objective(scene, free=[CENTER], spp=4)
+    with pytest.raises(ValueError, match="2 camera"):
+        obj.set_reference(np.zeros((12, 16, 3)))
+    references = [np.full((12, 16, 3), 0.1, dtype=np.float32), np.full((12, 16, 3), 0.3, dtype=np.float32)]
+    obj.set_reference(references)
+    images = obj.render(seed=3)
+    want = sum(w * np.mean((np.asarray(i, np.float64) - r) ** 2) for w, i, r in zip((1.0, 2.0), images, references))
+    assert obj.value(seed=3) == pytest.approx(want, rel=1e-4)
