@@ -19,8 +19,9 @@ per iteration are the 20 centres out and their gradients in.
 Usage::
 
     python examples/pendulum.py            # 96 x 72, writes outputs/pendulum/ (frames, GIFs), prints errors
+    python examples/pendulum.py --gradcheck    # the chained gradient against central differences
 
-tests/test_pendulum.py runs :func:`recover` at 32 x 24.
+tests/test_pendulum.py runs :func:`recover` at 32 x 24, and :func:`gradient_check`.
 """
 
 import argparse
@@ -156,6 +157,13 @@ class Adam:
 
         self._step = step
 
+    def reset(self, lr=None) -> None:
+        """Start over (moments zero), with new steps per parameter if given."""
+        self.m.fill(0.0)
+        self.v.fill(0.0)
+        if lr is not None:
+            self.lr.from_numpy(np.asarray(lr, dtype=np.float32))
+
     def step(self, t: int, scale: float = 1.0) -> None:
         self._step(t, scale)
 
@@ -183,6 +191,7 @@ class PendulumProblem:
         self.true_centres = self.sim.centres(self.truth)
         self.reference_frames = self.objective.render_frames({BOB: self.true_centres}, seed=7919, spp=reference_spp)
         self.references = self.objective.prepare_frames(self.reference_frames)
+        self.adam = Adam(self.sim.params, LEARNING_RATES, LOWER, UPPER)
 
     def loss_and_grad(self, seed: int) -> float:
         """The summed loss of every frame at the current ``sim.params``; ``d loss / d params`` into
@@ -209,7 +218,8 @@ class PendulumProblem:
         """Adam on (length, angle, damping) from ``start``; the step decays exponentially to ``final_lr``
         times ``lr``. Returns the recovered values, the relative errors, the loss history and seconds."""
         self.sim.params.from_numpy(np.asarray(start, dtype=np.float32))
-        adam = Adam(self.sim.params, lr, LOWER, UPPER)
+        adam = self.adam
+        adam.reset(lr)
         decay = final_lr ** (1.0 / max(iterations - 1, 1))
         history, began = [], time.perf_counter()
         for i in range(iterations):
@@ -230,6 +240,29 @@ def recover(width: int = 32, height: int = 24, spp: int = 4, iterations: int = 1
     result = problem.fit(iterations=iterations, seed=seed)
     result["problem"] = problem
     return result
+
+
+#: The chained gradient's check: 4 frames 0.25 s apart at 24 x 18, 64 x 64 stratified samples per pixel.
+CHECK = dict(width=24, height=18, spp=64 * 64, frames=4, substeps=10, frame_dt=0.25, reference_spp=64 * 64,
+             edge_samples=4096)
+CHECK_AT = np.array([1.04, 0.56, 0.4])
+CHECK_STEPS = np.array([0.004, 0.004, 0.02])
+
+
+def gradient_check(at=CHECK_AT, steps=CHECK_STEPS, seeds=(1, 2), fd_seed: int = 5) -> dict:
+    """The chained gradient ``d loss / d (L, theta0, c)`` (simulator and renderer, averaged over
+    ``seeds``) against central differences of the whole chain's loss with one seed on both sides (common
+    random numbers), at the :data:`CHECK` size. Returns both and the relative error per parameter."""
+    problem = PendulumProblem(**CHECK)
+    at = np.asarray(at, dtype=np.float64)
+    gradient = np.mean([problem.gradient(at, seed)[1] for seed in seeds], axis=0)
+    fd = np.zeros(3)
+    for k in range(3):
+        plus, minus = at.copy(), at.copy()
+        plus[k] += steps[k]
+        minus[k] -= steps[k]
+        fd[k] = (problem.loss(plus, seed=fd_seed) - problem.loss(minus, seed=fd_seed)) / (2.0 * steps[k])
+    return {"gradient": gradient, "central_differences": fd, "errors": np.abs(gradient - fd) / np.abs(fd)}
 
 
 def _save(problem: PendulumProblem, result: dict, folder: str) -> None:
@@ -262,8 +295,17 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--out", default=os.path.join("outputs", "pendulum"))
+    parser.add_argument("--gradcheck", action="store_true",
+                        help="only check the chained gradient against central differences (tests/test_pendulum.py's check)")
     args = parser.parse_args()
     raydiff.init(args.backend)
+    if args.gradcheck:
+        began = time.perf_counter()
+        check = gradient_check()
+        for name, g, fd, error in zip(NAMES, check["gradient"], check["central_differences"], check["errors"]):
+            print(f"d loss / d {name:8s} chained {g:+.6e}  central differences {fd:+.6e}  error {100 * error:.2f}%")
+        print(f"({time.perf_counter() - began:.1f} s)")
+        return
     began = time.perf_counter()
     problem = PendulumProblem(args.width, args.height, args.spp)
     print(f"{args.width}x{args.height}, {args.spp} spp, 20 frames; references rendered "
