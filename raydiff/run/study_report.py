@@ -108,8 +108,8 @@ def study_document(study, scene_path: str, output: str, reference_spp: int) -> d
             {"trial": t.index, "seed": t.seed, "success": good, "iterations": t.iterations, "seconds": t.seconds,
              "final_loss": _finite(t.final_loss), "best_loss": _finite(t.best_loss), "halvings": t.halvings,
              "errors": {key: _finite(e.value) for key, e in errors.items()},
-             "start": {path: _floats(v) for path, v in t.start.items()},
-             "fitted": {path: _floats(v) for path, v in t.fitted.items()}}
+             "start": {path: [_finite(x) for x in _floats(v)] for path, v in t.start.items()},
+             "fitted": {path: [_finite(x) for x in _floats(v)] for path, v in t.fitted.items()}}
             for t, good, errors in zip(study.trials, ok, study.errors)
         ],
     }
