@@ -166,7 +166,7 @@ def error_figure(study) -> str:
         ax.set_xticks([0, 1], ["start", "fitted"])
         ax.set_title(key, fontsize=9)
         ax.set_ylabel(study.errors[0][key].unit, fontsize=8)
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="best")
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
