@@ -1194,6 +1194,8 @@ CASES: list[Case] = [
          ["scene.yaml", "optimize", "nothing to fit"]),
     Case("recover-trials-zero", "asked recover for 0 trials", _recover("--trials", "0"),
          ["Invalid value for '--trials'"], exit_code=2),
+    Case("recover-trials-too-many", "asked recover for a million trials", _recover("--trials", "1000000"),
+         ["--trials must be at most 100000", "got 1000000"]),
     Case("recover-perturb-zero", "asked recover for starts perturbed by 0", _recover("--perturb", "0"),
          ["--perturb must be a relative size in (0, 1]", "got 0"]),
     Case("recover-perturb-too-big", "asked recover for starts perturbed by 300%", _recover("--perturb", "3"),
