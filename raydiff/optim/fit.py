@@ -396,7 +396,10 @@ class Fitter:
         The free parameters take ``start_values`` (projected onto their bounds, unit axes normalised),
         Adam's moments, the divergence guard (halvings, best iterate and loss) and the history start
         over, the iteration counter goes back to 0 and the settings take ``seed``. The result of the fit
-        that follows is the one a fresh :class:`Fitter` of the scene with those values would give.
+        that follows is the one a fresh :class:`Fitter` of the scene with those values would give, but for
+        what the device scene fixed when it was built: its ray offset against self-intersection (1e-4 of
+        the first scene's size), and a free mesh's BVH topology (the first start's pose; refit every
+        render, so only looser).
 
         Parameters
         ----------
