@@ -24,7 +24,6 @@ Each line also says from which iteration on the error stayed within the goal (1%
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -33,16 +32,12 @@ import numpy as np
 
 import raydiff
 from raydiff.run.plots import truth_values
-from raydiff.scene.model import Rotation
+from raydiff.scene import accuracy
+from raydiff.scene.accuracy import PLACES, field_of
 from raydiff.scene.parameters import scene_size
-from raydiff.scene.placement import rotation_matrix
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLES = ("three_spheres", "box", "camera_pose", "two_views", "mesh_pose", "sun")
-
-PLACES = ("position", "look_at", "center", "origin", "translate")
-SIZES = ("radius", "scale", "edge1", "edge2")
-DIRECTIONS = ("direction", "rotate.axis")
 
 
 def reference_paths(scene) -> list[str]:
@@ -52,49 +47,9 @@ def reference_paths(scene) -> list[str]:
     return [os.path.join(ROOT, "assets", f"{scene.name}_{camera.name}.png") for camera in scene.cameras]
 
 
-def angle_between(a, b) -> float:
-    """Degrees between two vectors."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
-    return math.degrees(math.acos(min(1.0, max(-1.0, cos))))
-
-
-def rotation_error(axis, angle, true_axis, true_angle) -> float:
-    """Degrees of the rotation that takes one rotation (axis, angle in degrees) to the other."""
-    r = rotation_matrix(Rotation(tuple(axis), float(angle))).T @ rotation_matrix(Rotation(tuple(true_axis), float(true_angle)))
-    return math.degrees(math.acos(min(1.0, max(-1.0, (np.trace(r) - 1.0) / 2.0))))
-
-
-def field_of(path: str) -> str:
-    parts = path.split(".")
-    return ".".join(parts[1:] if parts[0] == "camera" else parts[2:])
-
-
 def errors(values: dict, truth: dict, size: float) -> dict[str, tuple[float, str, float]]:
-    """Each free parameter's error, as (error, unit, goal); a mesh's rotation axis and angle are one entry,
-    ``objects.<name>.rotation``, when both are free (its axis alone or its angle alone stays its own)."""
-    out = {}
-    for path, value in values.items():
-        field, want = field_of(path), truth[path]
-        if field.startswith("rotate."):
-            head = path[: -len(field)]
-            axis, angle = head + "rotate.axis", head + "rotate.angle"
-            if axis in values and angle in values:
-                out[head + "rotation"] = (rotation_error(values[axis], values[angle][0], truth[axis], truth[angle][0]),
-                                          "degrees", 1.0)
-                continue
-        if field in PLACES:
-            out[path] = (100 * float(np.linalg.norm(value - want)) / size, "% of the scene's size", 1.0)
-        elif field in DIRECTIONS:
-            out[path] = (angle_between(value, want), "degrees", 1.0)
-        elif field in ("fov", "rotate.angle"):
-            out[path] = (float(abs(value[0] - want[0])), "degrees", 0.5 if field == "fov" else 1.0)
-        elif field in SIZES:
-            out[path] = (100 * float(np.linalg.norm(value - want) / np.linalg.norm(want)), "% (relative)", 1.0)
-        else:  # albedo, intensity, irradiance
-            out[path] = (100 * float(np.max(np.abs(value - want) / np.maximum(np.abs(want), 1e-6))),
-                         "% (largest channel)", 1.0)
-    return out
+    """Each free parameter's error as (error, unit, goal): :func:`raydiff.scene.accuracy.errors`."""
+    return {key: (e.value, e.unit, e.goal) for key, e in accuracy.errors(values, truth, size).items()}
 
 
 def history_values(result, row: int) -> dict[str, np.ndarray]:

@@ -1,4 +1,4 @@
-"""The ``raydiff`` command: one Typer app with the ``render``, ``fit`` and ``gradcheck`` commands."""
+"""The ``raydiff`` command: one Typer app with the ``render``, ``fit``, ``gradcheck`` and ``recover`` commands."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ with interrupt_after_imports():  # Ctrl-C during these imports (seconds, for Tai
 
     from .fit import fit
     from .gradcheck import gradcheck
+    from .recover import recover
     from .render import render
 
 app = typer.Typer(
@@ -42,6 +43,7 @@ def main(
 app.command("render")(render)
 app.command("fit")(fit)
 app.command("gradcheck")(gradcheck)
+app.command("recover")(recover)
 
 
 if __name__ == "__main__":  # python -m raydiff_cli.main

@@ -653,6 +653,23 @@ def _resume_before_first_checkpoint(folder: Path) -> list[str]:
     return ["fit", str(folder / "scene.yaml"), str(folder / "ref.png"), "--arch", "cpu", "--resume", str(folder / "out")]
 
 
+def _recover(*options: str, text: str = SCENE, out: str | None = "out") -> Callable[[Path], list[str]]:
+    """A setup: ``scene.yaml`` holding ``text``, and ``raydiff recover`` of it (one trial of one iteration
+    on the CPU, into ``folder/out``) with extra (bad) options."""
+
+    def setup(folder: Path) -> list[str]:
+        write(folder, "scene.yaml", text)
+        argv = ["recover", str(folder / "scene.yaml"), "--arch", "cpu", "--iterations", "1", "--trials", "1"]
+        return argv + (["--out", str(folder / out)] if out else []) + list(options)
+
+    return setup
+
+
+def _recover_out_not_empty(folder: Path) -> list[str]:
+    write(folder, "out/notes.txt", "mine\n")
+    return _recover()(folder)
+
+
 def _resume_read_only(folder: Path) -> list[str]:
     argv = _resume()(folder)
     out = folder / "out"
@@ -1169,6 +1186,38 @@ CASES: list[Case] = [
     Case("gradcheck-eps-negative", "asked gradcheck for a negative finite-difference step",
          lambda folder: ["gradcheck", fit_scene(SCENE)(folder)[1], "--arch", "cpu", "--eps", "-0.1"],
          ["--eps must be a finite positive number, got -0.1"]),
+    # --- recover: ``raydiff recover scene.yaml --trials 1 --iterations 1 --out out`` and a bad option -----
+    Case("recover-scene-missing", "asked recover for a scene file that does not exist",
+         lambda folder: ["recover", str(folder / "nothere.yaml"), "--arch", "cpu", "--out", str(folder / "out")],
+         ["nothere.yaml", "cannot read scene file: no such file"]),
+    Case("recover-nothing-free", "ran recover on a scene that frees nothing", _recover(text=NO_OPTIMIZE),
+         ["scene.yaml", "optimize", "nothing to fit"]),
+    Case("recover-trials-zero", "asked recover for 0 trials", _recover("--trials", "0"),
+         ["Invalid value for '--trials'"], exit_code=2),
+    Case("recover-trials-too-many", "asked recover for a million trials", _recover("--trials", "1000000"),
+         ["--trials must be at most 100000", "got 1000000"]),
+    Case("recover-perturb-zero", "asked recover for starts perturbed by 0", _recover("--perturb", "0"),
+         ["--perturb must be a relative size in (0, 1]", "got 0"]),
+    Case("recover-perturb-too-big", "asked recover for starts perturbed by 300%", _recover("--perturb", "3"),
+         ["--perturb must be a relative size in (0, 1]", "got 3"]),
+    Case("recover-perturb-nan", "asked recover for starts perturbed by nan", _recover("--perturb", "nan"),
+         ["--perturb must be a relative size in (0, 1]", "got nan"]),
+    Case("recover-seed-negative", "gave recover a negative seed", _recover("--seed", "-1"),
+         ["Invalid value for '--seed'"], exit_code=2),
+    Case("recover-seed-too-big", "gave recover a seed of 2^32", _recover("--seed", str(2**32)),
+         ["--seed must be in [0, 4294967295]", "got 4294967296"]),
+    Case("recover-workers-zero", "asked recover for 0 worker processes", _recover("--workers", "0"),
+         ["Invalid value for '--workers'"], exit_code=2),
+    Case("recover-ray-empty", "gave recover an empty Ray address", _recover("--ray", ""),
+         ["--ray expects 'local', 'auto' or a cluster's address", "got an empty one"]),
+    Case("recover-iterations-negative", "asked recover for -1 iterations per trial", _recover("--iterations", "-1"),
+         ["--iterations must be >= 0"]),
+    Case("recover-spp-zero", "asked recover for fits at 0 samples per pixel", _recover("--spp", "0"),
+         ["--spp must be at least 1"]),
+    Case("recover-arch-unknown", "asked recover for a backend that does not exist", _recover("--arch", "gpu"),
+         ["Invalid value for '--arch'", "'gpu' is not one of"], exit_code=2),
+    Case("recover-out-not-empty", "gave recover an --out folder that holds a file", _recover_out_not_empty,
+         ["out", "folder is not empty (1 entry)", "expected a new or empty folder"]),
 ]
 
 

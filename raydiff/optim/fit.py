@@ -303,9 +303,7 @@ class Fitter:
         )
         boundary = make_boundary(self.integrator) if settings.boundary else None
         self.gradient = LossGradient(self.integrator, self.loss, decorrelate=settings.decorrelate, boundary=boundary)
-        lr = np.concatenate([np.full(r.kind.size, settings.lr or r.lr) for r in self.free])
-        lower = np.concatenate([np.full(r.kind.size, r.lower) for r in self.free])
-        upper = np.concatenate([np.full(r.kind.size, r.upper) for r in self.free])
+        lr, lower, upper = self._rates(self.free)
         starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
         unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
         self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit)
@@ -318,6 +316,13 @@ class Fitter:
         self.iteration = 0
         self.stop_requested = False
         self._record = self._make_recorder()
+
+    def _rates(self, free: list[Resolved]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per free component: learning rate, lower and upper bound."""
+        lr = np.concatenate([np.full(r.kind.size, self.settings.lr or r.lr) for r in free])
+        lower = np.concatenate([np.full(r.kind.size, r.lower) for r in free])
+        upper = np.concatenate([np.full(r.kind.size, r.upper) for r in free])
+        return lr, lower, upper
 
     def _make_recorder(self):
         history, value, pool, index = self.history, self.loss.value, self.dev.pool, self.adam.index
@@ -383,6 +388,70 @@ class Fitter:
             halvings=guard["halvings"],
             stopped=self.iteration < self.settings.iterations,
         )
+
+    def reset(self, start_values: dict, seed: int, references=None) -> None:
+        """Start a new fit with the same device objects: same compiled kernels, same fields, no new
+        Taichi SNode tree (a recovery study runs many fits of one scene layout through one Fitter).
+
+        The free parameters take ``start_values`` (projected onto their bounds, unit axes normalised),
+        Adam's moments, the divergence guard (halvings, best iterate and loss) and the history start
+        over, the iteration counter goes back to 0 and the settings take ``seed``. The result of the fit
+        that follows is the one a fresh :class:`Fitter` of the scene with those values would give, but for
+        what the device scene fixed when it was built: its ray offset against self-intersection (1e-4 of
+        the first scene's size), and a free mesh's BVH topology (the first start's pose; refit every
+        render, so only looser).
+
+        Parameters
+        ----------
+        start_values : dict
+            Values keyed by dotted path; a free parameter left out starts where the previous fit started.
+            The learning rates and bounds that derive from the start (a rate in proportion to the value,
+            the scene's size, a sign kept) are derived again, as a fresh Fitter would.
+        seed : int
+            The new fit's seed (:attr:`FitSettings.seed`).
+        references : optional
+            New target images (as the constructor takes them); None keeps the current ones.
+
+        Raises
+        ------
+        KeyError
+            If a path is not a free parameter of this fit.
+        ValueError
+            If a value has the wrong number of components, the seed is out of range or a reference has
+            the wrong count or shape.
+        """
+        settings = dataclasses.replace(self.settings, seed=int(seed))  # checks the seed's range
+        unknown = [path for path in start_values if path not in self.start]
+        if unknown:
+            raise KeyError(f"not a free parameter of this fit: {', '.join(unknown)}")
+        if references is not None:
+            refs = as_references(self.scene, references)
+            self.loss.set_reference([r.linear for r in refs], clamp=[r.low_dynamic_range for r in refs])
+            self.references = refs
+        scene = with_values(self.scene, {path: np.asarray(v, dtype=np.float64) for path, v in start_values.items()}) \
+            if start_values else self.scene
+        free = resolve_all(scene)  # the learning rates and bounds a fresh fit from these values would get
+        self.dev.set_values({r.path: r.start for r in free})
+        if self.adam.n:  # the fields Adam was built with, rewritten in place (as its constructor fills them)
+            lr, lower, upper = self._rates(free)
+            big = np.float32(3e38)
+            self.adam.lr.from_numpy(lr.astype(np.float32))
+            self.adam.lower.from_numpy(np.clip(lower.astype(np.float32), -big, big))
+            self.adam.upper.from_numpy(np.clip(upper.astype(np.float32), -big, big))
+        self.adam.load_state_arrays({
+            "adam_m": np.zeros(self.adam.m.shape, dtype=np.float32),
+            "adam_v": np.zeros(self.adam.v.shape, dtype=np.float32),
+            "adam_best": np.zeros(self.adam.best.shape, dtype=np.float32),
+            "adam_best_loss": np.array(3e38, dtype=np.float32),
+            "adam_state": np.array([0, 0, -1, -1], dtype=np.int32),
+        })
+        self.adam.project()  # onto the bounds; the start becomes the best values so far, with no loss yet
+        self.settings, self.scene, self.free = settings, scene, free
+        self.start = self.dev.values()
+        self.integrator._records = None  # its visibility records were traced with the old values
+        self._host_history, self._host_rows = [], 0
+        self.iteration = 0
+        self.stop_requested = False
 
     # =============================================================================================
     # Checkpoints: everything needed to continue as if never stopped

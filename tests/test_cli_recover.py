@@ -1,0 +1,144 @@
+"""``raydiff recover`` end to end on a tiny scene (24x18, 1 spp, 3 iterations a trial, 3 trials).
+
+A study gives the same numbers however its trials run: in this process (--workers 1), in two spawned
+worker processes (--workers 2) and as Ray actors (--ray local): every field of the JSON document but the
+seconds and the runner's description is equal, bit for bit (the CPU backend runs deterministically, one
+thread per worker). Ctrl-C ends the workers with the command.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cli_runner import make_runner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SCENE = """\
+camera: {position: [0, 1.2, 4], look_at: [0, 0.4, 0], fov: 45}
+film: {width: 24, height: 18, spp: 1}
+objects:
+  - {name: floor, type: quad, origin: [-3, 0, 3], edge1: [6, 0, 0], edge2: [0, 0, -6], albedo: 0.7}
+  - {name: ball, type: sphere, center: [0, 0.5, 0], radius: 0.5, albedo: [0.8, 0.3, 0.2]}
+lights:
+  - {name: key, type: point, position: [1, 2, 1], intensity: 8}
+optimize:
+  lights.key.position: {}
+  lights.key.intensity: {}
+"""
+STUDY = ["--trials", "3", "--iterations", "3", "--arch", "cpu", "--seed", "5", "--json"]
+
+
+def _recover(tmp_path, name: str, *options: str) -> dict:
+    from raydiff_cli.main import app
+
+    result = make_runner().invoke(app, ["recover", str(tmp_path / "scene.yaml"), *STUDY, "--out", str(tmp_path / name),
+                                        *options])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _numbers(document: dict) -> dict:
+    """The document without what may differ between runs: the seconds, the folder and the runner."""
+    out = {k: v for k, v in document.items() if k not in ("seconds", "output", "runner", "workers")}
+    out["per_trial"] = [{k: v for k, v in t.items() if k != "seconds"} for t in document["per_trial"]]
+    return out
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("recover")
+    (folder / "scene.yaml").write_text(SCENE)
+    return folder, _recover(folder, "one", "--workers", "1")
+
+
+def test_document_and_files(study):
+    folder, document = study
+    assert document["version"] == 1 and document["trials"] == 3 and document["runner"] == "process"
+    assert set(document["parameters"]) == {"lights.key.position", "lights.key.intensity"}
+    assert [t["trial"] for t in document["per_trial"]] == [0, 1, 2]
+    assert len({t["seed"] for t in document["per_trial"]}) == 3
+    assert all(t["iterations"] == 3 for t in document["per_trial"])
+    assert sorted(os.listdir(folder / "one")) == ["report.html", "results.csv", "study.json"]
+    rows = list(csv.DictReader(open(folder / "one" / "results.csv")))
+    assert [int(r["trial"]) for r in rows] == [0, 1, 2]
+    assert json.loads((folder / "one" / "study.json").read_text())["per_trial"] == document["per_trial"]
+
+
+def test_two_workers_give_the_same_numbers(study):
+    folder, document = study
+    two = _recover(folder, "two", "--workers", "2")
+    assert two["workers"] == 2
+    assert _numbers(two) == _numbers(document)
+
+
+def test_ray_gives_the_same_numbers(study):
+    pytest.importorskip("ray", reason="Ray is not installed (pip install 'raydiff[cluster]')")
+    folder, document = study
+    on_ray = _recover(folder, "ray", "--ray", "local", "--workers", "2")
+    assert on_ray["runner"] == "ray" and on_ray["workers"] == 2
+    assert _numbers(on_ray) == _numbers(document)
+
+
+def test_without_ray_the_line_says_how_to_install_it(study, monkeypatch):
+    from raydiff_cli.main import app
+
+    folder, _ = study
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray: ImportError
+    result = make_runner().invoke(app, ["recover", str(folder / "scene.yaml"), *STUDY, "--ray", "auto",
+                                        "--out", str(folder / "noray")])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        'error: --ray auto: Ray is not installed; install it with: pip install "raydiff[cluster]" (or pip install "ray[default]")']
+    assert not (folder / "noray").exists()
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                out.add(int(entry))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_leaves_no_worker_behind(study):
+    folder, _ = study
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, ".pp"), ROOT, os.environ.get("PYTHONPATH", "")]))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "raydiff_cli.main", "recover", str(folder / "scene.yaml"), "--trials", "50",
+         "--iterations", "200", "--arch", "cpu", "--workers", "2", "--quiet", "--out", str(folder / "stopped")],
+        env=env, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        workers: set[int] = set()
+        while time.monotonic() < deadline and len(workers) < 2:  # the pool's two spawned workers
+            time.sleep(0.5)
+            workers = {c for c in _children(process.pid) if "spawn_main" in open(f"/proc/{c}/cmdline").read()}
+        assert len(workers) == 2, "the workers did not start"
+        time.sleep(2)
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
+        assert process.wait(timeout=60) == 130
+        assert process.stderr.read().decode().strip().splitlines()[-1] == "interrupted"
+        time.sleep(0.5)
+        assert not [w for w in workers if os.path.exists(f"/proc/{w}") and
+                    open(f"/proc/{w}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+        assert not (folder / "stopped").exists()
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
