@@ -20,9 +20,10 @@ time from the fit's start to that iteration's end, kernel compilation included. 
 the fit ended (``converged`` at iteration k: the stop criterion fired; ``iterations``: it ran its cap) and
 the error of the returned values (the best iterate).
 
-Methods: ``before`` is the fit of raydiff before issue 10 (Adam, the learning rates of the parameter table
-v1, constant, 200 iterations, no stop criterion: ``FitSettings(schedule="v1", tol=0)``); ``after`` is the
-default ``FitSettings()``.
+Methods: ``before`` is the default fit of raydiff before issue 10 (Adam with beta2 0.999, constant learning
+rates, 200 iterations, no stop criterion: ``FitSettings(iterations=200, lr_decay=1.0, beta2=0.999,
+tol=0)``); ``after`` is today's default ``FitSettings()`` (beta2 0.9, rates decaying by 0.98 an iteration,
+the stop criterion with tol 0.001, at most 200 iterations).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def reached_at(result, truth: dict, size: float) -> int | None:
 
 def method_settings(method: str) -> raydiff.FitSettings:
     if method == "before":
-        return raydiff.FitSettings(iterations=200)  # BASELINE-TMP
+        return raydiff.FitSettings(iterations=200, lr_decay=1.0, beta2=0.999, tol=0.0)
     if method == "after":
         return raydiff.FitSettings()
     raise SystemExit(f"unknown method {method!r}: before, after")

@@ -500,7 +500,7 @@ def fit(
                           "0: run all --iterations.")] = raydiff.FitSettings().tol,
     lr: Annotated[Optional[float], typer.Option(metavar="X", help="Learning rate of every free parameter.",
                                                 show_default="the scene's, else per kind")] = None,
-    lr_decay: Annotated[float, typer.Option(metavar="G", help="Multiply the learning rates by G every iteration.")] = 1.0,
+    lr_decay: Annotated[float, typer.Option(metavar="G", help="Multiply the learning rates by G every iteration.")] = raydiff.FitSettings().lr_decay,
     spp: Annotated[Optional[int], typer.Option(metavar="N", help="Samples per pixel while fitting.",
                                                show_default="the scene's film.spp")] = None,
     loss: Annotated[Loss, typer.Option(help="Image loss.")] = Loss(raydiff.FitSettings().loss),

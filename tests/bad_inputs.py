@@ -971,7 +971,7 @@ CASES: list[Case] = [
          ["out", "--out elsewhere cannot go with --resume", "drop --out"]),
     Case("resume-with-lr", "gave --resume a learning rate other than the fit's", _resume("--lr", "0.5", lr=0.1),
          ["out", "--lr 0.5 differs from the fit there (--lr 0.1)", "keeps the settings it started with", "drop --lr"]),
-    Case("resume-with-lr-decay", "gave --resume another --lr-decay", _resume("--lr-decay", "0.9"),
+    Case("resume-with-lr-decay", "gave --resume another --lr-decay", _resume("--lr-decay", "0.9", lr_decay=1.0),
          ["out", "--lr-decay 0.9 differs from the fit there (--lr-decay 1.0)", "drop --lr-decay"]),
     Case("resume-with-spp", "gave --resume another --spp", _resume("--spp", "4"),
          ["out", "--spp 4 differs from the fit there (no --spp)", "drop --spp"]),

@@ -152,3 +152,16 @@ def test_resume_decides_as_the_uninterrupted_fit(tiny):
         resumed = raydiff.fit(start, reference, settings, resume=first.checkpoint())
         assert resumed.ended == "converged" and resumed.iterations == n, cut
         np.testing.assert_allclose(resumed.history, whole.history, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("beta2", [0.0, 1.0, -0.5])
+def test_settings_refuse_a_bad_beta2(beta2):
+    with pytest.raises(ValueError, match="beta2 must be in \\(0, 1\\)"):
+        FitSettings(beta2=beta2)
+
+
+def test_settings_saved_before_the_criterion_load_with_its_defaults():
+    old = {"iterations": 50, "lr": None, "lr_decay": 1.0, "spp": None, "seed": 0, "loss": "mse", "decorrelate": True,
+           "boundary": True}
+    settings = FitSettings.from_dict(old)
+    assert settings.tol == FitSettings().tol and settings.window == 10 and settings.iterations == 50

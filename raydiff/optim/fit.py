@@ -101,7 +101,13 @@ class FitSettings:
     lr : float, optional
         If given, the learning rate of every free parameter (overrides the scene's and the defaults).
     lr_decay : float
-        Every learning rate is multiplied by ``lr_decay ** iteration`` (1: constant).
+        Every learning rate is multiplied by ``lr_decay ** iteration`` (1: constant). The default, 0.98,
+        shrinks the steps (and with them the Monte Carlo jitter of the values) ten times by iteration 115.
+    beta2 : float
+        Adam's second-moment decay. The default, 0.9, forgets the large gradients of the first iterations
+        within about ten: the steps stay about the learning rate as the fit closes in, instead of
+        shrinking with the gradient (0.999, Adam's usual value and raydiff's before issue 10, left a slow
+        tail; benchmarks/convergence.py measures both).
     spp : int, optional
         Samples per pixel while fitting; defaults to the scene's film.
     seed : int
@@ -128,7 +134,7 @@ class FitSettings:
 
     iterations: int = 200
     lr: float | None = None
-    lr_decay: float = 1.0
+    lr_decay: float = 0.98
     spp: int | None = None
     seed: int = 0
     loss: str = "mse"
@@ -136,6 +142,7 @@ class FitSettings:
     boundary: bool = True
     tol: float = 1e-3
     window: int = 10
+    beta2: float = 0.9
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -158,6 +165,8 @@ class FitSettings:
             raise ValueError(f"spp must be at most {MAX_SPP} (a sample's index is an int32 on the device), got {self.spp}")
         if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol) and 0 <= self.tol < 1):
             raise ValueError(f"tol must be a number in [0, 1) (0: no stop criterion, run every iteration), got {self.tol}")
+        if not (isinstance(self.beta2, (int, float)) and 0 < self.beta2 < 1):
+            raise ValueError(f"beta2 must be in (0, 1), got {self.beta2}")
         if not 1 <= self.window <= MAX_ITERATIONS:
             raise ValueError(f"window must be a whole number of iterations in [1, {MAX_ITERATIONS}], got {self.window}")
         if not 0 <= self.seed <= MAX_SEED:
@@ -334,7 +343,8 @@ class Fitter:
         upper = np.concatenate([np.full(r.kind.size, r.upper) for r in self.free])
         starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
         unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
-        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit)
+        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit,
+                         beta2=settings.beta2)
         self.adam.project()
         self.start = self.dev.values()
         self.columns = ["iteration", "loss"] + [c for r in self.free for c in r.component_names()]
