@@ -13,6 +13,10 @@ written by a kernel into a field and read back only when somebody asks (a callba
 fit), or when the field's :data:`HISTORY_CHUNK` rows are full: then they move to the host in one read and
 the field starts over, so that neither its size nor its cost grows with ``iterations``. Kernels are
 compiled on the first iteration and reused after.
+
+``settings.iterations`` is a cap: every ``settings.window`` iterations the fit reads the last
+``2 * window`` history rows (one device read) and stops once they say it has converged
+(:mod:`raydiff.optim.converge`; ``tol=0`` turns this off). :attr:`FitResult.ended` says what ended it.
 """
 
 
