@@ -430,7 +430,8 @@ def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written:
     n = result.iterations
     per_iteration = f" ({1000.0 * result.seconds / n:.1f} ms/iteration)" if n else ""
     ended = {"converged": f", converged (of at most {result.settings.iterations})",
-             "stopped": f", stopped early (of {result.settings.iterations})"}.get(result.ended, ", the cap (--iterations)")
+             "stopped": f", stopped early (of {result.settings.iterations})"}.get(
+        result.ended, ", all of them (--tol 0)" if result.settings.tol <= 0 else ", the cap: not converged")
     start_loss = float(result.history[0, 1]) if n else math.nan
     lines = [
         f"backend     {backend.describe()}",

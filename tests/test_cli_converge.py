@@ -66,3 +66,4 @@ def test_tol_zero_runs_every_iteration(files):
     assert summary["iterations"] == 25 and summary["ended"] == "iterations"
     settings = json.loads((out / "settings.json").read_text())
     assert settings["ended"] == "iterations" and settings["stop_criterion"].startswith("none (tol 0)")
+    assert summary["stopped_early"] is False
