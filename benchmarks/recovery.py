@@ -3,7 +3,7 @@
     python benchmarks/recovery.py [--arch cpu] [--scenes three_spheres,box,camera_pose,two_views,mesh_pose,sun]
 
 For each example, runs the same fit as `raydiff fit scenes/<name>.yaml REF... ` with the default settings
-(200 iterations, the default learning rates; the references are assets/<name>_ref.png, or one
+(at most 200 iterations, stopping once converged, the default learning rates; the references are assets/<name>_ref.png, or one
 assets/<name>_<camera>.png per camera, as examples/make_references.py writes them) and compares every free
 parameter with scenes/truth/<name>.yaml, in the units issue 7 states its goals in:
 
@@ -91,8 +91,8 @@ def main() -> int:
         size = scene_size(true_scene)
         truth = truth_values(true_scene, list(result.values))
         views = f", {len(refs)} views" if len(refs) > 1 else ""
-        print(f"{name}: {settings.iterations} iterations in {seconds:.1f} s "
-              f"({1000 * seconds / settings.iterations:.1f} ms/iteration, compilation included), "
+        print(f"{name}: {result.iterations} iterations ({result.ended}) in {seconds:.1f} s "
+              f"({1000 * seconds / max(result.iterations, 1):.1f} ms/iteration, compilation included), "
               f"{scene.film.width}x{scene.film.height}, {scene.film.spp} spp{views}; scene size {size:.3g}; "
               f"best iterate {result.best_iteration}")
         for path, value in result.values.items():

@@ -38,11 +38,12 @@ from raydiff.io.checkpoint import CheckpointError, load_checkpoint
 from raydiff.io.claim import LOCK, Claim, FolderBusy, claim, holder, other_entries
 from raydiff.io.images import SPACES
 from raydiff.io.outputs import check_output_dir, default_output_dir
+from raydiff.optim.converge import check_due, converged, scales
 from raydiff.optim.fit import CHECKPOINT_ARRAYS, CheckpointMismatch
 from raydiff.optim.loss import LOSSES
 from raydiff.run import budget, plots
 from raydiff.run.folder import CHECKPOINT, SETTINGS, RunFolder
-from raydiff.scene.parameters import elements, find_kind, parse_path
+from raydiff.scene.parameters import elements, find_kind, parse_path, resolve_all, scene_size
 
 from .messages import ARCH_HELP, Arch, choices, fail, reported_errors
 
@@ -56,7 +57,8 @@ Space = choices("Space", [space for space in SPACES if space is not None], "How 
 
 
 # FitSettings names its fields in its messages; the user typed options.
-_OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp", "seed": "--seed"}
+_OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp", "seed": "--seed",
+                    "tol": "--tol"}
 
 
 # =================================================================================================
@@ -193,9 +195,21 @@ def _check_resume_folder(folder: str) -> str:
     return path
 
 
-def _resume_state(ctx: typer.Context, folder: str, scene_path: str, reference_paths: list[str], given: dict):
+def _has_converged(scene, arrays: dict, settings) -> bool:
+    """Whether the checkpoint's history says the fit had converged under ``settings``' stop criterion."""
+    history = np.asarray(arrays["history"], dtype=np.float64)
+    done = int(np.asarray(arrays["iteration"]))
+    if not check_due(done, settings.window, settings.tol) or history.ndim != 2 or len(history) < done:
+        return False
+    fixed, floor = scales(resolve_all(scene), scene_size(scene))
+    if history.shape[1] != 2 + len(fixed):
+        return False
+    return converged(history[:done], settings.window, settings.tol, fixed, floor)
+
+
+def _resume_state(ctx: typer.Context, folder: str, scene_path: str, reference_paths: list[str], given: dict, scene):
     """The checkpoint in ``folder``, the record of the fit it was made with, and its settings (with
-    ``--iterations``, when given, as the new total); its scene and every reference must be the files given
+    ``--iterations`` and ``--tol``, when given, as the new cap and tolerance); its scene and every reference must be the files given
     now, in the same order, unchanged, and no option a resumed fit takes from the checkpoint may say
     otherwise. ``given`` holds the options' values by parameter name."""
     path = _check_resume_folder(folder)
@@ -245,7 +259,10 @@ def _resume_state(ctx: typer.Context, folder: str, scene_path: str, reference_pa
     if finished and total <= done:
         fail(f"{folder}: the fit there has finished ({done} of {saved.iterations} iterations): give --iterations N "
              f"above {done} to continue it to N")
-    settings = dataclass_replace(saved, iterations=total)
+    settings = dataclass_replace(saved, iterations=total, tol=given["tol"] if _given(ctx, "tol") else saved.tol)
+    if os.path.isfile(os.path.join(folder, _LAST_RESULT)) and _has_converged(scene, arrays, settings):
+        fail(f"{folder}: the fit there has converged (at iteration {done}, --tol {settings.tol:g}): give a smaller "
+             "--tol, or --tol 0 to run to --iterations, to continue it")
     meta = {key: value for key, value in meta.items() if key not in ("reference", "reference_sha256")}
     meta["references"], meta["references_sha256"] = files, digests
     meta["settings"] = asdict(settings)
@@ -354,7 +371,7 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
     def callback(it: raydiff.Iteration) -> None:
         stopper.started = True
         stopping = stopper.signal is not None  # read once: a signal that comes during this callback stops the next
-        last = it.index == n - 1 or stopping
+        last = it.last or stopping
         if frame_every > 0 and (it.index % frame_every == 0 or last):
             folder.write_frame(it.index, it.images(), refs, it.loss, view_names=view_names)
         if last or (checkpoint_every > 0 and (it.index + 1) % checkpoint_every == 0):
@@ -412,7 +429,9 @@ def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written:
     several."""
     n = result.iterations
     per_iteration = f" ({1000.0 * result.seconds / n:.1f} ms/iteration)" if n else ""
-    ended = f", stopped early (of {result.settings.iterations})" if result.stopped else ""
+    ended = {"converged": f", converged (of at most {result.settings.iterations})",
+             "stopped": f", stopped early (of {result.settings.iterations})"}.get(
+        result.ended, ", all of them (--tol 0)" if result.settings.tol <= 0 else ", the cap: not converged")
     start_loss = float(result.history[0, 1]) if n else math.nan
     lines = [
         f"backend     {backend.describe()}",
@@ -448,6 +467,7 @@ def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, tru
             "backend": backend.name,
             "iterations": result.iterations,
             "stopped_early": result.stopped,
+            "ended": result.ended,
             "seconds": result.seconds,
             "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
             "best_loss": result.best_loss if math.isfinite(result.best_loss) else None,
@@ -474,10 +494,14 @@ def fit(
     references: Annotated[list[str], typer.Argument(
         metavar="REF...", help="The pictures to match (PNG, JPEG or EXR, the film's size): one per camera, in the "
                                "order of the scene's cameras.", show_default=False)],
-    iterations: Annotated[int, typer.Option(metavar="N", help="Optimiser steps.")] = 200,
+    iterations: Annotated[int, typer.Option(metavar="N", help="The most optimiser steps (the fit stops earlier once converged).")] = 200,
+    tol: Annotated[float, typer.Option(
+        metavar="T", help="Stop criterion: stop once, between two windows of 10 iterations, the mean loss falls by "
+                          "less than 10 T of itself and no free value's mean moves by more than T of its scale; "
+                          "0: run all --iterations.")] = raydiff.FitSettings().tol,
     lr: Annotated[Optional[float], typer.Option(metavar="X", help="Learning rate of every free parameter.",
                                                 show_default="the scene's, else per kind")] = None,
-    lr_decay: Annotated[float, typer.Option(metavar="G", help="Multiply the learning rates by G every iteration.")] = 1.0,
+    lr_decay: Annotated[float, typer.Option(metavar="G", help="Multiply the learning rates by G every iteration.")] = raydiff.FitSettings().lr_decay,
     spp: Annotated[Optional[int], typer.Option(metavar="N", help="Samples per pixel while fitting.",
                                                show_default="the scene's film.spp")] = None,
     loss: Annotated[Loss, typer.Option(help="Image loss.")] = Loss(raydiff.FitSettings().loss),
@@ -522,7 +546,7 @@ def fit(
     with reported_errors():
         # --- 1. check -------------------------------------------------------------------------------------
         settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value,
-                             decorrelate=not correlated, boundary=not no_boundary)
+                             decorrelate=not correlated, boundary=not no_boundary, tol=tol)
         if not math.isfinite(fps):  # Typer's lower bound lets nan and inf through; the animation would fail at the end
             fail(f"--fps must be a finite number of frames per second (at least 0.1), got {fps}")
         start_scene = raydiff.load_scene(scene)
@@ -532,8 +556,8 @@ def fit(
         if resume is not None:
             given = {"out": out, "lr": lr, "lr_decay": lr_decay, "spp": spp, "loss": loss, "seed": seed,
                      "frame_every": frame_every, "reference_space": reference_space, "correlated": correlated,
-                     "no_boundary": no_boundary, "iterations": iterations}
-            state, meta, settings = _resume_state(ctx, resume, scene, references, given)
+                     "no_boundary": no_boundary, "iterations": iterations, "tol": tol}
+            state, meta, settings = _resume_state(ctx, resume, scene, references, given, start_scene)
             space, frame_every = meta["reference_space"], meta["frame_every"]
             deterministic = deterministic or bool(meta["backend"].get("deterministic"))
         film = start_scene.film

@@ -38,7 +38,7 @@ lights:
 optimize:
   lights.key.position: {lr: 0.05}
 """
-ENDLESS = ["--iterations", "1000000", "--arch", "cpu", "--checkpoint-every", "5", "--quiet"]
+ENDLESS = ["--iterations", "1000000", "--tol", "0", "--arch", "cpu", "--checkpoint-every", "5", "--quiet"]
 TIMEOUT = 240
 
 

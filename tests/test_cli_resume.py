@@ -31,7 +31,7 @@ optimize:
   lights.key.position: {}
 """
 ITERATIONS = 80
-COMMON = ["--iterations", str(ITERATIONS), "--seed", "7", "--arch", "cpu", "--frame-every", "5", "--checkpoint-every", "10",
+COMMON = ["--iterations", str(ITERATIONS), "--tol", "0", "--seed", "7", "--arch", "cpu", "--frame-every", "5", "--checkpoint-every", "10",
           "--deterministic"]
 
 

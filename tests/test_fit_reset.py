@@ -84,3 +84,15 @@ def test_reset_rejects_unknown_paths_and_seeds(problem):
         fitter.reset({"lights.key.colour": [1, 2, 3]}, seed=0)
     with pytest.raises(ValueError, match="seed"):
         fitter.reset({}, seed=-1)
+
+
+def test_reset_starts_the_stop_criterion_over(problem):
+    """A fit that converged (a loose tolerance) and is reset runs again from iteration 0, not 'converged'."""
+    truth, reference = problem
+    fitter = Fitter(truth, reference, FitSettings(iterations=40, seed=3, tol=0.5, window=2))
+    first = _run(fitter)  # started at the truth: converges at the first check
+    assert first.ended == "converged" and first.iterations < 40
+    fitter.reset(_start(0.3), seed=7)
+    assert not fitter.converged and not fitter.done
+    fitter.step()
+    assert fitter.iteration == 1 and not fitter.done

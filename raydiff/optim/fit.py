@@ -13,6 +13,10 @@ written by a kernel into a field and read back only when somebody asks (a callba
 fit), or when the field's :data:`HISTORY_CHUNK` rows are full: then they move to the host in one read and
 the field starts over, so that neither its size nor its cost grows with ``iterations``. Kernels are
 compiled on the first iteration and reused after.
+
+``settings.iterations`` is a cap: every ``settings.window`` iterations the fit reads the last
+``2 * window`` history rows (one device read) and stops once they say it has converged
+(:mod:`raydiff.optim.converge`; ``tol=0`` turns this off). :attr:`FitResult.ended` says what ended it.
 """
 
 
@@ -33,7 +37,8 @@ from ..kernels.integrator import Integrator
 from .loss import ImageLoss
 from .adam import Adam
 from .gradient import LossGradient
-from ..scene.parameters import Resolved, resolve_all, with_values
+from .converge import check_due, converged, scales
+from ..scene.parameters import Resolved, resolve_all, scene_size, with_values
 from ..scene.model import Scene
 from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
 
@@ -96,11 +101,17 @@ class FitSettings:
     Parameters
     ----------
     iterations : int
-        Optimiser steps.
+        The most optimiser steps: the cap. The fit ends earlier when it has converged (``tol``).
     lr : float, optional
         If given, the learning rate of every free parameter (overrides the scene's and the defaults).
     lr_decay : float
-        Every learning rate is multiplied by ``lr_decay ** iteration`` (1: constant).
+        Every learning rate is multiplied by ``lr_decay ** iteration`` (1: constant). The default, 0.98,
+        shrinks the steps (and with them the Monte Carlo jitter of the values) ten times by iteration 115.
+    beta2 : float
+        Adam's second-moment decay. The default, 0.9, forgets the large gradients of the first iterations
+        within about ten: the steps stay about the learning rate as the fit closes in, instead of
+        shrinking with the gradient (0.999, Adam's usual value and raydiff's before issue 10, left a slow
+        tail; benchmarks/convergence.py measures both).
     spp : int, optional
         Samples per pixel while fitting; defaults to the scene's film.
     seed : int
@@ -113,18 +124,29 @@ class FitSettings:
     boundary : bool
         Add the boundary terms (shadow edges and outlines moving) to the gradient, where the scene has
         any (:mod:`raydiff.kernels.boundary`).
+    tol : float
+        The stop criterion's tolerance (:mod:`raydiff.optim.converge`): the fit ends once, between two
+        consecutive windows of ``window`` iterations, the mean loss has fallen by less than ``10 * tol`` of
+        itself and no free component's mean has moved by more than ``tol`` of its scale. 0 turns the
+        criterion off: the fit runs all its ``iterations``.
+    window : int
+        Iterations per window of the stop criterion; it is checked every ``window`` iterations, from
+        ``2 * window`` on.
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default.
     """
 
     iterations: int = 200
     lr: float | None = None
-    lr_decay: float = 1.0
+    lr_decay: float = 0.98
     spp: int | None = None
     seed: int = 0
     loss: str = "mse"
     decorrelate: bool = True
     boundary: bool = True
+    tol: float = 1e-3
+    window: int = 10
+    beta2: float = 0.9
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -145,6 +167,12 @@ class FitSettings:
             raise ValueError("spp must be at least 1")
         if self.spp is not None and self.spp > MAX_SPP:
             raise ValueError(f"spp must be at most {MAX_SPP} (a sample's index is an int32 on the device), got {self.spp}")
+        if not (isinstance(self.tol, (int, float)) and math.isfinite(self.tol) and 0 <= self.tol < 1):
+            raise ValueError(f"tol must be a number in [0, 1) (0: no stop criterion, run every iteration), got {self.tol}")
+        if not (isinstance(self.beta2, (int, float)) and 0 < self.beta2 < 1):
+            raise ValueError(f"beta2 must be in (0, 1), got {self.beta2}")
+        if not 1 <= self.window <= MAX_ITERATIONS:
+            raise ValueError(f"window must be a whole number of iterations in [1, {MAX_ITERATIONS}], got {self.window}")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in [0, {MAX_SEED}] (sample seeds are 32 bits), got {self.seed}")
 
@@ -165,11 +193,17 @@ class Iteration:
     index : int
         The iteration just done (0-based). Its render and loss are for the parameters *before* its step.
     total : int
-        The number of iterations the fit will run (``settings.iterations``).
+        The most iterations the fit will run (``settings.iterations``, the cap).
+    converged : bool
+        The stop criterion fired after this iteration: it is the fit's last.
+    last : bool
+        This is the fit's last iteration (the cap reached, or converged), unless a callback stops it.
     """
 
     def __init__(self, fitter: "Fitter", index: int):
         self._fitter, self.index, self.total = fitter, index, fitter.settings.iterations
+        self.converged = fitter.converged
+        self.last = self.converged or index + 1 >= self.total
 
     @property
     def loss(self) -> float:
@@ -233,7 +267,11 @@ class FitResult:
     halvings : int
         How often the divergence guard rolled back and halved the learning rates.
     stopped : bool
-        True if the fit stopped before running all its iterations (``Iteration.stop``).
+        True if a callback stopped the fit (``Iteration.stop``, e.g. on a signal) before it converged or
+        ran all its iterations.
+    ended : {"converged", "iterations", "stopped"}
+        What ended the fit: the stop criterion (:mod:`raydiff.optim.converge`), the cap
+        (``settings.iterations``), or a callback.
     """
 
     scene: Scene
@@ -251,6 +289,7 @@ class FitResult:
     best_loss: float = float("nan")
     halvings: int = 0
     stopped: bool = False
+    ended: str = "iterations"
 
     @property
     def final_image(self) -> np.ndarray:
@@ -306,7 +345,8 @@ class Fitter:
         lr, lower, upper = self._rates(self.free)
         starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
         unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
-        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit)
+        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit,
+                         beta2=settings.beta2)
         self.adam.project()
         self.start = self.dev.values()
         self.columns = ["iteration", "loss"] + [c for r in self.free for c in r.component_names()]
@@ -315,6 +355,8 @@ class Fitter:
         self._host_rows = 0  # how many rows they hold: the field's row r is iteration _host_rows + r
         self.iteration = 0
         self.stop_requested = False
+        self.converged = False
+        self._fixed, self._floor = scales(self.free, scene_size(scene))
         self._record = self._make_recorder()
 
     def _rates(self, free: list[Resolved]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -348,10 +390,31 @@ class Fitter:
         self._record(row)  # the loss and the values that gave it (the pool is unchanged until the step)
         self.adam.step(self.settings.lr_decay**i, i)
         self.iteration += 1
+        self._check_converged()
+
+    def _check_converged(self) -> None:
+        """Every ``window`` iterations, the stop criterion on the last two windows (one device read)."""
+        s = self.settings
+        if check_due(self.iteration, s.window, s.tol):
+            self.converged = converged(self._recent_rows(2 * s.window), s.window, s.tol, self._fixed, self._floor)
+
+    def _recent_rows(self, count: int) -> np.ndarray:
+        """The last ``count`` rows recorded (one read of the device's history field)."""
+        rows = self.history.to_numpy()[: self.iteration - self._host_rows]
+        if len(rows) < count and self._host_history:
+            rows = np.concatenate(self._host_history + [rows])
+        return rows[-count:]
 
     @property
     def done(self) -> bool:
-        return self.stop_requested or self.iteration >= self.settings.iterations
+        return self.stop_requested or self.converged or self.iteration >= self.settings.iterations
+
+    @property
+    def ended(self) -> str:
+        """What ended (or would end, now) the fit: "converged", "iterations" or "stopped"."""
+        if self.converged:
+            return "converged"
+        return "iterations" if self.iteration >= self.settings.iterations else "stopped"
 
     def history_array(self) -> np.ndarray:
         """The rows recorded so far (one device read), float64; the iteration column exact."""
@@ -386,7 +449,8 @@ class Fitter:
             best_iteration=guard["best_iteration"],
             best_loss=guard["best_loss"] if guard["best_iteration"] >= 0 else float("nan"),
             halvings=guard["halvings"],
-            stopped=self.iteration < self.settings.iterations,
+            stopped=self.ended == "stopped",
+            ended=self.ended,
         )
 
     def reset(self, start_values: dict, seed: int, references=None) -> None:
@@ -452,6 +516,8 @@ class Fitter:
         self._host_history, self._host_rows = [], 0
         self.iteration = 0
         self.stop_requested = False
+        self.converged = False  # the stop criterion starts over, with the scales of the new start
+        self._fixed, self._floor = scales(self.free, scene_size(scene))
 
     # =============================================================================================
     # Checkpoints: everything needed to continue as if never stopped
@@ -512,6 +578,8 @@ class Fitter:
         rows[: iteration - kept] = saved[kept:]
         self.history.from_numpy(rows)
         self.iteration = iteration
+        self.converged = False
+        self._check_converged()  # a fit that had converged when it was saved has still converged
 
 
 def fit(

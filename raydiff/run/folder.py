@@ -222,6 +222,8 @@ class RunFolder:
         return {
             "iterations_run": result.iterations,
             "stopped_early": result.stopped,
+            "ended": result.ended,
+            "stop_criterion": stop_criterion(result.settings),
             "best_iteration": result.best_iteration,
             "best_loss": result.best_loss,
             "final_loss": result.final_loss,
@@ -235,6 +237,9 @@ class RunFolder:
         if result.stopped:
             notes.append(f"Stopped after {result.iterations} of {result.settings.iterations} iterations; "
                          "`raydiff fit ... --resume` continues.")
+        if result.ended == "converged":
+            notes.append(f"Converged after {result.iterations} iterations (of at most {result.settings.iterations}): "
+                         f"{stop_criterion(result.settings)}.")
         if result.halvings:
             notes.append(f"The loss or a gradient was not finite {result.halvings} time(s): the fit rolled back "
                          "to its best parameters and halved the learning rates each time.")
@@ -242,6 +247,18 @@ class RunFolder:
             notes.append(f"Fitted values are the best iterate (iteration {result.best_iteration}, "
                          f"loss {result.best_loss:.6g}), not necessarily the last.")
         return notes
+
+
+def stop_criterion(settings) -> str:
+    """The stop criterion of ``settings`` (a FitSettings) in words, as settings.json records it
+    (:mod:`raydiff.optim.converge` is the criterion)."""
+    if settings.tol <= 0:
+        return f"none (tol 0): the fit runs all its {settings.iterations} iterations"
+    w = settings.window
+    return (f"every {w} iterations from {2 * w} on, the means over the last {w} iterations against those over the "
+            f"{w} before: stop when the mean loss fell by less than {10 * settings.tol:g} of itself and every free "
+            f"component's mean moved by at most {settings.tol:g} of its scale (the scene's size for places, 1 for "
+            f"unit directions, else its own magnitude)")
 
 
 def _read_text(path: str) -> str:
