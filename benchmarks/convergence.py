@@ -42,7 +42,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import raydiff  # noqa: E402
 from raydiff.run.plots import truth_values  # noqa: E402
 from raydiff.scene.parameters import scene_size  # noqa: E402
-from recovery import DIRECTIONS, PLACES, SIZES, field_of, history_values, reference_paths, rotation_error, angle_between  # noqa: E402
+from raydiff.scene import accuracy  # noqa: E402
+from recovery import history_values, reference_paths  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCENES = ("three_spheres", "box", "camera_pose", "two_views", "mesh_pose", "sun", "shadow_only", "sun_shadow",
@@ -51,30 +52,17 @@ GOAL = 0.005
 
 
 def errors(values: dict, truth: dict, size: float) -> dict[str, float]:
-    """Each free parameter's error as a fraction (see the module's docstring); a mesh's rotation axis and
-    angle are one entry, ``objects.<name>.rotation``, when both are free."""
+    """Each free parameter's error as a fraction (see the module's docstring): raydiff.scene.accuracy's
+    errors (a mesh's rotation axis and angle one entry, ``objects.<name>.rotation``, when both are free)
+    with degrees as radians, percentages as fractions, and a field of view relative to the true one."""
     out = {}
-    for path, value in values.items():
-        field, want = field_of(path), np.asarray(truth[path], dtype=np.float64)
-        value = np.asarray(value, dtype=np.float64)
-        if field.startswith("rotate."):
-            head = path[: -len(field)]
-            axis, angle = head + "rotate.axis", head + "rotate.angle"
-            if axis in values and angle in values:
-                out[head + "rotation"] = math.radians(rotation_error(values[axis], values[angle][0], truth[axis],
-                                                                     truth[angle][0]))
-                continue
-            if field == "rotate.angle":
-                out[path] = math.radians(abs(value[0] - want[0]))
-                continue
-        if field in PLACES:
-            out[path] = float(np.linalg.norm(value - want)) / size
-        elif field in DIRECTIONS:
-            out[path] = math.radians(angle_between(value, want))
-        elif field in SIZES:
-            out[path] = float(np.linalg.norm(value - want) / np.linalg.norm(want))
-        else:  # fov, albedo, intensity, irradiance
-            out[path] = float(np.max(np.abs(value - want) / np.maximum(np.abs(want), 1e-6)))
+    for path, error in accuracy.errors(values, truth, size).items():
+        if accuracy.field_of(path) == "fov":
+            out[path] = error.value / abs(float(np.ravel(truth[path])[0]))
+        elif error.unit == "degrees":
+            out[path] = math.radians(error.value)
+        else:  # a percentage: of the scene's size, relative, or of the largest channel
+            out[path] = error.value / 100.0
     return out
 
 
@@ -109,7 +97,7 @@ def with_v1_rates(scene):
     """The scene with every free parameter whose default rate changed given its old rate explicitly."""
     entries = []
     for entry in scene.optimize:
-        field = field_of(entry.path)
+        field = accuracy.field_of(entry.path)
         entries.append(dataclasses.replace(entry, lr=V1_RATES[field]) if field in V1_RATES and entry.lr is None else entry)
     return dataclasses.replace(scene, optimize=tuple(entries))
 
