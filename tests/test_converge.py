@@ -160,8 +160,10 @@ def test_settings_refuse_a_bad_beta2(beta2):
         FitSettings(beta2=beta2)
 
 
-def test_settings_saved_before_the_criterion_load_with_its_defaults():
+def test_settings_saved_before_the_criterion_load_as_they_ran():
+    """A fit saved before the stop criterion and beta2 existed ran all its iterations with Adam's usual
+    beta2: resumed, it goes on so (``--tol`` on the resume turns the criterion on)."""
     old = {"iterations": 50, "lr": None, "lr_decay": 1.0, "spp": None, "seed": 0, "loss": "mse", "decorrelate": True,
            "boundary": True}
     settings = FitSettings.from_dict(old)
-    assert settings.tol == FitSettings().tol and settings.window == 10 and settings.iterations == 50
+    assert settings.tol == 0.0 and settings.beta2 == 0.999 and settings.window == 10 and settings.iterations == 50

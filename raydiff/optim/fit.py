@@ -133,7 +133,9 @@ class FitSettings:
         Iterations per window of the stop criterion; it is checked every ``window`` iterations, from
         ``2 * window`` on.
 
-    Settings saved before a field existed (settings.json, checkpoints) load with its default.
+    Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
+    fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
+    that was in force before them, so that an older fit resumes as it started.
     """
 
     iterations: int = 200
@@ -181,7 +183,12 @@ class FitSettings:
         """The settings a ``dataclasses.asdict`` of them saved (settings.json, a checkpoint's meta): a
         field missing there (saved before it existed) takes its default; keys no field has are ignored."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{key: value for key, value in fields.items() if key in names})
+        return cls(**{**PREDATING, **{key: value for key, value in fields.items() if key in names}})
+
+
+#: The values of fields that changed how fits run when they were added, for settings saved before them:
+#: no stop criterion (the fit ran all its iterations) and Adam's usual beta2.
+PREDATING = {"tol": 0.0, "beta2": 0.999}
 
 
 class Iteration:

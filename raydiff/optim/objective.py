@@ -271,18 +271,12 @@ class Objective:
         grads : dict of str to np.ndarray (frames, components)
             ``d losses[f] / d values[path][f]`` (so the gradient of the sum of the losses).
         """
-        count, arrays = self._frame_values(values)
-        references = list(references)
-        if len(references) != count:
-            raise ValueError(f"{count} frames of values but {len(references)} frames of references")
-        seed = self.seed if seed is None else int(seed)
-        losses = np.zeros(count)
-        grads = {path: np.zeros((count, self.sizes[path])) for path in self.paths}
-        for f in range(count):
-            ref = references[f] if isinstance(references[f], _Prepared) else _Prepared(*self._prepared(references[f]))
-            self.loss.set_reference(ref.pixels, clamp=ref.clamp)
-            loss, frame_grads = self.value_and_grad({p: v[f] for p, v in arrays.items()}, frame_seed(seed, f))
-            losses[f] = loss
+        frames = self._frames_of(values, references, seed)
+        losses = np.zeros(len(frames))
+        grads = {path: np.zeros((len(frames), self.sizes[path])) for path in self.paths}
+        for f, (frame, reference, frame_seed_) in enumerate(frames):
+            self.loss.set_reference(reference.pixels, clamp=reference.clamp)
+            losses[f], frame_grads = self.value_and_grad(frame, frame_seed_)
             for path, g in frame_grads.items():
                 grads[path][f] = g
         return losses, grads
@@ -290,17 +284,21 @@ class Objective:
     def frame_values(self, values: dict, references, seed: int | None = None) -> np.ndarray:
         """The loss of every frame alone (forward passes with the samples :meth:`frames` uses for the
         same ``seed``: central differences of it check :meth:`frames`' gradient)."""
+        losses = []
+        for frame, reference, frame_seed_ in self._frames_of(values, references, seed):
+            self.loss.set_reference(reference.pixels, clamp=reference.clamp)
+            losses.append(self.value(frame, frame_seed_))
+        return np.array(losses, dtype=np.float64)
+
+    def _frames_of(self, values: dict, references, seed: int | None) -> list[tuple[dict, "_Prepared", int]]:
+        """Per frame: its values, its prepared reference and its sample seed (the counts checked)."""
         count, arrays = self._frame_values(values)
         references = list(references)
         if len(references) != count:
             raise ValueError(f"{count} frames of values but {len(references)} frames of references")
         seed = self.seed if seed is None else int(seed)
-        losses = np.zeros(count)
-        for f in range(count):
-            ref = references[f] if isinstance(references[f], _Prepared) else _Prepared(*self._prepared(references[f]))
-            self.loss.set_reference(ref.pixels, clamp=ref.clamp)
-            losses[f] = self.value({p: v[f] for p, v in arrays.items()}, frame_seed(seed, f))
-        return losses
+        prepared = [r if isinstance(r, _Prepared) else _Prepared(*self._prepared(r)) for r in references]
+        return [({p: v[f] for p, v in arrays.items()}, prepared[f], frame_seed(seed, f)) for f in range(count)]
 
     def render_frames(self, values: dict, seed: int | None = None, spp: int | None = None) -> list[list[np.ndarray]]:
         """Render every frame (values as :meth:`frames` takes them): per frame, the list of its views."""
