@@ -72,6 +72,11 @@ def _progress(quiet: bool) -> Progress:
                     console=Console(stderr=True), disable=quiet)
 
 
+def _median_iterations(document: dict) -> str:
+    runs = sorted(t["iterations"] for t in document["per_trial"])
+    return f"{(runs[(len(runs) - 1) // 2] + runs[len(runs) // 2]) / 2:g}" if runs else "-"
+
+
 def _summary(document: dict, written: list[str]) -> list[str]:
     ok = document["success"]
     seconds = document["seconds"]
@@ -79,7 +84,8 @@ def _summary(document: dict, written: list[str]) -> list[str]:
         f"scene       {document['scene']}",
         f"backend     {document['backend']} ({document['runner']} x {document['workers']})",
         f"trials      {document['trials']}, perturbation {document['sigma']:g}, seed {document['seed']}, "
-        f"{document['iterations']} iterations each",
+        f"at most {document['iterations']} iterations each (median {_median_iterations(document)} run: a fit "
+        "stops once converged)",
         f"success     {ok['count']} of {document['trials']} ({100 * ok['rate']:.0f}%): {ok['definition']}",
         f"time        {seconds['total']:.1f} s in all; per trial median {seconds['median_trial']:.2f} s, "
         f"max {seconds['max_trial']:.2f} s",
