@@ -68,6 +68,30 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def page(title: str, subtitle: str, body: str) -> str:
+    """A self-contained HTML page (raydiff's style, a content security policy that allows no request):
+    ``title`` as its title and heading, ``subtitle`` under it, then ``body`` (HTML), then when it was
+    written. The fit's report and a recovery study's use it."""
+    made = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{_e(title)}</title>
+<link rel="icon" href="data:,">
+<style>{STYLE}</style>
+</head>
+<body>
+<h1 id="title">{_e(title)}</h1>
+<p class="subtitle">{_e(subtitle)}</p>
+{body}<footer>written {_e(made)}</footer>
+</body>
+</html>
+"""
+
+
 def _number(value: float, digits: int = 4) -> str:
     value = float(value)
     return f"{value:.{digits}g}" if math.isfinite(value) else "n/a"
@@ -290,21 +314,7 @@ def render_report(
     notes_html = ""
     if notes:
         notes_html = '<h2 id="notes">Notes</h2><ul>' + "".join(f"<li>{_e(n)}</li>" for n in notes) + "</ul>"
-    made = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<link rel="icon" href="data:,">
-<style>{STYLE}</style>
-</head>
-<body>
-<h1 id="title">{_e(title)}</h1>
-<p class="subtitle">raydiff fit report</p>
-<h2 id="summary">Summary</h2>
+    return page(title, "raydiff fit report", f"""<h2 id="summary">Summary</h2>
 {_summary_table(str(backend), int(iterations), float(seconds), float(loss_first), float(loss_final))}
 <h2 id="parameters">Parameters</h2>
 {_parameters_table(parameters)}
@@ -316,10 +326,7 @@ def render_report(
 {notes_html}
 <h2 id="scene">Scene</h2>
 <pre id="scene-yaml">{_e(scene_yaml)}</pre>
-<footer>written {_e(made)}</footer>
-</body>
-</html>
-"""
+""")
 
 
 def write_report(

@@ -33,17 +33,15 @@ from __future__ import annotations
 
 import base64
 import csv
-import html
 import io
 import math
 import os
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
 
 from ..io.files import atomic_write, write_text
-from .report import CSP, STYLE
+from .report import _e, page
 
 VERSION = 1
 SUCCESS = "every free parameter's error within its goal"
@@ -172,10 +170,6 @@ def error_figure(study) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _e(value: Any) -> str:
-    return html.escape(str(value), quote=True)
-
-
 def _n(value, digits: int = 4) -> str:
     return "n/a" if value is None or not math.isfinite(float(value)) else f"{float(value):.{digits}g}"
 
@@ -206,22 +200,8 @@ def render_study_report(document: dict[str, Any], figure_uri: str) -> str:
         f"<td class='num'>{t['iterations']}</td><td class='num'>{t['seconds']:.2f}</td>"
         + "".join(f"<td class='num'>{_n(t['errors'][k])}</td>" for k in keys) + "</tr>"
         for t in document["per_trial"])
-    made = datetime.now(timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
     title = f"raydiff recover: {os.path.basename(document['scene'])}"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="{_e(CSP)}">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{_e(title)}</title>
-<link rel="icon" href="data:,">
-<style>{STYLE}</style>
-</head>
-<body>
-<h1 id="title">{_e(title)}</h1>
-<p class="subtitle">raydiff recovery study</p>
-<h2 id="summary">Summary</h2>
+    return page(title, "raydiff recovery study", f"""<h2 id="summary">Summary</h2>
 <table id="summary-table">{rows}</table>
 <h2 id="parameters">Errors per parameter</h2>
 <table id="parameters-table"><tr><th>parameter</th><th>unit</th><th>goal</th><th>start (median)</th>
@@ -231,10 +211,7 @@ def render_study_report(document: dict[str, Any], figure_uri: str) -> str:
 <h2 id="trials">Trials</h2>
 <div class="wide"><table id="trials-table"><tr><th>trial</th><th>seed</th><th>success</th><th>iterations</th><th>seconds</th>
 {"".join(f"<th>{_e(k)}</th>" for k in keys)}</tr>{trials}</table></div>
-<footer>written {_e(made)}</footer>
-</body>
-</html>
-"""
+""")
 
 
 def write_study(folder: str | os.PathLike, study, document: dict[str, Any]) -> list[str]:
