@@ -519,7 +519,6 @@ class Fitter:
         self.adam.project()  # onto the bounds; the start becomes the best values so far, with no loss yet
         self.settings, self.scene, self.free = settings, scene, free
         self.start = self.dev.values()
-        self.integrator._records = None  # its visibility records were traced with the old values
         self._host_history, self._host_rows = [], 0
         self.iteration = 0
         self.stop_requested = False
