@@ -43,7 +43,7 @@ from raydiff.optim.fit import CHECKPOINT_ARRAYS, CheckpointMismatch
 from raydiff.optim.loss import LOSSES
 from raydiff.run import budget, plots
 from raydiff.run.folder import CHECKPOINT, SETTINGS, RunFolder
-from raydiff.scene.parameters import elements, find_kind, parse_path, resolve_all, scene_size
+from raydiff.scene.parameters import elements, kind_for, parse_path, resolve_all, scene_size, type_name
 
 from .messages import ARCH_HELP, Arch, choices, fail, reported_errors
 
@@ -130,10 +130,10 @@ def _check_truth(truth, scene) -> None:
             raise raydiff.SceneError(
                 raydiff.Location(truth.source, key), f"--truth has no {group[:-1]} named '{name}' (freed by {scene.source})"
             )
-        if find_kind(group, found[0].type, path.field) is None:
+        if kind_for(group, found[0], path.field) is None:
             raise raydiff.SceneError(
                 raydiff.Location(truth.source, key),
-                f"--truth's {group[:-1]} '{name}' is a {found[0].type}, which has no '{path.field}' ({freed})",
+                f"--truth's {group[:-1]} '{name}' is a {type_name(group, found[0])}, which has no '{path.field}' ({freed})",
             )
 
 

@@ -173,6 +173,22 @@ def edit(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
+#: The ball as a rough conductor: its albedo line (20) replaced by these 4 (material: on line 20, type on
+#: 21, alpha on 22, specular_reflectance on 23), so that the lines after it move down by 3.
+GLOSSY_BALL = """\
+    material:
+      type: roughconductor
+      alpha: 0.2
+      specular_reflectance: [0.9, 0.8, 0.7]
+"""
+
+
+def glossy(old: str = "", new: str = "") -> str:
+    """The scene with a rough-conductor ball (:data:`GLOSSY_BALL`), its text ``old`` replaced by ``new``."""
+    text = edit(SCENE, "    albedo: [0.8, 0.3, 0.2]\n", GLOSSY_BALL)
+    return edit(text, old, new) if old else text
+
+
 def with_mesh(text: str = SCENE, mesh: str = MESH) -> str:
     """The scene with a mesh object after the ball (its ``file:`` on line 23)."""
     return edit(text, "lights:\n", mesh + "lights:\n")
@@ -731,7 +747,7 @@ CASES: list[Case] = [
     Case("key-section-missing", "left out the camera", fit_scene(SCENE[SCENE.index("film:"):]),
          ["scene.yaml:1", "camera", "missing required key 'camera' (or 'cameras', for several views)"]),
     Case("key-wrong-for-type", "gave a sphere a quad's key", fit_scene(edit(SCENE, "    radius: 0.5\n", "    radius: 0.5\n    edge1: [1, 0, 0]\n")),
-         ["scene.yaml:20", "objects[1].edge1", "unknown key 'edge1'", "valid keys for a sphere: name, type, albedo, center, radius"]),
+         ["scene.yaml:20", "objects[1].edge1", "unknown key 'edge1'", "valid keys for a sphere: name, type, albedo, material, center, radius"]),
     # --- values ---
     Case("value-wrong-type", "wrote text where numbers go", fit_scene(edit(SCENE, "position: [0, 1.2, 4]", "position: here")),
          ["scene.yaml:2", "camera.position", "expected 3 numbers, got 'here'"]),
@@ -834,6 +850,46 @@ CASES: list[Case] = [
          ["cube.obj", "expected at least one face"]),
     Case("mesh-binary", "named a binary file as the mesh", fit_scene(with_mesh(), {"cube.obj": b"\x00\xff" + random_bytes(200)}),
          ["cube.obj", "expected UTF-8 text"]),
+    # --- materials (issue 9) ---
+    Case("material-unknown-type", "named a material raydiff does not have", fit_scene(glossy("type: roughconductor", "type: plastic")),
+         ["scene.yaml:21", "objects[1].material.type", "unknown material type 'plastic'", "expected one of roughconductor"]),
+    Case("material-diffuse", "wrote a diffuse material instead of an albedo", fit_scene(glossy("type: roughconductor", "type: diffuse")),
+         ["scene.yaml:21", "objects[1].material.type", "a diffuse surface has no 'material': give the object's 'albedo'"]),
+    Case("material-unknown-key", "gave a rough conductor a key it does not have",
+         fit_scene(glossy("      alpha: 0.2\n", "      alpha: 0.2\n      roughness: 0.3\n")),
+         ["scene.yaml:23", "objects[1].material.roughness", "unknown key 'roughness'",
+          "valid keys for a roughconductor: type, distribution, alpha, specular_reflectance, eta, k"]),
+    Case("material-not-a-mapping", "wrote a word for a material", fit_scene(edit(SCENE, "    albedo: [0.8, 0.3, 0.2]\n", "    material: shiny\n")),
+         ["scene.yaml:20", "objects[1].material", "expected a mapping with a type (roughconductor) and its keys, got 'shiny'"]),
+    Case("material-with-albedo", "gave a rough conductor an albedo as well",
+         fit_scene(glossy("    radius: 0.5\n", "    radius: 0.5\n    albedo: 0.5\n")),
+         ["scene.yaml:20", "objects[1].albedo", "a roughconductor surface has no albedo", "not both"]),
+    Case("material-distribution", "asked for the Beckmann distribution",
+         fit_scene(glossy("      alpha: 0.2\n", "      alpha: 0.2\n      distribution: beckmann\n")),
+         ["scene.yaml:23", "objects[1].material.distribution", "unknown microfacet distribution 'beckmann'", "expected one of ggx"]),
+    Case("material-alpha-zero", "gave a roughness of 0", fit_scene(glossy("alpha: 0.2", "alpha: 0")),
+         ["scene.yaml:22", "objects[1].material.alpha", "expected a roughness in [0.01, 1], got 0"]),
+    Case("material-alpha-large", "gave a roughness above 1", fit_scene(glossy("alpha: 0.2", "alpha: 1.5")),
+         ["scene.yaml:22", "objects[1].material.alpha", "expected a roughness in [0.01, 1], got 1.5"]),
+    Case("material-specular-range", "gave a specular colour above 1",
+         fit_scene(glossy("specular_reflectance: [0.9, 0.8, 0.7]", "specular_reflectance: [1.2, 0.8, 0.7]")),
+         ["scene.yaml:23", "objects[1].material.specular_reflectance", "expected values in [0, 1], got [1.2, 0.8, 0.7]"]),
+    Case("material-eta-negative", "gave a negative index of refraction",
+         fit_scene(glossy("      alpha: 0.2\n", "      alpha: 0.2\n      eta: [-0.2, 0.4, 1.4]\n")),
+         ["scene.yaml:23", "objects[1].material.eta", "expected values in [0, 10000], got [-0.2, 0.4, 1.4]"]),
+    Case("material-ior-zero", "gave eta and k both 0",
+         fit_scene(glossy("      alpha: 0.2\n", "      alpha: 0.2\n      eta: 0\n      k: [1, 0, 1]\n")),
+         ["scene.yaml:24", "objects[1].material.k", "expected eta or k above 0 in every channel, got both 0 in channel 1"]),
+    Case("optimize-albedo-of-glossy", "freed the albedo of a rough conductor",
+         fit_scene(freeing("objects.ball.albedo", glossy())),
+         ["scene.yaml:30", "optimize.objects.ball.albedo", "'albedo' of a roughconductor sphere cannot be optimised",
+          "free fields: material.alpha, material.specular_reflectance, center, radius"]),
+    Case("optimize-ior", "freed a rough conductor's eta, which cannot be fitted",
+         fit_scene(freeing("objects.ball.material.eta", glossy())),
+         ["scene.yaml:30", "optimize.objects.ball.material.eta", "'material.eta' of a roughconductor sphere cannot be optimised"]),
+    Case("optimize-alpha-of-diffuse", "freed the roughness of a diffuse sphere", fit_scene(freeing("objects.ball.material.alpha")),
+         ["scene.yaml:27", "optimize.objects.ball.material.alpha", "'material.alpha' of a sphere cannot be optimised",
+          "free fields: albedo, center, radius"]),
     # --- optimize ---
     Case("fit-no-optimize", "fitted a scene with no optimize section", fit_scene(NO_OPTIMIZE),
          ["scene.yaml", "optimize", "nothing to fit", "lights.key.position: {}"]),

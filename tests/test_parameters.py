@@ -54,6 +54,9 @@ objects:
   - {{name: ball, type: sphere, center: [0, {r}, 0], radius: {r}, albedo: [0.8, 0.3, 0.2]}}
   - {{name: box, type: mesh, file: cube.obj, scale: [{r}, {r}, -{r}], translate: [{r}, {r}, 0]}}
   - {{name: spun, type: mesh, file: cube.obj, scale: {r}, rotate: {{axis: [1, 1, 0], angle: 30}}, translate: [-{u}, {u}, -{u}]}}
+  - {{name: shiny, type: sphere, center: [0, {r}, -{u}], radius: {r}, material: {{type: roughconductor, alpha: 0.2, specular_reflectance: [0.9, 0.8, 0.7]}}}}
+  - {{name: plate, type: quad, origin: [-{u}, 0, 0], edge1: [{u}, 0, 0], edge2: [0, {u}, 0], material: {{type: roughconductor, eta: [0.2, 0.4, 1.4], k: [3.4, 2.4, 1.8]}}}}
+  - {{name: chrome, type: mesh, file: cube.obj, scale: {r}, translate: [{u}, {r}, -{u}], material: {{type: roughconductor, alpha: 0.5}}}}
 lights:
   - {{name: key, type: point, position: [1, {y}, 1], intensity: [12, 10, 8]}}
   - {{name: sun, type: directional, direction: [0, -2, 0], irradiance: 3}}
@@ -82,6 +85,8 @@ NAMES = {
     ("lights", "point"): "key",
     ("lights", "directional"): "sun",
 }
+#: The rough-conductor objects, for the kinds of that material.
+GLOSSY_NAMES = {"quad": "plate", "sphere": "shiny", "mesh": "chrome"}
 FREE = [k for k in KINDS if k.free]
 
 
@@ -89,6 +94,8 @@ def path_of(kind, type_: str, several: bool = False) -> str:
     """The path a user writes for ``kind`` of the test scene's element of ``type_``."""
     if kind.group == "cameras":
         return f"cameras.side.{kind.field}" if several else f"camera.{kind.field}"
+    if kind.materials and "diffuse" not in kind.materials:
+        return f"{kind.group}.{GLOSSY_NAMES[type_]}.{kind.field}"
     return f"{kind.group}.{NAMES[kind.group, type_]}.{kind.field}"
 
 
@@ -106,7 +113,7 @@ def new_value(kind, start: np.ndarray) -> np.ndarray:
     """A valid value for ``kind`` that differs from ``start`` (unit length for directions)."""
     if kind.unit:
         value = np.array([0.6, 0.0, -0.8]) if not np.allclose(start, [0.6, 0.0, -0.8]) else np.array([0.0, 1.0, 0.0])
-    elif kind.field == "albedo":
+    elif kind.field in ("albedo", "material.specular_reflectance"):
         value = np.full(kind.size, 0.25)
     elif kind.field == "fov":
         value = np.array([55.0])
@@ -167,6 +174,8 @@ def documented_row(kind) -> list[str]:
     else:
         path = f"`{kind.group}.<name>.{kind.field}`"
         of = ", ".join(f"{t} light" if kind.group == "lights" else t for t in kind.types)
+        if kind.materials:
+            of += f" ({', '.join(kind.materials)})"
     if kind.unit:
         bounds = "unit length"
     elif kind.keep_sign:

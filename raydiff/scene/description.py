@@ -18,7 +18,7 @@ import difflib
 import math
 import os
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
@@ -39,7 +39,9 @@ from .model import (
     Object,
     PointLight,
     Quad,
+    Material,
     Rotation,
+    RoughConductor,
     Scene,
     Sphere,
     Vec3,
@@ -47,7 +49,9 @@ from .model import (
 from .parameters import resolve, scene_size, write_into_document
 from .limits import (
     INT32_MAX,
+    MAX_ALPHA,
     MAX_CAMERAS,
+    MAX_IOR,
     MAX_FILM_SIZE,
     MAX_LENGTH,
     MAX_LIGHTS,
@@ -59,6 +63,7 @@ from .limits import (
     MAX_YAML_DEPTH,
     MAX_YAML_NODES,
     MAX_YAML_VALUES,
+    MIN_ALPHA,
     float32_problem,
     length_problem,
 )
@@ -583,6 +588,13 @@ def read_albedo(doc: _Doc, key: str, value: Any) -> Vec3:
     return albedo
 
 
+def read_reflectance(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A colour with every channel in [0, 1] (a material's reflectance)."""
+    colour = read_colour(doc, key, value)
+    doc.check(all(0.0 <= c <= 1.0 for c in colour), key, f"expected values in [0, 1], got {_show(value)}")
+    return colour
+
+
 def _check_radiant(doc: _Doc, key: str, colour: Vec3, value: Any, what: str) -> None:
     doc.check(all(c <= MAX_RADIANT for c in colour), key,
               f"expected {what} up to {MAX_RADIANT:g} (so that the loss, which squares pixel values, stays finite "
@@ -822,14 +834,70 @@ _OBJECT_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Mapping, str, Vec3], 
 }
 
 
+def read_alpha(doc: _Doc, key: str, value: Any) -> float:
+    """A microfacet roughness in [:data:`MIN_ALPHA`, :data:`MAX_ALPHA`]."""
+    alpha = read_number(doc, key, value)
+    doc.check(MIN_ALPHA <= alpha <= MAX_ALPHA, key,
+              f"expected a roughness in [{MIN_ALPHA:g}, {MAX_ALPHA:g}], got {_show(value)}")
+    return alpha
+
+
+def read_ior(doc: _Doc, key: str, value: Any) -> Vec3:
+    """A part of a complex index of refraction per channel: each in [0, :data:`MAX_IOR`]."""
+    ior = read_colour(doc, key, value)
+    doc.check(all(0.0 <= c <= MAX_IOR for c in ior), key, f"expected values in [0, {MAX_IOR:g}], got {_show(value)}")
+    return ior
+
+
+def _read_roughconductor(m: _Mapping) -> RoughConductor:
+    """A ``roughconductor``'s keys: GGX alpha, specular_reflectance, and eta and k (Mitsuba's
+    ``material: none`` by default: a perfect reflector)."""
+    m.get("distribution", read_choice(("ggx",), "microfacet distribution"), "ggx")
+    material = RoughConductor(
+        alpha=m.get("alpha", read_alpha, RoughConductor.alpha),
+        specular_reflectance=m.get("specular_reflectance", read_reflectance, RoughConductor.specular_reflectance),
+        eta=m.get("eta", read_ior, RoughConductor.eta),
+        k=m.get("k", read_ior, RoughConductor.k),
+    )
+    for channel, (eta, k) in enumerate(zip(material.eta, material.k)):
+        # eta = k = 0 makes the Fresnel term 0 / 0 at normal incidence
+        m.doc.check(eta > 0.0 or k > 0.0, _join(m.key, "k"),
+                    f"expected eta or k above 0 in every channel, got both 0 in channel {channel}")
+    return material
+
+
+# For each material type: its own keys (besides type) and its reader.
+_MATERIAL_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Mapping], Material]]] = {
+    "roughconductor": (("distribution", "alpha", "specular_reflectance", "eta", "k"), _read_roughconductor),
+}
+
+
+def _read_material(doc: _Doc, key: str, value: Any) -> Material:
+    """An object's ``material``: its type decides which keys are allowed (a diffuse surface has none: it is
+    the object's ``albedo``)."""
+    m = _Mapping(doc, key, value, what=f"a mapping with a type ({', '.join(_MATERIAL_TYPES)}) and its keys")
+    if value.get("type") == "diffuse":
+        raise doc.error(_join(key, "type"), "a diffuse surface has no 'material': give the object's 'albedo'")
+    kind = m.get("type", read_choice(tuple(_MATERIAL_TYPES), "material type"))
+    fields, read = _MATERIAL_TYPES[kind]
+    m.only(("type",) + fields, owner=f"a {kind}")
+    return read(m)
+
+
 def _read_object(doc: _Doc, key: str, value: Any, index: int) -> Object:
-    """One entry of ``objects``: its type decides which keys are allowed and how they are read."""
+    """One entry of ``objects``: its type decides which keys are allowed and how they are read; its surface
+    is diffuse with ``albedo``, or ``material``."""
     m = _Mapping(doc, key, value)
     kind = m.get("type", read_choice(tuple(_OBJECT_TYPES), "object type"))
     fields, read = _OBJECT_TYPES[kind]
-    m.only(("name", "type", "albedo") + fields, owner=f"a {kind}")
+    m.only(("name", "type", "albedo", "material") + fields, owner=f"a {kind}")
     name = m.get("name", read_name, f"{kind}{index}")
-    return read(m, name, m.get("albedo", read_albedo, (0.5, 0.5, 0.5)))
+    material = m.get("material", _read_material, None)
+    if material is not None and "albedo" in value:
+        raise doc.error(_join(key, "albedo"), f"a {material.type} surface has no albedo (that is the diffuse "
+                                              "surface's colour): give either 'albedo' or 'material', not both")
+    obj = read(m, name, m.get("albedo", read_albedo, (0.5, 0.5, 0.5)))
+    return obj if material is None else replace(obj, material=material)
 
 
 def _read_point_light(m: _Mapping, name: str) -> PointLight:

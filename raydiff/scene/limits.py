@@ -59,6 +59,14 @@ MIN_LENGTH = 1e-18
 #: The largest light intensity (W/sr) or irradiance (W/m^2): pixel values stay small enough that the
 #: loss, which squares them, is finite in float32.
 MAX_RADIANT = 1e18
+#: A microfacet material's roughness (GGX ``alpha``), in the file and as a fit's bounds: below 0.01 a point
+#: light's highlight is a few hundredths of a radian across (a pixel or less, all noise); above 1 GGX is no
+#: longer a model of a real surface.
+MIN_ALPHA, MAX_ALPHA = 0.01, 1.0
+#: The largest component of a conductor's complex index of refraction (``eta``, ``k``): measured metals
+#: stay below 10 in the visible range; squared and multiplied in the Fresnel term, 1e4 stays far from
+#: float32's limits.
+MAX_IOR = 1e4
 
 # --- a fit ----------------------------------------------------------------------------------------
 #: ``--iterations``: the iteration number is an int32 on the device.

@@ -43,12 +43,42 @@ class Film:
 
 
 @dataclass(frozen=True)
+class RoughConductor:
+    """Mitsuba 3's ``roughconductor`` with ``distribution: ggx``: a rough metal (isotropic GGX microfacets).
+
+    ``alpha`` is the GGX roughness; ``specular_reflectance`` (linear RGB) multiplies the Fresnel term;
+    ``eta`` and ``k`` are the real and imaginary parts of the metal's index of refraction per RGB channel.
+    The defaults are Mitsuba's ``material: none``: ``eta`` 0 and ``k`` 1, a perfect reflector (F = 1).
+    """
+
+    alpha: float = 0.1
+    specular_reflectance: Vec3 = (1.0, 1.0, 1.0)
+    eta: Vec3 = (0.0, 0.0, 0.0)
+    k: Vec3 = (1.0, 1.0, 1.0)
+    type: str = "roughconductor"
+
+
+#: A surface's material other than the diffuse one (which an object's ``albedo`` describes).
+Material = RoughConductor
+
+
+def material_type(obj) -> str:
+    """The type of ``obj``'s material: ``"diffuse"`` (its ``albedo``) unless it has a ``material``."""
+    material = getattr(obj, "material", None)
+    return "diffuse" if material is None else material.type
+
+
+@dataclass(frozen=True)
 class Sphere:
+    """A sphere. Its surface is diffuse with ``albedo`` unless ``material`` names another (see
+    :func:`material_type`); the same holds for every object."""
+
     name: str
     center: Vec3
     radius: float
     albedo: Vec3 = (0.5, 0.5, 0.5)
     type: str = "sphere"
+    material: Material | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +91,7 @@ class Quad:
     edge2: Vec3
     albedo: Vec3 = (0.5, 0.5, 0.5)
     type: str = "quad"
+    material: Material | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +120,7 @@ class Mesh:
     translate: Vec3 = (0.0, 0.0, 0.0)
     albedo: Vec3 = (0.5, 0.5, 0.5)
     type: str = "mesh"
+    material: Material | None = None
 
 
 Object = Union[Sphere, Quad, Mesh]

@@ -30,7 +30,8 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import Location, SceneError
-from .model import FreeParameter, Scene
+from .model import FreeParameter, Scene, material_type
+from .limits import MAX_ALPHA, MIN_ALPHA
 from .placement import mesh_triangles
 
 GROUPS = ("cameras", "objects", "lights")
@@ -50,6 +51,10 @@ class Kind:
         Number of scalar components.
     types : tuple of str
         The element types that have it (``Camera.type``, ``Sphere.type``, ``PointLight.type`` ...).
+    materials : tuple of str
+        For objects: the material types (:func:`raydiff.scene.model.material_type`) that have it, every one
+        if empty (a sphere's ``center``). ``albedo`` is the ``diffuse`` material's; ``material.alpha`` a
+        ``roughconductor``'s.
     device_group : str
         The pool group the kernels read it through (see :meth:`raydiff.device.scene.DeviceScene.source`):
         a group with nothing free is read from a gradient-free mirror.
@@ -86,6 +91,11 @@ class Kind:
     keep_sign: bool = False
     free: bool = True
     doc: str = ""
+    materials: tuple[str, ...] = ()
+
+    def applies(self, type_: str, material: str = "diffuse") -> bool:
+        """Whether an element of ``type_`` (with a surface of ``material``, for objects) has this kind."""
+        return type_ in self.types and (not self.materials or material in self.materials)
 
     def read(self, element) -> np.ndarray:
         """This parameter's value in ``element`` (a light, object or camera), float64 of shape (size,)."""
@@ -110,8 +120,15 @@ KINDS: tuple[Kind, ...] = (
     Kind("cameras", "fov", 1, ("perspective",), "camera", 1.0, lower=0.1, upper=179.0,
          doc="horizontal field of view, degrees, in (0, 180)"),
     # --- objects ----------------------------------------------------------------------------------------
-    Kind("objects", "albedo", 3, _ANALYTIC, "albedo", 0.02, lower=0.0, upper=1.0,
+    Kind("objects", "albedo", 3, _ANALYTIC, "albedo", 0.02, lower=0.0, upper=1.0, materials=("diffuse",),
          doc="diffuse reflectance, in [0, 1]"),
+    # a microfacet material's block (kernels/materials/roughconductor.py reads it in this order)
+    Kind("objects", "material.alpha", 1, _ANALYTIC, "material", 0.01, lower=MIN_ALPHA, upper=MAX_ALPHA,
+         materials=("roughconductor",), doc=f"GGX roughness, in [{MIN_ALPHA:g}, {MAX_ALPHA:g}]"),
+    Kind("objects", "material.specular_reflectance", 3, _ANALYTIC, "material", 0.02, lower=0.0, upper=1.0,
+         materials=("roughconductor",), doc="the colour multiplying the Fresnel term, in [0, 1]"),
+    Kind("objects", "material.eta", 3, _ANALYTIC, "material", materials=("roughconductor",), free=False),
+    Kind("objects", "material.k", 3, _ANALYTIC, "material", materials=("roughconductor",), free=False),
     Kind("objects", "center", 3, ("sphere",), "geometry", 0.003, "scene", doc="a sphere's centre"),
     Kind("objects", "radius", 1, ("sphere",), "geometry", 0.01, "value", keep_sign=True,
          doc="a sphere's radius, > 0"),
@@ -137,13 +154,31 @@ KINDS: tuple[Kind, ...] = (
 DEVICE_GROUPS = tuple(dict.fromkeys(k.device_group for k in KINDS))
 
 
-def kinds_of(group: str, type_: str) -> list[Kind]:
-    """The kinds an element of ``type_`` in ``group`` has, in pool order."""
-    return [k for k in KINDS if k.group == group and type_ in k.types]
+def kinds_of(group: str, type_: str, material: str = "diffuse") -> list[Kind]:
+    """The kinds an element of ``type_`` in ``group`` has, in pool order (for an object, with a surface of
+    ``material``)."""
+    return [k for k in KINDS if k.group == group and k.applies(type_, material)]
 
 
-def find_kind(group: str, type_: str, field: str) -> Kind | None:
-    return next((k for k in kinds_of(group, type_) if k.field == field), None)
+def find_kind(group: str, type_: str, field: str, material: str = "diffuse") -> Kind | None:
+    return next((k for k in kinds_of(group, type_, material) if k.field == field), None)
+
+
+def kinds_for(group: str, element) -> list[Kind]:
+    """The kinds ``element`` (a camera, light or object of ``group``) has, in pool order."""
+    return kinds_of(group, element.type, material_type(element))
+
+
+def kind_for(group: str, element, field: str) -> Kind | None:
+    """``element``'s kind at ``field``, or None."""
+    return next((k for k in kinds_for(group, element) if k.field == field), None)
+
+
+def type_name(group: str, element) -> str:
+    """How messages name ``element``'s type: ``sphere``, ``roughconductor sphere``, ``point light``."""
+    if group == "objects" and material_type(element) != "diffuse":
+        return f"{material_type(element)} {element.type}"
+    return element.type
 
 
 # ========================================================================================================
@@ -301,10 +336,10 @@ def resolve(scene: Scene, entry: FreeParameter, location: Location | None = None
     where = location or Location(scene.source, f"optimize.{entry.path}")
     path = parse_path(scene, entry.path, where)
     element = next(e for e in elements(scene, path.group) if e.name == path.name)
-    kind = find_kind(path.group, element.type, path.field)
-    fields = [k.field for k in kinds_of(path.group, element.type) if k.free]
+    kind = kind_for(path.group, element, path.field)
+    fields = [k.field for k in kinds_for(path.group, element) if k.free]
     if kind is None or not kind.free:
-        what = "camera" if path.group == "cameras" else f"{element.type}"
+        what = "camera" if path.group == "cameras" else type_name(path.group, element)
         raise SceneError(
             where,
             f"'{path.field}' of a {what} cannot be optimised{_suggest(path.field, fields)}; "
@@ -342,7 +377,7 @@ def entries(scene: Scene) -> Iterator[tuple[tuple[str, str, str], Kind, np.ndarr
     """Every parameter of ``scene`` in pool order: ``((group, name, field), kind, value)``."""
     for group in GROUPS:
         for element in elements(scene, group):
-            for kind in kinds_of(group, element.type):
+            for kind in kinds_for(group, element):
                 yield (group, element.name, kind.field), kind, kind.read(element)
 
 
@@ -372,7 +407,7 @@ def with_values(scene: Scene, values: dict[str, np.ndarray]) -> Scene:
         path = parse_path(scene, text, where)
         items = groups[path.group]
         i = next(i for i, e in enumerate(items) if e.name == path.name)
-        kind = find_kind(path.group, items[i].type, path.field)
+        kind = kind_for(path.group, items[i], path.field)
         if kind is None:
             raise SceneError(where, f"'{path.field}' is not a parameter of {path.group[:-1]} '{path.name}'")
         items[i] = _set_field(items[i], path.field, _as_value(kind, value))
@@ -401,7 +436,7 @@ def write_into_document(scene: Scene, document: dict, text: str, value) -> None:
         index = next(i for i, e in enumerate(elements(scene, path.group)) if e.name == path.name)
         node = document[path.group][index]
         element = elements(scene, path.group)[index]
-    kind = find_kind(path.group, element.type, path.field)
+    kind = kind_for(path.group, element, path.field)
     if kind is None:
         raise ValueError(f"'{path.field}' is not a parameter of {path.group[:-1]} '{path.name}'")
     *parents, leaf = path.field.split(".")
