@@ -1,6 +1,6 @@
 """The scene on the device: a :class:`raydiff.scene.Scene` laid out in Taichi fields.
 
-Every parameter of the scene (:data:`raydiff.scene.parameters.KINDS`: cameras, geometry, albedos, lights)
+Every parameter of the scene (:data:`raydiff.scene.parameters.KINDS`: cameras, geometry, materials, lights)
 lives in one flat float field, the *pool*, at an offset fixed when the scene is built: element by element,
 one entry per kind in the table's order. The kernels read the pool at those offsets, gradients land in
 the pool's ``grad``, and the optimiser updates the free entries in place: there is no copying between
@@ -8,7 +8,7 @@ the pool's ``grad``, and the optimiser updates the free entries in place: there 
 
 Reading a field that ``needs_grad`` inside a differentiated kernel costs an atomic add per read in the
 backward pass, so each device group of pool entries (``camera``, ``geometry``, ``light``,
-``light_power``, ``albedo``) is read either from the pool, when something in that group is free, or from
+``light_power``, ``albedo``, ``material``) is read either from the pool, when something in that group is free, or from
 a plain mirror of it, decided once when the kernels are compiled (:meth:`DeviceScene.source`).
 
 Triangle meshes keep their vertices out of the pool: world-space triangles and a threaded BVH (see
@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import taichi as ti
 
-from ..scene.model import Scene
+from ..scene.model import Scene, material_type
 from ..scene.parameters import DEVICE_GROUPS, Resolved, entries, scene_size
 from ..scene.placement import placed_triangles
 from . import meshes
+from . import materials
 from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
 
 #: Mesh fields that make up its pose (consecutive in the pool: scale 3, axis 3, angle 1, translate 3).
@@ -67,6 +68,14 @@ def _consecutive(lay: Layout, group: str, name: str, fields: tuple[str, ...], si
         assert lay.of(group, name, f) == at, f"{group}.{name}.{f} is not where the kernels read it"
         at += n
     return base
+
+
+def material_record(lay: Layout, obj) -> int:
+    """The material record (:mod:`raydiff.device.materials`) of object ``obj``: its material's type and the
+    pool offset of its parameters, which must lie in the kernels' order."""
+    fields = materials.MATERIAL_FIELDS[material_type(obj)]
+    names, sizes = tuple(f for f, _ in fields), tuple(n for _, n in fields)
+    return materials.pack(material_type(obj), _consecutive(lay, "objects", obj.name, names, sizes))
 
 
 def _vec_field(data: np.ndarray, dtype=ti.f32) -> ti.Field:
@@ -114,6 +123,10 @@ class DeviceScene:
         intensity or irradiance (3).
     moving_meshes : bool
         True when a mesh's pose is free: the kernels place the triangles before every render.
+    material_types : set of str
+        The material types of the scene's objects (the BSDF compiles a branch for each).
+    sphere_material, quad_material, tri_material : ti.field (i32)
+        Per sphere, quad and (BVH-ordered) triangle, its material record (:mod:`raydiff.device.materials`).
     """
 
     def __init__(self, scene: Scene, free: list[Resolved] | None = None):
@@ -123,6 +136,8 @@ class DeviceScene:
             raise ValueError(f"the scene has {len(scene.lights)} lights; at most {MAX_LIGHTS} are supported "
                              "(one bit each in the visibility mask)")
         self.layout = lay = layout_scene(scene)
+        if lay.size > materials.MAX_POOL:
+            raise ValueError(f"the scene has {lay.size} parameters; at most {materials.MAX_POOL} are supported")
 
         # --- the pool -------------------------------------------------------------------------------
         self.pool = ti.field(ti.f32, shape=lay.size, needs_grad=True)
@@ -148,7 +163,7 @@ class DeviceScene:
             self.lights.append((light.type, _consecutive(lay, "lights", light.name, (where, power), (3, 3))))
         self.n_lights = len(self.lights)
 
-        # --- spheres and quads: the pool offsets of their geometry and albedo ------------------------------
+        # --- spheres and quads: the pool offsets of their geometry, and their material records ------------------------------
         spheres = [o for o in scene.objects if o.type == "sphere"]
         quads = [o for o in scene.objects if o.type == "quad"]
         self.sphere_geometry = [_consecutive(lay, "objects", s.name, ("center", "radius"), (3, 1)) for s in spheres]
@@ -158,22 +173,23 @@ class DeviceScene:
         self.n_spheres, self.n_quads = len(spheres), len(quads)
         if max(self.n_spheres, self.n_quads) >= MAX_PRIMITIVES:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} spheres or quads are supported")
+        self.material_types = {material_type(o) for o in scene.objects}
         self.sphere_offset = _scalar_field(self.sphere_geometry, ti.i32)
-        self.sphere_albedo = _scalar_field([lay.of("objects", s.name, "albedo") for s in spheres], ti.i32)
+        self.sphere_material = _scalar_field([material_record(lay, s) for s in spheres], ti.i32)
         self.quad_offset = _scalar_field(self.quad_geometry, ti.i32)
-        self.quad_albedo = _scalar_field([lay.of("objects", q.name, "albedo") for q in quads], ti.i32)
+        self.quad_material = _scalar_field([material_record(lay, q) for q in quads], ti.i32)
 
         # --- triangles: world space, BVH order; object space too when a pose is free ------------------------
         mesh_objects = [o for o in scene.objects if o.type == "mesh"]
         pose_keys = {("objects", m.name, f) for m in mesh_objects for f in POSE_FIELDS}
         self.moving_meshes = any(r.key in pose_keys for r in self.free)
-        world, local, tri_albedo, tri_mesh = [], [], [], []
+        world, local, tri_material, tri_mesh = [], [], [], []
         self.mesh_pose = []
         for m_index, mesh in enumerate(mesh_objects):
             w, loc = placed_triangles(mesh)
             world.append(w)
             local.append(loc)
-            tri_albedo += [lay.of("objects", mesh.name, "albedo")] * len(w)
+            tri_material += [material_record(lay, mesh)] * len(w)
             tri_mesh += [m_index] * len(w)
             self.mesh_pose.append(_consecutive(lay, "objects", mesh.name, POSE_FIELDS, (3, 3, 1, 3)))
         triangles = np.concatenate(world) if world else np.zeros((0, 3, 3))
@@ -182,7 +198,7 @@ class DeviceScene:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} triangles are supported")
         bvh = meshes.build_bvh(triangles)
         triangles, local_triangles = triangles[bvh.order], local_triangles[bvh.order]
-        tri_albedo = np.array(tri_albedo, dtype=np.int32)[bvh.order]
+        tri_material = np.array(tri_material, dtype=np.int32)[bvh.order]
         tri_mesh = np.array(tri_mesh, dtype=np.int32)[bvh.order]
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
@@ -193,7 +209,7 @@ class DeviceScene:
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-30)
         self.tri_v0, self.tri_e1, self.tri_e2 = _vec_field(v0), _vec_field(e1), _vec_field(e2)
         self.tri_normal = _vec_field(normal)
-        self.tri_albedo = _scalar_field(tri_albedo, ti.i32)
+        self.tri_material = _scalar_field(tri_material, ti.i32)
         self.tri_mesh = _scalar_field(tri_mesh, ti.i32)
         self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32)
         if self.moving_meshes:  # object-space corners, placed by a kernel before every render

@@ -16,7 +16,7 @@ Our primitives' discontinuity curves are known in closed form, so they are sampl
 searched for (docs/gradients.md gives the reasoning):
 
 - **outlines**, per view: a sphere's silhouette, the circle of tangency seen from the camera's centre;
-  every edge of a quad; every edge of a mesh but those between coplanar faces of one albedo (creases
+  every edge of a quad; every edge of a mesh but those between coplanar faces of one material (creases
   included: flat shading jumps across them);
 - **shadow edges**, per view and light: the same curves seen from the light (a point light's position,
   or orthographically along a directional light), carried by the shadow ray through the curve point to
@@ -62,7 +62,7 @@ def mesh_edges(dev) -> list[tuple[int, int]]:
 
     Edge ``e`` of triangle ``i`` joins its corners ``e`` and ``(e + 1) % 3`` (BVH order, as the device
     keeps them). An edge shared by two faces of one mesh that are coplanar, face the same way and have
-    the same albedo is left out: the image is continuous across it.
+    the same material (one mesh's) is left out: the image is continuous across it.
     """
     n = dev.n_triangles
     if n == 0:
@@ -71,7 +71,7 @@ def mesh_edges(dev) -> list[tuple[int, int]]:
     corners = np.stack([v0, v0 + dev.tri_e1.to_numpy()[:n], v0 + dev.tri_e2.to_numpy()[:n]], axis=1)
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-30)
-    albedo = dev.tri_albedo.to_numpy()[:n]
+    material = dev.tri_material.to_numpy()[:n]
     quantum = 1e-6 * max(dev.scale, 1e-12)
     keys = np.round(corners / quantum).astype(np.int64)
     faces = {}
@@ -83,7 +83,7 @@ def mesh_edges(dev) -> list[tuple[int, int]]:
     for shared in faces.values():
         if len(shared) == 2:
             (i, _), (j, _) = shared
-            if normals[i] @ normals[j] > 1.0 - 1e-6 and albedo[i] == albedo[j]:
+            if normals[i] @ normals[j] > 1.0 - 1e-6 and material[i] == material[j]:
                 continue
         edges.append(shared[0])
     return edges

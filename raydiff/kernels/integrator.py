@@ -59,7 +59,7 @@ from ..device.scene import DeviceScene
 from .camera import make_camera
 from .intersect import make_intersector
 from .lights import make_lights
-from .materials import make_diffuse
+from .materials import make_bsdf
 from .placement import make_placement
 from .surface import make_surface
 
@@ -190,7 +190,7 @@ class Integrator:
         self.nearest, self.occluded = make_intersector(dev)
         self.surface = make_surface(dev)
         self.lights = make_lights(dev)
-        self.bsdf = make_diffuse(dev)
+        self.bsdf = make_bsdf(dev)
         self.place_meshes = make_placement(dev)
         self.band_samples = max(1, int(band_samples))
         self.bands = [self._plan_bands(self._batch_size(b)) for b in range(self.n_batches)]
@@ -219,7 +219,7 @@ class Integrator:
     # =============================================================================================
 
     def radiance(self):
-        """Return a ``ti.func`` ``(p, n, wo, albedo_offset, visible_mask) -> vec3``: the radiance leaving
+        """Return a ``ti.func`` ``(p, n, wo, material, visible_mask) -> vec3``: the radiance leaving
         ``p`` towards ``wo`` (the camera). It must be straight-line code (static loops only) so that it can
         be differentiated without an adstack."""
         lights, bsdf = self.lights, self.bsdf
@@ -255,7 +255,7 @@ class Integrator:
         # ----------------------------------------------------------------------------------------------
         @ti.func
         def trace(o, d):
-            """``(code, mask, p, n, albedo_offset)`` of the ray (o, d): the hit record, the visibility mask
+            """``(code, mask, p, n, material)`` of the ray (o, d): the hit record, the visibility mask
             and the hit's geometry (meaningless for a miss)."""
             t, code = nearest(o, d)
             mask = 0

@@ -1,7 +1,8 @@
 """The hit's geometry, recomputed differentiably from what the visibility pass recorded.
 
 Given a ray and a hit record (which primitive, which root), return the hit point, the shading normal
-(facing the ray's origin: surfaces are two-sided) and the pool offset of the surface's albedo. Only
+(facing the ray's origin: surfaces are two-sided) and the surface's material record
+(:mod:`raydiff.device.materials`: its type and the pool offset of its parameters). Only
 straight-line code and branches on the primitive kind: no loops, so Taichi's autodiff needs no adstack
 and the kernel runs differentiated on every backend, Vulkan included.
 
@@ -47,11 +48,11 @@ def make_place(src):
 
 
 def make_surface(dev: DeviceScene):
-    """Build ``surface(o, d, code) -> (p, n, albedo_offset)`` for this scene."""
+    """Build ``surface(o, d, code) -> (p, n, material)`` for this scene."""
     geo = dev.source("geometry")
-    sphere_offset, sphere_albedo = dev.sphere_offset, dev.sphere_albedo
-    quad_offset, quad_albedo = dev.quad_offset, dev.quad_albedo
-    v0s, normals, tri_albedo = dev.tri_v0, dev.tri_normal, dev.tri_albedo
+    sphere_offset, sphere_material = dev.sphere_offset, dev.sphere_material
+    quad_offset, quad_material = dev.quad_offset, dev.quad_material
+    v0s, normals, tri_material = dev.tri_v0, dev.tri_normal, dev.tri_material
     moving = dev.moving_meshes
     place = make_place(geo)
     local0, local1, local2 = dev.tri_local if moving else (None, None, None)
@@ -76,7 +77,7 @@ def make_surface(dev: DeviceScene):
         kind, i = kind_of(code), index_of(code)
         p = ti.Vector([0.0, 0.0, 0.0])
         n = ti.Vector([0.0, 0.0, 1.0])
-        albedo = 0
+        material = 0
         if kind == SPHERE:
             k = sphere_offset[i]
             center, r = vec3(k), geo[k + 3]
@@ -87,7 +88,7 @@ def make_surface(dev: DeviceScene):
             t = -b + ti.select(far_of(code) == 1, s, -s)
             p = o + t * d
             n = (p - center) / r
-            albedo = sphere_albedo[i]
+            material = sphere_material[i]
         elif kind == QUAD:
             k = quad_offset[i]
             origin = vec3(k)
@@ -95,14 +96,14 @@ def make_surface(dev: DeviceScene):
             t = (origin - o).dot(nq) / d.dot(nq)
             p = o + t * d
             n = nq.normalized()
-            albedo = quad_albedo[i]
+            material = quad_material[i]
         else:  # a triangle: the ray meets its plane
             v0, nt = triangle_plane(i)
             t = (v0 - o).dot(nt) / d.dot(nt)
             p = o + t * d
             n = nt.normalized()
-            albedo = tri_albedo[i]
+            material = tri_material[i]
         n = ti.select(n.dot(d) > 0.0, -n, n)  # two-sided: face the viewer
-        return p, n, albedo
+        return p, n, material
 
     return surface

@@ -1,0 +1,43 @@
+"""The material record: which material a surface has and where its parameters sit in the pool, one int32.
+
+    bit  31      30 ..... 28      27 ........................... 0
+         0       material type    pool offset of its parameters
+
+The surface (:mod:`raydiff.kernels.surface`) returns it for the hit primitive; the BSDF
+(:mod:`raydiff.kernels.materials`) branches on the type and reads the parameters at the offset, in the
+order of the material's kinds in :data:`raydiff.scene.parameters.KINDS`: ``albedo`` (3) for a diffuse
+surface; ``material.alpha`` (1), ``material.specular_reflectance`` (3), ``material.eta`` (3) and
+``material.k`` (3) for a rough conductor.
+"""
+
+import taichi as ti
+
+DIFFUSE, ROUGHCONDUCTOR = 0, 1
+#: Material type -> its number in the record.
+MATERIAL_CODES = {"diffuse": DIFFUSE, "roughconductor": ROUGHCONDUCTOR}
+#: Material type -> its fields in the pool, in the kernels' order (each consecutive after the first).
+MATERIAL_FIELDS = {
+    "diffuse": (("albedo", 3),),
+    "roughconductor": (("material.alpha", 1), ("material.specular_reflectance", 3), ("material.eta", 3),
+                       ("material.k", 3)),
+}
+TYPE_SHIFT = 28
+OFFSET_MASK = (1 << TYPE_SHIFT) - 1
+#: The pool may hold at most this many entries for offsets to fit the record.
+MAX_POOL = 1 << TYPE_SHIFT
+
+
+def pack(material_type: str, offset: int) -> int:
+    """The record of a surface of ``material_type`` whose parameters start at pool ``offset`` (host side)."""
+    assert 0 <= offset < MAX_POOL, offset
+    return (MATERIAL_CODES[material_type] << TYPE_SHIFT) | offset
+
+
+@ti.func
+def type_of(record):
+    return record >> TYPE_SHIFT
+
+
+@ti.func
+def offset_of(record):
+    return record & OFFSET_MASK
