@@ -10,6 +10,9 @@ How a raydiff scene maps onto Mitsuba's:
 * each :class:`~raydiff.scene.model.Camera` is a ``perspective`` sensor; a scene with several cameras
   (``Scene.cameras``) is rendered one view at a time, ``view`` being the index into ``scene.cameras``,
   all views sharing the scene's film;
+* an object's surface is ``twosided``: ``diffuse`` with its ``albedo``, or its material (a
+  :class:`~raydiff.scene.model.RoughConductor` is ``roughconductor`` with ``distribution: ggx`` and its
+  alpha, specular_reflectance, eta and k as RGB values);
 * a :class:`~raydiff.scene.model.PointLight` is a ``point`` emitter, ``intensity`` in W/sr;
 * a :class:`~raydiff.scene.model.DirectionalLight` is a ``directional`` emitter: ``direction`` is the way
   the light *travels* (from the light towards the scene; Mitsuba's ``direction`` parameter, the +z axis of
@@ -38,7 +41,7 @@ import tempfile
 
 import numpy as np
 
-from raydiff.scene.model import Camera, DirectionalLight, Mesh, PointLight, Quad, Scene, Sphere
+from raydiff.scene.model import Camera, DirectionalLight, Mesh, PointLight, Quad, RoughConductor, Scene, Sphere
 
 __all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices"]
 
@@ -74,14 +77,27 @@ def mesh_world_vertices(mesh: Mesh) -> np.ndarray:
     return v + np.asarray(mesh.translate, dtype=np.float64)
 
 
-def _bsdf(albedo) -> dict:
-    return {
-        "type": "twosided",
-        "material": {
-            "type": "diffuse",
-            "reflectance": {"type": "rgb", "value": [float(c) for c in albedo]},
-        },
-    }
+def _rgb(values) -> dict:
+    return {"type": "rgb", "value": [float(c) for c in values]}
+
+
+def _bsdf(obj) -> dict:
+    """The two-sided Mitsuba BSDF of ``obj``'s surface: ``diffuse`` with its albedo, or its material."""
+    material = getattr(obj, "material", None)
+    if material is None:
+        inner = {"type": "diffuse", "reflectance": _rgb(obj.albedo)}
+    elif isinstance(material, RoughConductor):
+        inner = {
+            "type": "roughconductor",
+            "distribution": "ggx",
+            "alpha": float(material.alpha),
+            "specular_reflectance": _rgb(material.specular_reflectance),
+            "eta": _rgb(material.eta),
+            "k": _rgb(material.k),
+        }
+    else:
+        raise TypeError(f"unsupported material: {type(material).__name__}")
+    return {"type": "twosided", "material": inner}
 
 
 def _quad_to_world(mi, quad: Quad):
@@ -147,7 +163,8 @@ def _emitter(light) -> dict:
     raise TypeError(f"unsupported light type: {type(light).__name__}")
 
 
-def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None, view: int = 0) -> dict:
+def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None, view: int = 0,
+               sampler: str = "independent") -> dict:
     """The Mitsuba scene dictionary for ``scene`` seen from ``scene.cameras[view]``.
 
     The current Mitsuba variant must be set already.
@@ -165,6 +182,10 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None,
         has meshes.
     view : int, optional
         Which camera (an index into ``scene.cameras``) becomes the dictionary's only sensor.
+    sampler : str, optional
+        Mitsuba's sampler plugin: ``independent`` (the default), or ``stratified`` (jittered strata; ``spp``
+        a square), whose pixel footprint noise is far lower where the image varies within a pixel (a
+        glossy highlight).
 
     Returns
     -------
@@ -195,7 +216,7 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None,
                 "pixel_format": "rgb",
                 "rfilter": {"type": "box"},
             },
-            "sampler": {"type": "independent", "sample_count": int(spp), "seed": int(seed)},
+            "sampler": {"type": sampler, "sample_count": int(spp), "seed": int(seed)},
         },
     }
     used: set[str] = set(d)
@@ -207,16 +228,16 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None,
                 "type": "sphere",
                 "center": [float(c) for c in obj.center],
                 "radius": float(obj.radius),
-                "bsdf": _bsdf(obj.albedo),
+                "bsdf": _bsdf(obj),
             }
         elif isinstance(obj, Quad):
-            d[key] = {"type": "rectangle", "to_world": _quad_to_world(mi, obj), "bsdf": _bsdf(obj.albedo)}
+            d[key] = {"type": "rectangle", "to_world": _quad_to_world(mi, obj), "bsdf": _bsdf(obj)}
         elif isinstance(obj, Mesh):
             if tmpdir is None:
                 raise ValueError("scene_dict needs a tmpdir for meshes")
             path = os.path.join(tmpdir, f"mesh_{i}.obj")
             _write_obj(path, mesh_world_vertices(obj), obj.faces)
-            d[key] = {"type": "obj", "filename": path, "face_normals": True, "bsdf": _bsdf(obj.albedo)}
+            d[key] = {"type": "obj", "filename": path, "face_normals": True, "bsdf": _bsdf(obj)}
         else:
             raise TypeError(f"unsupported object type: {type(obj).__name__}")
     for i, light in enumerate(scene.lights):
@@ -227,7 +248,8 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None,
     return d
 
 
-def render_mitsuba(scene: Scene, spp: int, variant: str = "scalar_rgb", seed: int = 0, view: int = 0) -> np.ndarray:
+def render_mitsuba(scene: Scene, spp: int, variant: str = "scalar_rgb", seed: int = 0, view: int = 0,
+                   sampler: str = "independent") -> np.ndarray:
     """Render ``scene`` with Mitsuba 3 from ``scene.cameras[view]``.
 
     Parameters
@@ -242,6 +264,8 @@ def render_mitsuba(scene: Scene, spp: int, variant: str = "scalar_rgb", seed: in
         The sampler's seed.
     view : int, optional
         The index of the camera in ``scene.cameras`` (0, the default, is ``scene.camera``).
+    sampler : str, optional
+        Mitsuba's sampler plugin (see :func:`scene_dict`).
 
     Returns
     -------
@@ -253,6 +277,6 @@ def render_mitsuba(scene: Scene, spp: int, variant: str = "scalar_rgb", seed: in
     select_camera(scene, view)  # fail before setting the variant or writing any file
     mi.set_variant(variant)
     with tempfile.TemporaryDirectory(prefix="raydiff_mitsuba_") as tmpdir:
-        mi_scene = mi.load_dict(scene_dict(scene, spp, seed, tmpdir, view=view))
+        mi_scene = mi.load_dict(scene_dict(scene, spp, seed, tmpdir, view=view, sampler=sampler))
     image = np.array(mi.render(mi_scene, spp=int(spp), seed=int(seed)), dtype=np.float32)
     return image.reshape(scene.film.height, scene.film.width, 3)

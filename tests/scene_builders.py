@@ -559,3 +559,88 @@ def view_filling_dome_scene(width: int = 32, height: int = 24, spp: int = 4) -> 
         lights=(PointLight("key", (1.0, 0.8, -0.5), (8.0, 8.0, 8.0)),),
     )
     return with_optimize(scene, *DOME_PATHS)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Glossy scenes (issue 9): rough conductors (GGX) with highlights in view
+# --------------------------------------------------------------------------------------------------------
+
+from raydiff.scene.model import RoughConductor  # noqa: E402 (kept with the builders that use it)
+
+#: Gold-like and copper-like RGB indices of refraction (eta, k); any values do, Mitsuba takes them as given.
+GOLD = dict(eta=(0.18, 0.42, 1.37), k=(3.42, 2.35, 1.77))
+COPPER = dict(eta=(0.27, 0.68, 1.22), k=(3.61, 2.63, 2.29))
+
+
+def glossy(alpha: float, specular=(1.0, 1.0, 1.0), **ior) -> RoughConductor:
+    """A GGX rough conductor (``material: none``, F = 1, unless ``eta`` and ``k`` are given)."""
+    return RoughConductor(alpha=alpha, specular_reflectance=tuple(specular), **ior)
+
+
+GLOSSY_FLOATING_PATHS = (
+    "objects.ball.material.alpha",
+    "objects.ball.material.specular_reflectance",
+    "objects.panel.material.alpha",
+    "objects.box.material.alpha",
+    "objects.box.material.specular_reflectance",
+    "lights.key.position",
+    "lights.fill.position",
+)
+
+
+def glossy_floating_scene(width: int = 48, height: int = 36, spp: int = 4) -> Scene:
+    """:func:`floating_scene` with rough conductors: a gold sphere, a perfect-reflector quad and a copper
+    cube mesh, their highlights in view; roughness, specular colours and both lights' positions free (the
+    lights' through the BSDF's half vector)."""
+    scene = floating_scene(width, height, spp)
+    materials = {"ball": glossy(0.3, (0.9, 0.8, 0.7), **GOLD), "panel": glossy(0.4, (0.7, 0.8, 0.9)),
+                 "box": glossy(0.25, (0.8, 0.7, 0.9), **COPPER)}
+    objects = tuple(replace(o, material=materials[o.name]) for o in scene.objects)
+    return with_optimize(replace(scene, objects=objects), *GLOSSY_FLOATING_PATHS)
+
+
+GLOSSY_GLOBE_PATHS = ("camera.position", "objects.globe.center", "objects.globe.radius", "lights.key.position")
+
+
+def view_filling_glossy_sphere_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """:func:`view_filling_sphere_scene` with a gold rough conductor (alpha 0.35) and the point light
+    moved near the mirror direction, so that its highlight is in the film: the normal-dependent terms
+    (the half vector, the masking terms, the Fresnel cosine) carry the camera's, the sphere's and the
+    light's gradients."""
+    scene = view_filling_sphere_scene(width, height, spp)
+    globe = replace(scene.object("globe"), material=glossy(0.35, (0.9, 0.85, 0.8), **GOLD))
+    key = replace(scene.light("key"), position=(0.5, 0.5, 1.5))
+    return with_optimize(replace(scene, objects=(globe,), lights=(key, scene.light("sun"))), *GLOSSY_GLOBE_PATHS)
+
+
+GLOSSY_SLAB_PATHS = ("objects.slab.translate", "objects.slab.rotate.angle", "objects.slab.material.alpha")
+
+
+def view_filling_glossy_mesh_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """:func:`view_filling_mesh_scene` with a copper rough conductor (alpha 0.3): the mesh's translation
+    and rotation angle move the face's plane and its normal under the highlight; its roughness is free."""
+    scene = view_filling_mesh_scene(width, height, spp)
+    slab = replace(scene.object("slab"), material=glossy(0.3, (0.9, 0.9, 0.9), **COPPER))
+    return with_optimize(replace(scene, objects=(slab,)), *GLOSSY_SLAB_PATHS)
+
+
+def glossy_parity_scene(alpha: float, width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """A gold sphere and a copper cube mesh (both rough conductors of roughness ``alpha``) and a
+    perfect-reflector sphere (alpha ``2 alpha``, clipped to 1) on a diffuse floor under two point lights
+    (one behind the objects, which the box's top face mirrors towards the camera): highlights on every object, a hard shadow on the floor (the Mitsuba parity scene for glossy surfaces)."""
+    return Scene(
+        camera=Camera(position=(0.0, 2.0, 5.0), look_at=(0.0, 0.5, 0.0), fov=45.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.55)),
+            replace(Sphere("gold", center=(-1.1, 0.6, 0.0), radius=0.6), material=glossy(alpha, (1.0, 0.95, 0.9), **GOLD)),
+            replace(Sphere("chrome", center=(1.3, 0.45, 0.6), radius=0.45),
+                    material=glossy(min(2.0 * alpha, 1.0), (0.8, 0.85, 0.9))),
+            replace(cube_mesh("box", (0.8, 0.8, 0.8), Rotation((0.0, 1.0, 0.0), 35.0), (0.3, 0.4, -1.0)),
+                    material=glossy(alpha, (0.95, 0.9, 0.9), **COPPER)),
+        ),
+        lights=(
+            PointLight("key", (-2.0, 4.0, 2.5), (25.0, 23.0, 20.0)),
+            PointLight("back", (0.3, 1.6, -4.5), (15.0, 16.0, 18.0)),  # mirrored by the box's top face
+        ),
+    )

@@ -23,6 +23,11 @@ What is covered (:data:`CONFIGS`): every kind of :data:`raydiff.scene.parameters
   ``translate``, ``rotate.axis``, ``rotate.angle`` and ``scale``;
 - lights: a point light's ``position`` and ``intensity`` (two lights: the shading loop is unrolled), a
   directional light's ``direction`` and ``irradiance``;
+- glossy surfaces (rough conductors, issue 9): ``material.alpha`` of a sphere, a quad and a mesh,
+  ``material.specular_reflectance`` of a sphere and a mesh, and the terms that depend on the light's
+  position and the normal through the BSDF (the half vector, the masking terms, the Fresnel cosine): the
+  lights' positions over floating glossy objects, and a camera's position, a sphere's centre and radius,
+  a mesh's translation and rotation and a light's position on view-filling glossy surfaces;
 - the backward pass over several sample batches (it re-traces the visibility of all but the last), with
   lights and albedos free and with the camera and a sphere free.
 
@@ -140,6 +145,25 @@ CONFIGS = [
     Config("slab_mesh_rotate_axis", scenes.view_filling_mesh_scene, "objects.slab.rotate.axis", 1e-2),
     Config("slab_mesh_rotate_angle", scenes.view_filling_mesh_scene, "objects.slab.rotate.angle", 0.1),  # degrees
     Config("slab_mesh_scale", scenes.view_filling_mesh_scene, "objects.slab.scale", 1e-2, vector=True),
+    # --- glossy surfaces (issue 9): rough conductors with their highlights in view ------------------------
+    # Floating gold, perfect-reflector and copper objects: roughness and specular colour of a sphere and a
+    # mesh, a quad's roughness, and both lights' positions through the BSDF's half vector.
+    Config("glossy_sphere_alpha", scenes.glossy_floating_scene, "objects.ball.material.alpha", 1e-3),
+    Config("glossy_sphere_specular", scenes.glossy_floating_scene, "objects.ball.material.specular_reflectance", 1e-2),
+    Config("glossy_quad_alpha", scenes.glossy_floating_scene, "objects.panel.material.alpha", 1e-3),
+    Config("glossy_mesh_alpha", scenes.glossy_floating_scene, "objects.box.material.alpha", 1e-3),
+    Config("glossy_mesh_specular", scenes.glossy_floating_scene, "objects.box.material.specular_reflectance", 1e-2),
+    Config("glossy_key_position", scenes.glossy_floating_scene, "lights.key.position", 1e-2, relative=True),
+    Config("glossy_fill_position", scenes.glossy_floating_scene, "lights.fill.position", 1e-2, relative=True),
+    # A gold sphere's cap fills the view, its highlight in it: the normal and both directions move.
+    Config("glossy_globe_camera_position", scenes.view_filling_glossy_sphere_scene, "camera.position", 1e-2, True),
+    Config("glossy_globe_center", scenes.view_filling_glossy_sphere_scene, "objects.globe.center", 1e-2),
+    Config("glossy_globe_radius", scenes.view_filling_glossy_sphere_scene, "objects.globe.radius", 1e-2),
+    Config("glossy_globe_light_position", scenes.view_filling_glossy_sphere_scene, "lights.key.position", 1e-2, True),
+    # A copper mesh face fills the view: its pose turns the normal under the highlight.
+    Config("glossy_slab_translate", scenes.view_filling_glossy_mesh_scene, "objects.slab.translate", 1e-2),
+    Config("glossy_slab_rotate_angle", scenes.view_filling_glossy_mesh_scene, "objects.slab.rotate.angle", 0.1),
+    Config("glossy_slab_alpha", scenes.view_filling_glossy_mesh_scene, "objects.slab.material.alpha", 1e-3),
     # The camera inside a sphere (its far root), in 4 batches of 1 sample per pixel: the backward pass
     # re-traces the visibility of 3 batches with the camera and the geometry free.
     Config("batched_dome_camera_position", scenes.view_filling_dome_scene, "camera.position", 1e-2, True, DOME_PIXELS),
@@ -154,6 +178,8 @@ VIEW_FILLING = (
     scenes.view_filling_sphere_scene,
     scenes.view_filling_mesh_scene,
     scenes.view_filling_dome_scene,
+    scenes.view_filling_glossy_sphere_scene,
+    scenes.view_filling_glossy_mesh_scene,
 )
 
 
