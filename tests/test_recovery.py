@@ -23,6 +23,9 @@ wrong one), so that the boundary terms do all the work:
 
 For outline_pose the same fit without boundary terms is run too: its translation does not move.
 
+and issue 9's glossy surface: glossy (a rough conductor's GGX roughness and specular colour, one view of a
+sphere under a point light), each within 2% (relative; the colour's largest channel).
+
 The scene's size is :func:`raydiff.scene.parameters.scene_size` of the true scene. The fits use the default
 gradient (shading and boundary terms). Issue 7's examples are built for the shading to carry most of the signal:
 pools of light from point lights close to the surfaces, a big sphere close up, lit backgrounds; with the
@@ -197,3 +200,22 @@ def test_a_meshs_pose_from_its_outline_stalls_without_boundary_terms(cpu):
     start, fitted, truth, size = recover("outline_pose", 5, boundary=False)
     error = distance("objects.box.translate", truth, size)
     assert error(fitted) == pytest.approx(error(start), abs=1e-6)
+
+
+# =================================================================================================
+# Issue 9: a glossy surface's roughness and colour
+# =================================================================================================
+
+
+@pytest.mark.slow
+def test_a_rough_conductors_roughness_and_specular_colour_from_one_view(cpu):
+    """scenes/glossy.yaml: a GGX sphere starting twice as rough and grey; its highlight's width gives the
+    roughness and its colour the specular reflectance (Fresnel is 1: material none)."""
+    start, fitted, truth, _ = recover("glossy", 150)
+    alpha, colour = "objects.ball.material.alpha", "objects.ball.material.specular_reflectance"
+    check(relative(alpha, truth), start, fitted, 2.0, f"{alpha} (% relative)")
+
+    def largest_channel(values):
+        return 100 * float(np.max(np.abs(values[colour] / truth[colour] - 1)))
+
+    check(largest_channel, start, fitted, 2.0, f"{colour} (% relative, largest channel)")
