@@ -3,7 +3,8 @@
 The gradients compared cover lights and albedos (a sphere on a floor), and the kinds issue 7 added: a
 camera's position, a sphere's centre and radius, a directional light's direction and irradiance, a mesh's
 translation, rotation axis and angle, and a second, weighted camera (the view-filling scenes of
-tests/scene_builders.py).
+tests/scene_builders.py), and issue 9's rough conductors (a sphere's, a quad's and a mesh's roughness and
+specular colours, and the lights' positions through the GGX BSDF).
 
 This is the only module that leaves the CPU backend. The CPU results are computed first (a module-scoped
 fixture, kept as numpy arrays, which survive Taichi's reset), then the tests switch to Vulkan. Later
@@ -69,6 +70,7 @@ SCENES = {
     "camera_sphere_sun": scenes.view_filling_sphere_scene,
     "mesh_pose": _mesh_pose_scene,
     "two_views": scenes.view_filling_two_view_wall_scene,
+    "glossy": scenes.glossy_floating_scene,
 }
 
 

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from raydiff.scene.description import dump_scene, load_scene, load_scene_string
 from raydiff.errors import SceneError
-from raydiff.scene.model import Camera, DirectionalLight, Film, FreeParameter, Mesh, PointLight, Quad, Rotation, Sphere
+from raydiff.scene.model import (Camera, DirectionalLight, Film, FreeParameter, Mesh, PointLight, Quad, Rotation,
+                                 RoughConductor, Sphere, material_type)
 
 CUBE = """\
 # unit cube, quads
@@ -751,6 +752,32 @@ def test_dump_cameras_directional_and_nested_fields(tmp_path):
     assert "camera" not in written
 
 
+RED_ALBEDO = ", albedo: [0.8, 0.15, 0.1]}"  # the end of the red sphere's line in FULL
+GLOSSY_RED = ", material: {type: roughconductor, alpha: 0.3, eta: [0.2, 0.4, 1.4], k: 3}}"
+
+
+def test_a_rough_conductor_and_its_defaults(tmp_path):
+    """``material: {type: roughconductor}`` alone is Mitsuba's default rough conductor with GGX and
+    ``material: none``: alpha 0.1, specular 1, eta 0 and k 1 (a perfect reflector); one number for eta or
+    k means every channel. An object without ``material`` stays diffuse."""
+    plain = load_scene(scene_dir(tmp_path, edit(RED_ALBEDO, ", material: {type: roughconductor}}")))
+    assert plain.object("red").material == RoughConductor(0.1, (1.0, 1.0, 1.0), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    assert material_type(plain.object("red")) == "roughconductor" and material_type(plain.object("floor")) == "diffuse"
+    given = load_scene(scene_dir(tmp_path, edit(RED_ALBEDO, GLOSSY_RED)))
+    assert given.object("red").material == RoughConductor(0.3, (1.0, 1.0, 1.0), (0.2, 0.4, 1.4), (3.0, 3.0, 3.0))
+
+
+def test_dump_writes_a_materials_fitted_values_into_its_mapping(tmp_path):
+    scene = load_scene(scene_dir(tmp_path, edit(RED_ALBEDO, GLOSSY_RED, NO_OPTIMIZE)))
+    out = tmp_path / "fitted.yaml"
+    dump_scene(scene, out, {"objects.red.material.alpha": np.array([0.125]),
+                            "objects.red.material.specular_reflectance": np.array([0.5, 0.25, 0.75])})
+    again = load_scene(out).object("red").material
+    assert again == RoughConductor(0.125, (0.5, 0.25, 0.75), (0.2, 0.4, 1.4), (3.0, 3.0, 3.0))
+    written = next(o for o in yaml.safe_load(out.read_text())["objects"] if o["name"] == "red")
+    assert written["material"]["type"] == "roughconductor" and written["material"]["alpha"] == 0.125
+
+
 def test_the_scene_format_pages_examples_load(tmp_path):
     """docs/scene-format.md: the scene at the top is FULL, and its other examples fit into it."""
     import re
@@ -759,7 +786,9 @@ def test_the_scene_format_pages_examples_load(tmp_path):
     blocks = re.findall(r"```yaml\n(.*?)```", page, re.S)
     assert blocks[0] == FULL
     by_section = {block.split(":")[0]: block for block in blocks[1:]}
-    assert set(by_section) == {"cameras", "film", "lights", "optimize"}
+    assert set(by_section) == {"cameras", "film", "lights", "objects", "optimize"}
+    glossy = load_scene(scene_dir(tmp_path, section("objects", by_section["objects"], NO_OPTIMIZE)))
+    assert glossy.object("ball").material == RoughConductor(alpha=0.18, specular_reflectance=(0.95, 0.72, 0.38))
     views = load_scene(scene_dir(tmp_path, section("camera", by_section["cameras"])))
     assert [(c.name, c.weight) for c in views.cameras] == [("front", 2.0), ("top", 1.0)]
     assert load_scene(scene_dir(tmp_path, section("film", by_section["film"]))).film == Film(320, 240, 4)

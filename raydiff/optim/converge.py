@@ -10,7 +10,7 @@ and B (the newer), every ``window`` iterations once both are full:
   ``|mean_B(x_i) - mean_A(x_i)| <= tol * scale_i``, where ``scale_i`` is the scene's size
   (:func:`raydiff.scene.parameters.scene_size`) for places, 1 for the components of a unit direction, and
   the magnitude of the value itself for the rest (at least :func:`scales`' floor: 1 degree for angles,
-  0.01 for albedos, 1e-3 of the scene's size for lengths, 1e-3 for brightness).
+  0.01 for albedos and specular colours, 1e-3 of the scene's size for lengths, 1e-3 for brightness and roughness).
 
 Both must hold at the same check. A window mean averages the noise down by sqrt(window), so noise alone
 rarely passes the parameter test while the fit still travels (its drift over a window is then many times
@@ -57,7 +57,7 @@ def scales(free: list[Resolved], size: float) -> tuple[np.ndarray, np.ndarray]:
             f, lo = 1.0, 1.0
         elif kind.field in ("fov", "rotate.angle"):
             f, lo = 0.0, 1.0
-        elif kind.field == "albedo":
+        elif kind.field in ("albedo", "material.specular_reflectance"):  # colours in [0, 1]
             f, lo = 0.0, 0.01
         elif kind.device_group == "geometry":
             f, lo = 0.0, 1e-3 * size

@@ -6,8 +6,8 @@
 * a mesh's rotation (its axis and angle together): the angle of the rotation between the fitted and the
   true one, degrees;
 * a direction (a directional light's, a rotation axis alone): the angle between them, degrees;
-* sizes (a radius, a scale, a quad's edges): relative error, %; colours and brightness (albedo, intensity,
-  irradiance): the largest relative error of a channel, %.
+* sizes (a radius, a scale, a quad's edges): relative error, %; colours and brightness (albedo, a
+  specular reflectance, intensity, irradiance) and a roughness: the largest relative error of a channel, %.
 
 Each error comes with its goal: 1% of the scene's size, 1% relative, 0.5 degree of fov, 1 degree of
 rotation or direction. ``benchmarks/recovery.py`` and ``raydiff recover`` measure with these.
@@ -84,7 +84,7 @@ def errors(values: dict, truth: dict, size: float) -> dict[str, Error]:
             out[path] = Error(float(abs(value.ravel()[0] - want.ravel()[0])), "degrees", 0.5 if field == "fov" else 1.0)
         elif field in SIZES:
             out[path] = Error(100 * float(np.linalg.norm(value - want) / np.linalg.norm(want)), "% (relative)", 1.0)
-        else:  # albedo, intensity, irradiance
+        else:  # albedo, specular reflectance, roughness, intensity, irradiance
             out[path] = Error(100 * float(np.max(np.abs(value - want) / np.maximum(np.abs(want), 1e-6))),
                               "% (largest channel)", 1.0)
     return out
