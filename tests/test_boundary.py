@@ -52,6 +52,13 @@ def ball_scene() -> Scene:
     return Scene(camera=CAMERA, film=FILM, objects=(FLOOR, ball), lights=(KEY,))
 
 
+def glossy_ball_scene() -> Scene:
+    """:func:`ball_scene` with a gold rough conductor (GGX, alpha 0.3): the radiance jump across its outline
+    and the shadow's edge comes from the same glossy shading."""
+    ball = replace(ball_scene().object("ball"), material=scenes.glossy(0.3, (0.9, 0.8, 0.6), **scenes.GOLD))
+    return replace(ball_scene(), objects=(FLOOR, ball))
+
+
 def box_scene() -> Scene:
     """A cube mesh on the floor under a point light."""
     cube = scenes.cube_mesh("box", (0.5, 0.4, 0.6), Rotation(axis=(0.0, 1.0, 0.0), angle=25.0), (0.0, 0.35, 0.0))
@@ -104,6 +111,10 @@ CONFIGS = [
         Free("objects.ball.center", (0.05, 0.0, 0.04), 0.003),
         Free("objects.ball.radius", (0.03,), 0.002),
         Free("camera.position", (0.05, 0.05, 0.0), 0.006),
+    )),
+    Config("glossy_ball", glossy_ball_scene, (
+        Free("lights.key.position", (0.15, 0.0, 0.1), 0.01),
+        Free("objects.ball.center", (0.05, 0.0, 0.04), 0.003),
     )),
     Config("box", box_scene, (
         Free("objects.box.translate", (0.05, 0.0, -0.03), 0.003),
