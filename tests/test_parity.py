@@ -12,9 +12,9 @@ all pixels and channels.
 Glossy surfaces (issue 9: ``roughconductor``, GGX) are compared on a scene with highlights on a sphere, a
 second sphere and a cube mesh, at three roughness values. A highlight varies strongly within a pixel, so
 Mitsuba renders those with its ``stratified`` sampler (16 x 16 jittered strata, as raydiff samples a
-pixel): with its ``independent`` sampler the pixel footprint's noise alone is 1-3% relative RMSE at 256
-spp (measured: two seeds of Mitsuba against each other), with ``stratified`` 0.3-0.6%, as is raydiff's
-difference from it.
+pixel): with its ``independent`` sampler the pixel footprint's noise alone is 1.7-3.6% relative RMSE at
+256 spp (two seeds of Mitsuba against each other), with ``stratified`` 0.33-0.57%, and raydiff's
+difference from it 0.37-0.58% (``python benchmarks/glossy_parity.py`` prints the three).
 
 Conventions the directional light must share with Mitsuba's ``directional`` emitter: ``direction`` is the
 way the light travels (shadow rays go along ``-direction``) and a diffuse surface facing it has radiance

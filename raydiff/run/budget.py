@@ -48,7 +48,7 @@ REFERENCE_BYTES = 12
 RECORD_BYTES = 8
 #: Device bytes per boundary-pass sample (weight, normal, u, receiver, point) and per candidate curve.
 BOUNDARY_SAMPLE_BYTES, BOUNDARY_CANDIDATE_BYTES = 28, 20
-#: Device bytes per triangle: corners, edges, normal, albedo and mesh indices, object-space corners, BVH nodes.
+#: Device bytes per triangle: corners, edges, normal, material record and mesh indices, object-space corners, BVH nodes.
 TRIANGLE_DEVICE_BYTES = 150
 #: Host bytes per triangle while the scene is read and the BVH built (float64 copies, the OBJ's lists),
 #: and for the boundary pass's table of shared edges.
