@@ -38,8 +38,23 @@ Two kernels share one curve-point function:
 
 The estimate is unbiased for any ``M``; ``M`` sets its noise. It costs about two film samples per edge
 sample, plus a shadow ray and a check for shadow edges.
+
+**Where the samples go.** A fixed ``M`` per curve spends as much on a mesh edge two pixels long, or one
+that nothing can see, as on a quad's edge across the whole film: with a 1,200-triangle mesh, 30 times
+the render's own cost. So by default (no ``samples_per_edge``) every pass first measures each curve: a
+*pilot* of :data:`PILOT_SAMPLES` stratified points per curve, traced like the real samples up to the
+film point (no side rays), gives its visible film length (the mean of ``|dx/du|`` over the points that
+exist, are seen and fall on the film). The curves are then laid end to end, each with a share ``p_c``
+of ``[0, 1)`` proportional to its length plus a floor (:data:`FLOOR_SHARE` of the mean, so that a curve
+the pilot missed still has samples), and ``S`` samples are drawn *systematically* in that line
+(``t = (s + jitter) / S``): curve ``c`` gets about ``S p_c`` of them, stratified along it, and a sample's
+weight carries ``1 / (S p_c)`` instead of ``1 / M``. The estimate stays unbiased (every curve has a
+positive share), its density is :data:`DENSITY` samples per pixel of visible curve wherever the curve
+is, and ``S`` follows what is seen, not the number of edges (at most the fields' size). The plan is a
+function of the seed, so common random numbers hold.
 """
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -55,6 +70,12 @@ SIDE_OFFSET_PX = 0.01
 MAX_SAMPLES = 1 << 20
 POINT, DIRECTIONAL = 0, 1
 DU = 1e-3  # the step in u of the tangent's central difference
+#: The adaptive plan (see the module's docstring): pilot points per curve, samples per pixel of visible
+#: curve, and the floor of a curve's share, as a fraction of the mean share.
+PILOT_SAMPLES = 4
+DENSITY = 8.0
+FLOOR_SHARE = 0.05
+UNIFORM, PILOT, PLANNED = 0, 1, 2  # how `sample` places its samples: M per curve, the pilot, by the plan
 
 
 def mesh_edges(dev) -> list[tuple[int, int]]:
@@ -109,11 +130,16 @@ class Boundary:
     integrator : raydiff.kernels.integrator.Integrator
         The scene's integrator: its camera, surface, tracing functions and image.
     samples_per_edge : int, optional
-        Samples per candidate curve; by default twice the film's width plus height, fewer when the
-        candidates are many (at most :data:`MAX_SAMPLES` in all, at least 8 each).
+        Samples per candidate curve, the same for every curve. By default the samples follow each curve's
+        visible film length instead (:data:`DENSITY` per pixel, planned anew every pass: the module's
+        docstring), within fields sized for twice the film's width plus height per candidate, fewer when
+        the candidates are many (at most :data:`MAX_SAMPLES` in all, at least 8 each).
     precise : bool
-        Without ``samples_per_edge``: spread :data:`MAX_SAMPLES` over the candidates (at least the
-        default each), for a check rather than a fit. Where the loss's gradient changes from pixel to
+        Without ``samples_per_edge``: spread :data:`MAX_SAMPLES` over the candidates evenly (at least
+        the default each), for a check rather than a fit.
+    density : float, optional
+        Adaptive samples per pixel of visible curve (default :data:`DENSITY`); given, the fields are
+        sized for :data:`MAX_SAMPLES` at least, so that a dense plan is not cut short (for tests). Where the loss's gradient changes from pixel to
         pixel along an edge (it does at every edge the fit has not yet matched), the default count
         leaves a few % of noise on components whose contributions cancel around an outline.
     side_offset : float
@@ -122,10 +148,14 @@ class Boundary:
     Attributes
     ----------
     n_candidates, samples_per_edge, n_samples : int
+        ``n_samples`` is the fields' size (``n_candidates * samples_per_edge``); an adaptive pass draws
+        at most that many.
+    adaptive : bool
+        Whether the samples follow the curves' lengths (the default) or are ``samples_per_edge`` each.
     """
 
     def __init__(self, integrator, samples_per_edge: Optional[int] = None, side_offset: float = SIDE_OFFSET_PX,
-                 precise: bool = False):
+                 precise: bool = False, density: Optional[float] = None):
         dev = self.dev = integrator.dev
         width, height = integrator.width, integrator.height
         outlines, lights = _channels(dev)
@@ -138,13 +168,16 @@ class Boundary:
         rows = [(view, light, kind, index, edge) for view in range(dev.n_views) for light in sources
                 for kind, index, edge in primitives]
         self.n_candidates = len(rows)
+        self.adaptive = samples_per_edge is None and not precise
         if samples_per_edge is None:
             share = MAX_SAMPLES // max(1, len(rows))
             samples_per_edge = max(8, min(2 * (width + height), share))
-            if precise:
+            if precise or density is not None:
                 samples_per_edge = max(samples_per_edge, share)
+        self.density = float(DENSITY if density is None else density)
         self.samples_per_edge = int(samples_per_edge)
         self.n_samples = self.n_candidates * self.samples_per_edge
+        self.count = self.n_samples  # the samples of the last pass (fewer when adaptive)
         if self.n_samples == 0:
             return
         self.candidates = ti.Vector.field(5, ti.i32, shape=self.n_candidates)
@@ -156,6 +189,9 @@ class Boundary:
         self.receiver = ti.field(ti.i32, shape=n)
         self.total = ti.field(ti.f32, shape=(), needs_grad=True)
         self.point = ti.Vector.field(2, ti.f32, shape=n)
+        self.owner = ti.field(ti.i32, shape=n)  # the candidate each sample is on
+        self.length = ti.field(ti.f32, shape=self.n_candidates)  # the pilot's visible film lengths
+        self.cdf = ti.field(ti.f32, shape=self.n_candidates + 1)  # the plan: curve c's share is [cdf[c], cdf[c+1])
         self._build(integrator, width, height, float(side_offset))
 
     @property
@@ -174,6 +210,7 @@ class Boundary:
         trace = integ.trace
         cand, weight, normal, u_of, receiver, total = (self.candidates, self.weight, self.normal, self.u,
                                                        self.receiver, self.total)
+        owner, length, cdf = self.owner, self.length, self.cdf
         M, K, N = self.samples_per_edge, self.n_candidates, self.n_samples
         n_lights = max(1, dev.n_lights)
         light_type = ti.field(ti.i32, shape=n_lights)
@@ -311,12 +348,36 @@ class Boundary:
             k = sphere_offset[cand[c][3]]
             return p, (p - vec3(geo, k)) / geo[k + 3]
 
+        @ti.func
+        def place_sample(s, mode, count, jitter):
+            """``(c, u, scale)``: sample ``s``'s candidate, its point on the curve and ``1 /`` its expected
+            number of samples on that curve (``M``, the pilot's count, or ``count * p_c``)."""
+            c, u, scale = 0, 0.0, 1.0 / M
+            if mode == PLANNED:
+                t = (ti.cast(s, ti.f32) + jitter) / count  # systematic: one sample in each count-th of the line
+                lo, hi = 0, K  # the c with cdf[c] <= t < cdf[c + 1], by bisection
+                while hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    if cdf[mid] <= t:
+                        lo = mid
+                    else:
+                        hi = mid
+                c = lo
+                share = cdf[c + 1] - cdf[c]
+                u = ti.min(ti.max((t - cdf[c]) / share, 0.0), 1.0 - 1e-7)
+                scale = 1.0 / (count * share)
+            else:
+                per = ti.select(mode == PILOT, PILOT_SAMPLES, M)
+                c = s // per
+                u = (ti.cast(s - c * per, ti.f32) + jitter) / per  # stratified: one sample in each per-th
+                scale = 1.0 / per
+            return c, u, scale
+
         @ti.kernel
-        def sample(seed: ti.u32):
-            for c, j in ti.ndrange(K, M):
-                s = c * M + j
+        def sample(seed: ti.u32, mode: ti.i32, count: ti.i32):
+            for s in range(count):
                 jitter = to_unit_float(hash_u32(hash_u32(seed ^ ti.u32(0x2545F491)) ^ ti.cast(s, ti.u32)))
-                u = (ti.cast(j, ti.f32) + jitter) / M  # stratified: one sample in each M-th of the curve
+                c, u, scale = place_sample(s, mode, count, jitter)
                 view, light = cand[c][0], cand[c][1]
                 hit, speed = MISS, 0.0
                 x, nrm = ti.math.vec2(0.0, 0.0), ti.math.vec2(0.0, 0.0)
@@ -328,7 +389,7 @@ class Boundary:
                 #   0: from the curve point away from the light, to the receiver (shadow edges only);
                 #   1: the camera's ray to the film point, which must see the receiver's point there;
                 #   2, 3: the film rays on the two sides of the curve, L- at x - side n and L+ at x + side n.
-                for k in range(4):
+                for k in range(ti.select(mode == PILOT, 2, 4)):  # the pilot stops at the film point
                     if alive and (k >= 2 or light >= 0):
                         o, d = p, p
                         if k == 0:
@@ -366,30 +427,33 @@ class Boundary:
                         if alive:
                             nrm = ti.math.vec2(tangent[1], -tangent[0]) / speed
                 w = 0.0
-                if alive:
+                if mode == PILOT:
+                    if alive:
+                        length[c] += speed * scale
+                elif alive:
                     g = image.grad[view, ti.cast(ti.floor(x[1]), ti.i32), ti.cast(ti.floor(x[0]), ti.i32)]
-                    w = g.dot(jump) * speed / M
-                weight[s], normal[s], u_of[s], receiver[s] = w, nrm, u, hit
+                    w = g.dot(jump) * speed * scale
+                weight[s], normal[s], u_of[s], receiver[s], owner[s] = w, nrm, u, hit, c
 
         # ----------------------------------------------------------------------------------------------
         # The differentiated sum: w (x(u; θ) · n), with w and n held
         # ----------------------------------------------------------------------------------------------
         @ti.kernel
-        def edges():
-            for s in range(N):
+        def edges(count: ti.i32):
+            for s in range(count):
                 w = weight[s]
                 if w != 0.0:
-                    x, _, _, _ = film_point(s // M, u_of[s], receiver[s])
+                    x, _, _, _ = film_point(owner[s], u_of[s], receiver[s])
                     total[None] += w * x.dot(normal[s])
 
         point = self.point
 
         @ti.kernel
-        def points():
-            for s in range(N):
+        def points(count: ti.i32):
+            for s in range(count):
                 x = ti.math.vec2(0.0, 0.0)
                 if weight[s] != 0.0:
-                    x, _, _, _ = film_point(s // M, u_of[s], receiver[s])
+                    x, _, _, _ = film_point(owner[s], u_of[s], receiver[s])
                 point[s] = x
 
         self._sample, self._edges, self._points = sample, edges, points
@@ -405,12 +469,23 @@ class Boundary:
             return
         self.sample(seed)
         self.total.grad[None] = 1.0
-        self._edges.grad()
+        self._edges.grad(self.count)
 
     def sample(self, seed: int) -> None:
-        """Draw the edge samples of ``seed`` and their weights (what :meth:`backward` does first)."""
-        if self.active:
-            self._sample(int(seed) & 0xFFFFFFFF)
+        """Draw the edge samples of ``seed`` and their weights (what :meth:`backward` does first): by the
+        plan of a pilot with a seed derived from ``seed`` when adaptive, else ``samples_per_edge`` each."""
+        if not self.active:
+            return
+        seed = int(seed) & 0xFFFFFFFF
+        if not self.adaptive:
+            self.count = self.n_samples
+            self._sample(seed, UNIFORM, self.count)
+            return
+        self.length.fill(0.0)
+        self._sample(seed ^ 0x68E31DA4, PILOT, self.n_candidates * PILOT_SAMPLES)
+        cdf, self.count = plan(self.length.to_numpy(), self.n_samples, self.density)
+        self.cdf.from_numpy(cdf)
+        self._sample(seed, PLANNED, self.count)
 
     def film_speeds(self, offsets, steps) -> np.ndarray:
         """How fast the edges that matter move on the film, per parameter component.
@@ -423,7 +498,7 @@ class Boundary:
         speeds = np.zeros(len(offsets))
         if not self.active:
             return speeds
-        live = self.weight.to_numpy() != 0.0
+        live = self.weight.to_numpy()[:self.count] != 0.0
         if not live.any():
             return speeds
         dev = self.dev
@@ -435,14 +510,40 @@ class Boundary:
                     pool = base.copy()
                     pool[k] += sign * h
                     dev.set_pool(pool)
-                    self._points()
-                    ends.append(self.point.to_numpy()[live].astype(np.float64))
+                    self._points(self.count)
+                    ends.append(self.point.to_numpy()[:self.count][live].astype(np.float64))
                 step = float(np.float32(base[k] + h)) - float(np.float32(base[k] - h))
                 moved = np.linalg.norm(ends[0] - ends[1], axis=1) / step if step > 0 else np.zeros(1)
                 speeds[i] = float(np.percentile(moved, 99))
         finally:
             dev.set_pool(base)
         return speeds
+
+
+def plan(lengths: np.ndarray, most: int, density: float = DENSITY) -> tuple[np.ndarray, int]:
+    """The adaptive plan from the pilot's visible film lengths (pixels) of the curves: ``(cdf, count)``.
+
+    ``cdf`` (``len(lengths) + 1`` float32, from 0 to 1) gives curve ``c`` the share
+    ``cdf[c + 1] - cdf[c]``, proportional to its length plus :data:`FLOOR_SHARE` of the mean length (all
+    equal when the pilot saw nothing); ``count`` is ``density`` samples per pixel of their total
+    length, at least one per curve, at most ``most``. Shares are exactly those of the float32 ``cdf``
+    (what the kernel samples by and divides by), and each is positive: no curve is left out.
+    """
+    lengths = np.maximum(np.nan_to_num(np.asarray(lengths, np.float64), nan=0.0, posinf=0.0), 0.0)
+    k = len(lengths)
+    total = float(lengths.sum())
+    share = lengths + FLOOR_SHARE * total / k if total > 0 else np.ones(k)
+    cdf = np.concatenate([[0.0], np.cumsum(share)]) / share.sum()
+    cdf = cdf.astype(np.float32)
+    cdf[-1] = 1.0
+    # float32 rounding merges neighbouring bounds only when a share is below ~6e-8 (tens of millions of
+    # curves): give such a curve the smallest float32 share instead of none
+    for c in np.flatnonzero(np.diff(cdf) <= 0.0):
+        cdf[c + 1] = np.nextafter(cdf[c], np.float32(2.0))
+    cdf = np.maximum.accumulate(cdf)
+    cdf[-1] = 1.0
+    count = int(min(most, max(k, math.ceil(density * total * (1.0 + FLOOR_SHARE)))))
+    return cdf, count
 
 
 def make_boundary(integrator, **options) -> Optional["Boundary"]:

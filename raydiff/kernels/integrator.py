@@ -58,7 +58,7 @@ from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
 from .camera import make_camera
 from .intersect import make_intersector
-from .lights import make_lights
+from .lights import make_lights, make_towards_any
 from .materials import make_bsdf
 from .placement import make_placement
 from .surface import make_surface
@@ -190,6 +190,7 @@ class Integrator:
         self.nearest, self.occluded = make_intersector(dev)
         self.surface = make_surface(dev)
         self.lights = make_lights(dev)
+        self.towards_any = make_towards_any(dev)
         self.bsdf = make_bsdf(dev)
         self.place_meshes = make_placement(dev)
         self.band_samples = max(1, int(band_samples))
@@ -241,7 +242,7 @@ class Integrator:
     def _build_kernels(self):
         dev = self.dev
         camera_ray, nearest, occluded, surface = self.camera_ray, self.nearest, self.occluded, self.surface
-        radiance, lights = self.radiance(), self.lights
+        radiance, towards_any, n_lights = self.radiance(), self.towards_any, len(self.lights)
         hit, visible, image = self.hit, self.visible, self.image
         eps = dev.epsilon
         spp = self.spp
@@ -262,8 +263,8 @@ class Integrator:
             p, n, a = o, d, 0
             if code != MISS:
                 p, n, a = surface(o, d, code)
-                for li in ti.static(range(len(lights))):
-                    wi, dist = lights[li].towards(p)
+                for li in range(n_lights):  # a run-time loop: one shadow-ray walk compiled, whatever the count
+                    wi, dist = towards_any(li, p)
                     if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
                         mask |= 1 << li
             return code, mask, p, n, a

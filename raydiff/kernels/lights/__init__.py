@@ -7,14 +7,23 @@ A piece is a :class:`Light` with
 - ``irradiance(p, n) -> vec3``: the light's irradiance at ``p`` on a surface with normal ``n``, as if
   unoccluded (zero from behind). The shading pass differentiates it: straight-line code only.
 
-A new light type is a new module with a ``make(dev, offset)`` and a line in :data:`LIGHT_TYPES`; the
-integrator does not change.
+The visibility pass, which is not differentiated, loops over the lights *at run time*
+(:func:`make_towards_any`), so that its code (and its compile time, dominated by the shadow ray's BVH
+walk) does not grow with the number of lights; each module therefore also has a
+``make_towards(dev) -> towards(offset, p)`` taking the pool offset as a run-time value. The shading pass
+keeps one unrolled piece per light: Taichi differentiates a loop that carries locals only through an
+adstack, which Vulkan lacks.
+
+A new light type is a new module with ``make(dev, offset)`` and ``make_towards(dev)`` and a line in
+:data:`LIGHT_TYPES`; the integrator does not change.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
+
+import taichi as ti
 
 from . import directional, point
 
@@ -27,9 +36,38 @@ class Light:
     irradiance: Callable
 
 
-LIGHT_TYPES = {"point": point.make, "directional": directional.make}
+LIGHT_TYPES = {"point": point, "directional": directional}
 
 
 def make_lights(dev) -> list[Light]:
     """One :class:`Light` per light of ``dev``'s scene, in order (light ``l`` is bit ``l`` of the mask)."""
-    return [Light(*LIGHT_TYPES[type_](dev, offset)) for type_, offset in dev.lights]
+    return [Light(*LIGHT_TYPES[type_].make(dev, offset)) for type_, offset in dev.lights]
+
+
+def make_towards_any(dev):
+    """``towards_any(l, p) -> (wi, distance)`` for light ``l`` given at run time (``0 <= l < n_lights``).
+
+    Both the light's type and its pool offset are computed from ``l`` without a field: lights lie one
+    after the other in the pool, 6 scalars each (position or direction, then intensity or irradiance),
+    and the types are bits of a constant. Only the types the scene has are compiled in.
+    """
+    offsets = [offset for _, offset in dev.lights]
+    first = offsets[0] if offsets else 0
+    assert offsets == [first + 6 * i for i in range(len(offsets))], "lights are not consecutive in the pool"
+    types = sorted({type_ for type_, _ in dev.lights})
+    bits = [sum(1 << i for i, (t, _) in enumerate(dev.lights) if t == type_) for type_ in types]
+    towards = [LIGHT_TYPES[type_].make_towards(dev) for type_ in types]
+
+    @ti.func
+    def towards_any(light, p):
+        wi, dist = ti.Vector([0.0, 0.0, 1.0]), 0.0
+        offset = first + 6 * light
+        if ti.static(len(types) == 1):
+            wi, dist = towards[0](offset, p)
+        else:
+            for k in ti.static(range(len(types))):
+                if (bits[k] >> light) & 1:
+                    wi, dist = towards[k](offset, p)
+        return wi, dist
+
+    return towards_any

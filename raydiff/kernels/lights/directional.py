@@ -11,21 +11,31 @@ import taichi as ti
 FAR = 1.0e30  # how far a shadow ray towards a light at infinity goes
 
 
-def make(dev, offset: int):
-    """``(towards, irradiance)`` for the directional light whose parameters start at pool ``offset``."""
-    where, power = dev.source("light"), dev.source("light_power")
+def make_towards(dev):
+    """``towards(offset, p) -> (wi, distance)`` for the directional light at pool ``offset``, which may
+    be a run-time value (the visibility pass loops over the lights)."""
+    where = dev.source("light")
 
     @ti.func
-    def to_light():
-        return -ti.Vector([where[offset], where[offset + 1], where[offset + 2]]).normalized()
+    def towards(offset, p):
+        return -ti.Vector([where[offset], where[offset + 1], where[offset + 2]]).normalized(), FAR
+
+    return towards
+
+
+def make(dev, offset: int):
+    """``(towards, irradiance)`` for the directional light whose parameters start at pool ``offset``."""
+    power = dev.source("light_power")
+    towards_at = make_towards(dev)
 
     @ti.func
     def towards(p):
-        return to_light(), FAR
+        return towards_at(offset, p)
 
     @ti.func
     def irradiance(p, n):
         e = ti.Vector([power[offset + 3], power[offset + 4], power[offset + 5]])
-        return ti.max(n.dot(to_light()), 0.0) * e
+        wi, _ = towards(p)
+        return ti.max(n.dot(wi), 0.0) * e
 
     return towards, irradiance

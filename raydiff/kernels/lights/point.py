@@ -7,9 +7,24 @@ direction to the light and ``r`` its distance. Pool layout at ``offset``: positi
 import taichi as ti
 
 
+def make_towards(dev):
+    """``towards(offset, p) -> (wi, distance)`` for the point light at pool ``offset``, which may be a
+    run-time value (the visibility pass loops over the lights)."""
+    where = dev.source("light")
+
+    @ti.func
+    def towards(offset, p):
+        to_light = ti.Vector([where[offset], where[offset + 1], where[offset + 2]]) - p
+        dist = to_light.norm()
+        return to_light / dist, dist
+
+    return towards
+
+
 def make(dev, offset: int):
     """``(towards, irradiance)`` for the point light whose parameters start at pool ``offset``."""
     where, power = dev.source("light"), dev.source("light_power")
+    towards_at = make_towards(dev)
 
     @ti.func
     def position():
@@ -17,9 +32,7 @@ def make(dev, offset: int):
 
     @ti.func
     def towards(p):
-        to_light = position() - p
-        dist = to_light.norm()
-        return to_light / dist, dist
+        return towards_at(offset, p)
 
     @ti.func
     def irradiance(p, n):
