@@ -1,0 +1,160 @@
+"""raydiff against Mitsuba 3, per fit iteration, on the example scenes, in one run.
+
+    python benchmarks/versus_mitsuba.py [--scenes three_spheres,box,...] [--width 256 --height 256 --spp 4]
+                                        [--backends cpu,vulkan,cuda] [--iterations 20]
+
+One iteration = render, MSE loss against a reference, gradient, one Adam step, for the same scene,
+resolution, spp and free parameters on both sides: every point light's position (the parameters a
+Mitsuba 3 scene exposes for every example; the scenes lit only by directional lights are left out).
+Mitsuba runs ``llvm_ad_rgb`` with its ``direct`` integrator sampling lights only (``emitter_samples: 1,
+bsdf_samples: 0``: a camera ray and a shadow ray per sample and light, the work raydiff does) and
+``dr.backward``; it has no boundary terms. raydiff runs its fit step as ``raydiff fit`` does (boundary
+terms on), and, in the next column, without boundary terms (the same estimator as Mitsuba's). Every
+measurement runs in its own process; the table prints the medians (after warm-up), their ratio and
+raydiff's iterations per second. Needs Mitsuba 3 (`pip install mitsuba`) and a libLLVM >= 16 for the
+Mitsuba column (Debian: libllvm19); without it, raydiff's columns only.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+
+SCENES = ("three_spheres", "box", "shadow_only", "two_lights", "mesh_pose", "mesh_light", "glossy")
+
+
+def benchmark_scene(name: str, width: int, height: int, spp: int):
+    """The example scene at the benchmark's film, with every point light's position free."""
+    from dataclasses import replace
+
+    import raydiff
+    from raydiff.scene.model import FreeParameter, PointLight
+
+    scene = raydiff.load_scene(os.path.join(ROOT, "scenes", f"{name}.yaml"))
+    free = tuple(FreeParameter(f"lights.{l.name}.position") for l in scene.lights if isinstance(l, PointLight))
+    return replace(scene, film=replace(scene.film, width=width, height=height, spp=spp), optimize=free)
+
+
+def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iterations: int, boundary: bool) -> float:
+    """Median ms of raydiff's fit step (in the child process)."""
+    import numpy as np
+
+    import raydiff
+    from common import median_ms
+    from raydiff.io.images import Reference
+    from raydiff.optim.fit import Fitter, FitSettings
+
+    raydiff.init(arch)
+    scene = benchmark_scene(name, width, height, spp)
+    reference = Reference("<rendered>", np.clip(raydiff.render(scene, spp=spp, seed=1), 0, 1), True)
+    settings = FitSettings(iterations=iterations + 10, tol=0.0, boundary=boundary)
+    return median_ms(Fitter(scene, reference, settings).step, iterations, warmup=3)
+
+
+def mitsuba_ms(name: str, width: int, height: int, spp: int, iterations: int) -> float | None:
+    """Median ms of Mitsuba 3's iteration (``direct``, lights sampled only), or None without llvm_ad_rgb."""
+    import statistics
+    import time
+
+    from mitsuba_baseline import _set_llvm_variant
+
+    mi = _set_llvm_variant()
+    if mi is None:
+        return None
+    import drjit as dr
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from mitsuba_oracle import scene_dict
+
+    scene = benchmark_scene(name, width, height, spp)
+    with tempfile.TemporaryDirectory() as tmp:
+        d = scene_dict(scene, spp, tmpdir=tmp)
+        d["integrator"] = {"type": "direct", "emitter_samples": 1, "bsdf_samples": 0}
+        mi_scene = mi.load_dict(d)
+    params = mi.traverse(mi_scene)
+    keys = [f"{f.path.split('.')[1]}.position" for f in scene.optimize]
+    reference = mi.render(mi_scene, spp=spp, seed=12345)
+    dr.eval(reference)
+    opt = mi.ad.Adam(lr=0.05)
+    for k in keys:
+        opt[k] = params[k] + mi.Point3f(0.3, -0.2, 0.2)
+    params.update(opt)
+    times = []
+    for it in range(3 + iterations):
+        t0 = time.perf_counter()
+        image = mi.render(mi_scene, params, spp=spp, seed=it)
+        loss = dr.mean(dr.square(image - reference), axis=None)
+        dr.backward(loss)
+        opt.step()
+        params.update(opt)
+        _ = loss.array[0]  # the loss read back, as a loop reporting progress does
+        dr.sync_thread()
+        if it >= 3:
+            times.append((time.perf_counter() - t0) * 1e3)
+    return statistics.median(times)
+
+
+def child(args) -> int:
+    what, name = args.child.split(":", 1)
+    size = (args.width, args.height, args.spp, args.iterations)
+    if what == "mitsuba":
+        ms = mitsuba_ms(name, *size)
+    else:
+        arch, boundary = what.split("/")
+        ms = raydiff_ms(name, arch, *size, boundary == "edges")
+    print(json.dumps({"ms": ms}))
+    return 0
+
+
+def run_child(args, what: str, name: str) -> float | None:
+    cmd = [sys.executable, __file__, "--child", f"{what}:{name}", "--width", str(args.width), "--height",
+           str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"    ({what} on {name} failed: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])["ms"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scenes", default=",".join(SCENES))
+    parser.add_argument("--backends", default="cpu,vulkan,cuda")
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--spp", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=20)
+    parser.add_argument("--no-mitsuba", action="store_true")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(args)
+
+    from raydiff import backend
+
+    archs = [a for a in args.backends.split(",") if backend.available(a)]
+    print(f"ms per fit iteration, {args.width}x{args.height}, {args.spp} spp, every point light's position free "
+          f"(median of {args.iterations}); backends here: {', '.join(archs)}")
+    print(f"{'scene':14s} {'backend':7s} {'raydiff':>9s} {'no edges':>9s} {'mitsuba':>9s} {'ratio':>6s} "
+          f"{'(no edges)':>10s} {'it/s':>6s}")
+    for name in args.scenes.split(","):
+        mi = None if args.no_mitsuba else run_child(args, "mitsuba", name)
+        for arch in archs:
+            ours = run_child(args, f"{arch}/edges", name)
+            plain = run_child(args, f"{arch}/plain", name)
+            fmt = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9s}"  # noqa: E731
+            ratio = f"{mi / ours:5.1f}x" if mi and ours else f"{'-':>6s}"
+            ratio_plain = f"{mi / plain:9.1f}x" if mi and plain else f"{'-':>10s}"
+            rate = f"{1000.0 / ours:6.1f}" if ours else f"{'-':>6s}"
+            print(f"{name:14s} {arch:7s} {fmt(ours)} {fmt(plain)} {fmt(mi)} {ratio} {ratio_plain} {rate}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
