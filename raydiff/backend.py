@@ -165,6 +165,23 @@ def available(name: str) -> bool:
         return False
 
 
+def snode_trees() -> int:
+    """How many SNode trees (groups of fields) Taichi holds now; 0 before any ``init``. Taichi allows at
+    most 512 in one process, and every device scene, integrator and fit adds some."""
+    if _current is None:
+        return 0
+    return int(ti.lang.impl.get_runtime().prog.get_snode_tree_size())
+
+
+def release() -> None:
+    """Drop Taichi's state: every field and kernel made so far is invalid afterwards, and the next
+    :func:`init` starts afresh (for test suites and long-running hosts that build many scenes)."""
+    global _current
+    if _current is not None:
+        ti.reset()
+        _current = None
+
+
 def current() -> Backend:
     """The backend in use, initialising ``auto`` if nothing was chosen yet."""
     return _current if _current is not None else init("auto")

@@ -17,6 +17,20 @@ import pytest
 import raydiff
 import raydiff.backend
 
+#: After a test module, Taichi is reset if it holds more SNode trees than this (it allows 512 per process,
+#: and every device scene, integrator and fit adds a few): a worker running many modules would crash.
+SNODE_TREES_BEFORE_RESET = 200
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_taichi_when_crowded():
+    """Resets Taichi after a module that left it crowded with SNode trees (modules build their own scenes
+    after requesting a backend fixture, so nothing built earlier is needed again)."""
+    yield
+    if raydiff.backend.snode_trees() > SNODE_TREES_BEFORE_RESET:
+        raydiff.backend.release()
+
+
 VULKAN_SKIP_REASON = (
     "Taichi's Vulkan backend is not available here (CI installs Mesa's lavapipe: libvulkan1 mesa-vulkan-drivers)"
 )
