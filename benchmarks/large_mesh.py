@@ -10,12 +10,14 @@ folder. It sits on a floor under one point light whose position is free (as in b
 
 The load run (in a fresh process, so that its peak resident memory is its own) times: reading the OBJ
 (``read_obj``), loading the scene (which reads it), placing the triangles and building the BVH, uploading
-the scene to the device (``DeviceScene``), and the first fit iteration (compiling included); it counts
-the BVH builds and prints the process's peak resident memory. When Mitsuba 3 is installed, a second fresh
+the scene to the device (``DeviceScene``), and a fit's start (``Fitter``) and first iteration (compiling
+included; without the boundary terms unless ``--boundary``); it counts the BVH builds in the fit and
+prints the process's peak resident memory (VmHWM). When Mitsuba 3 is installed, a second fresh
 process loads the same OBJ with ``scalar_rgb`` and prints its time and peak memory.
 
 The sweep (``--sweep``, each size in its own process) prints the median milliseconds per fit iteration for
-each triangle count.
+each triangle count, without the boundary terms unless ``--boundary`` (their edge sampling, not the BVH,
+is what a large mesh's iteration costs with them: see docs/performance.md).
 """
 
 import argparse
@@ -79,7 +81,7 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # pragma: no cover (not Linux)
 
 
-def load_run(scene_path: str, obj_path: str) -> dict:
+def load_run(scene_path: str, obj_path: str, boundary: bool) -> dict:
     """The timings of one load, in this (fresh) process."""
     import raydiff
     from raydiff.device import meshes
@@ -129,7 +131,7 @@ def load_run(scene_path: str, obj_path: str) -> dict:
     film = scene.film
     reference = Reference("<constant>", np.full((film.height, film.width, 3), 0.2, np.float32), True)
     t0 = time.perf_counter()
-    fitter = Fitter(scene, reference, FitSettings(iterations=2))
+    fitter = Fitter(scene, reference, FitSettings(iterations=2, boundary=boundary))
     out["fitter_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     fitter.step()
@@ -156,7 +158,7 @@ def mitsuba_run(obj_path: str) -> dict | None:
     return {"load_s": seconds, "faces": int(shape.face_count()), "peak_mb": peak_mb(), "baseline_mb": baseline}
 
 
-def sweep_run(scene_path: str, iterations: int) -> dict:
+def sweep_run(scene_path: str, iterations: int, boundary: bool) -> dict:
     """Median ms per fit iteration on this scene (fresh process)."""
     sys.path.insert(0, HERE)
     import raydiff
@@ -168,7 +170,7 @@ def sweep_run(scene_path: str, iterations: int) -> dict:
     scene = raydiff.load_scene(scene_path)
     film = scene.film
     reference = Reference("<constant>", np.full((film.height, film.width, 3), 0.2, np.float32), True)
-    fitter = Fitter(scene, reference, FitSettings(iterations=iterations + 5, tol=0.0))
+    fitter = Fitter(scene, reference, FitSettings(iterations=iterations + 5, tol=0.0, boundary=boundary))
     return {"ms": median_ms(fitter.step, iterations, warmup=2)}
 
 
@@ -198,6 +200,8 @@ def main() -> int:
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--spp", type=int, default=4)
     parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--boundary", action="store_true",
+                        help="fits with the boundary terms (default: without, to time the render and the BVH)")
     parser.add_argument("--no-mitsuba", action="store_true")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -205,11 +209,11 @@ def main() -> int:
     if args.child:
         kind, rest = args.child[0], args.child[1:]
         if kind == "load":
-            answer = load_run(*rest)
+            answer = load_run(rest[0], rest[1], rest[2] == "boundary")
         elif kind == "mitsuba":
             answer = mitsuba_run(*rest)
         else:
-            answer = sweep_run(rest[0], int(rest[1]))
+            answer = sweep_run(rest[0], int(rest[1]), rest[2] == "boundary")
         print(json.dumps(answer))
         return 0
 
@@ -218,7 +222,7 @@ def main() -> int:
             scene, obj, count = prepare(folder, args.triangles, args.width, args.height, args.spp)
             size = os.path.getsize(obj) / 2**20
             print(f"load: a {count}-triangle OBJ ({size:.0f} MB), {args.width}x{args.height}, {args.spp} spp, cpu")
-            r = child("load", scene, obj)
+            r = child("load", scene, obj, "boundary" if args.boundary else "no-boundary")
             print(f"  read_obj                 {r['parse_s']:7.2f} s")
             print(f"  load_scene (reads it)    {r['load_scene_s']:7.2f} s")
             print(f"  place triangles          {r['place_s']:7.2f} s")
@@ -238,10 +242,12 @@ def main() -> int:
                     print(f"  mitsuba scalar_rgb load  {m['load_s']:7.2f} s, peak {m['peak_mb']:.0f} MB resident "
                           f"(of which {m['baseline_mb']:.0f} MB after import), {m['faces']} faces")
         if args.sweep:
-            print(f"fit iteration, {args.width}x{args.height}, {args.spp} spp, cpu (median of {args.iterations}):")
+            terms = "with" if args.boundary else "without"
+            print(f"fit iteration, {args.width}x{args.height}, {args.spp} spp, cpu, {terms} boundary terms "
+                  f"(median of {args.iterations}):")
             for wanted in [int(x) for x in args.sweep.split(",")]:
                 scene, _, count = prepare(folder, wanted, args.width, args.height, args.spp)
-                r = child("sweep", scene, str(args.iterations))
+                r = child("sweep", scene, str(args.iterations), "boundary" if args.boundary else "no-boundary")
                 print(f"  {count:8d} triangles  {r['ms']:8.1f} ms/iteration")
     return 0
 
