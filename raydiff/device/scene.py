@@ -191,15 +191,16 @@ class DeviceScene:
         triangles = np.take(triangles, bvh.order, axis=0)  # the one copy, in the order the leaves hold them
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
-        v0 = triangles[:, 0]
-        e1 = triangles[:, 1] - v0
-        e2 = triangles[:, 2] - v0
-        del triangles
+        self.tri_v0 = _vec_field(triangles[:, 0])
+        e1 = triangles[:, 1] - triangles[:, 0]
+        e2 = triangles[:, 2] - triangles[:, 0]
+        del triangles  # (a million triangles: 72 MB)
+        self.tri_e1, self.tri_e2 = _vec_field(e1), _vec_field(e2)
         normal = np.cross(e1, e2)
+        del e1, e2
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-30)
-        self.tri_v0, self.tri_e1, self.tri_e2 = _vec_field(v0), _vec_field(e1), _vec_field(e2)
         self.tri_normal = _vec_field(normal)
-        del v0, e1, e2, normal
+        del normal
         self.tri_albedo = _scalar_field(_joined(tri_albedo, (0,))[bvh.order], ti.i32)
         self.tri_mesh = _scalar_field(_joined(tri_mesh, (0,))[bvh.order], ti.i32)
         self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32)

@@ -105,24 +105,28 @@ def _read_fast(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
         data = _COMMENT.sub(b"", data)
     if data.translate(None, _PLAIN):
         return None
-    data = b"\n" + data.replace(b"\t", b" ") + b"\n"
+    data = data.replace(b"\t", b" ")  # (each step copies only if it changes something)
     while b"  " in data:
         data = data.replace(b"  ", b" ")
-    data = data.replace(b" \n", b"\n").replace(b"\n ", b"\n")
-    if re.search(rb"\n[vf]\n", data):  # a 'v' or 'f' with nothing after it: an error
-        return None
+    data = data.replace(b" \n", b"\n").replace(b"\n ", b"\n").strip(b" ")
+    alone = (b"v", b"f")
+    if (not data or data in alone or data.startswith((b"v\n", b"f\n")) or data.endswith((b"\nv", b"\nf"))
+            or b"\nv\n" in data or b"\nf\n" in data):
+        return None  # no text, or a 'v' or 'f' with nothing after it: an error
 
     # Which lines are 'v' and 'f' lines, in order: how many vertices each face line may index.
     chars = np.frombuffer(data, dtype=np.uint8)
     breaks = np.flatnonzero(chars == ord("\n"))
-    starts = breaks[:-1] + 1  # line i is data[starts[i]:breaks[i + 1]]
-    first, second = chars[starts], chars[np.minimum(starts + 1, len(chars) - 1)]
-    is_vertex = (first == ord("v")) & (second == ord(" "))
-    is_face = (first == ord("f")) & (second == ord(" "))
+    starts = np.concatenate([[0], breaks + 1])  # line i is data[starts[i]:ends[i]]
+    ends = np.append(breaks, len(data))
+    first = chars[np.minimum(starts, len(chars) - 1)]
+    second = chars[np.minimum(starts + 1, len(chars) - 1)]
+    is_vertex = (first == ord("v")) & (second == ord(" ")) & (ends - starts > 2)
+    is_face = (first == ord("f")) & (second == ord(" ")) & (ends - starts > 2)
     del chars, first, second
 
-    vertices = _vertex_block(_block(data, b"v", is_vertex, starts, breaks[1:]), int(is_vertex.sum()))
-    faces = _face_block(_block(data, b"f", is_face, starts, breaks[1:]), np.cumsum(is_vertex)[is_face])
+    vertices = _vertex_block(_block(data, b"v", is_vertex, starts, ends), int(is_vertex.sum()))
+    faces = _face_block(_block(data, b"f", is_face, starts, ends), np.cumsum(is_vertex)[is_face])
     if vertices is None or faces is None:
         return None
     return vertices, faces
@@ -194,9 +198,16 @@ def _face_block(block: bytes, defined: np.ndarray) -> np.ndarray | None:
     corners = _parse(block, np.int64)
     if corners is None or len(corners) != words.sum() or words.min() < 3:
         return None
-    count = np.repeat(defined, words)
-    resolved = np.where(corners > 0, corners - 1, count + corners)
-    if (corners == 0).any() or (resolved < 0).any() or (resolved >= count).any():
+    # The vertices a corner may index: the same number for every face when they all follow the vertices.
+    count = int(defined[0]) if defined[0] == defined[-1] else np.repeat(defined, words)
+    if corners.min() > 0:  # no index counts back from the latest vertex: no second array of a million
+        corners -= 1
+        resolved = corners
+    else:
+        if (corners == 0).any():
+            return None
+        resolved = np.where(corners > 0, corners - 1, count + corners)
+    if resolved.min() < 0 or (resolved >= count).any():
         return None
     if (words == 3).all():
         return resolved.reshape(-1, 3)
