@@ -77,3 +77,12 @@ def test_the_context_does_not_hide_the_callers_own_error():
 def test_depth_must_be_positive():
     with pytest.raises(ValueError, match="depth"):
         BackgroundWriter(depth=0)
+
+
+def test_nice_must_be_a_priority_step():
+    with pytest.raises(ValueError, match="nice"):
+        BackgroundWriter(nice=20)
+    with BackgroundWriter(nice=10) as writer:  # a lower priority changes nothing but when the jobs run
+        done = []
+        writer.submit(done.append, 1)
+    assert done == [1]

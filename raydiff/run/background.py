@@ -6,8 +6,8 @@ the order given. The queue is bounded: when ``depth`` jobs are waiting, ``submit
 so that a fit faster than its disk never holds more than ``depth`` frames in memory. Every job is still
 an atomic write (:func:`raydiff.io.files.atomic_write`), so a file on disk is whole or absent.
 
-The thread runs at the lowest priority (on Linux, where a thread has its own), so that on a machine
-whose every core the fit's kernels keep busy the writing takes only the time they leave idle.
+A fit's writer runs at a lower priority (on Linux, where a thread has its own), so that on a machine
+whose every core the fit's kernels keep busy the writing takes mostly the time they leave idle.
 
 A job that fails does not stop the others (each later frame and checkpoint is still tried: no file is
 lost that could be written); its error is raised on the caller's thread, by the next ``submit`` or by
@@ -30,11 +30,19 @@ class BackgroundWriter:
     ----------
     depth : int, optional
         How many jobs may wait (>= 1) before :meth:`submit` waits for the thread.
+    nice : int, optional
+        How much lower than the process's the thread's CPU priority is (0 to 19; Linux only, else
+        ignored). A fit's writer takes 10: it yields to the fit's kernels, which run at the process's,
+        yet is not starved by other programs on a busy machine (at 19 it would be, and a fit waiting
+        for its queue would wait for them).
     """
 
-    def __init__(self, depth: int = 2):
+    def __init__(self, depth: int = 2, nice: int = 0):
         if depth < 1:
             raise ValueError(f"depth must be at least 1, not {depth}")
+        if not 0 <= nice <= 19:
+            raise ValueError(f"nice must be in 0 .. 19, not {nice}")
+        self._nice = nice
         self._jobs: queue.Queue = queue.Queue(maxsize=depth)
         self._error: BaseException | None = None
         self._closed = False
@@ -42,7 +50,8 @@ class BackgroundWriter:
         self._thread.start()
 
     def _work(self) -> None:
-        _lower_priority()
+        if self._nice:
+            _lower_priority(self._nice)
         while True:
             job = self._jobs.get()
             if job is None:
@@ -94,10 +103,9 @@ class BackgroundWriter:
         self.close(raise_error=kind is None)
 
 
-def _lower_priority() -> None:
-    """Give this thread the lowest CPU priority (nice 19), where the system lets a thread have its own (Linux):
-    on a machine whose cores the fit keeps busy, the files are written in the time the fit leaves."""
+def _lower_priority(nice: int) -> None:
+    """Lower this thread's CPU priority by ``nice``, where the system lets a thread have its own (Linux)."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), os.getpriority(os.PRIO_PROCESS, 0) + nice)
     except (AttributeError, OSError):  # not Linux, or not allowed: the thread runs at the process's priority
         pass
