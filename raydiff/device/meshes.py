@@ -104,8 +104,9 @@ def _round_up_f32(values: np.ndarray) -> np.ndarray:
     return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
 
 
-#: How many ranges of the Morton order :func:`build_bvh` weighs a node's split between (the SAH's bins).
-SAH_BINS = 16
+#: :func:`build_bvh` weighs a node's cut between the cells of the next SAH_BITS bits of its Morton prefix.
+SAH_BITS = 4
+SAH_BINS = 1 << SAH_BITS
 
 
 def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
@@ -126,16 +127,18 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
 
     Notes
     -----
-    The triangles are sorted once along a Morton (Z-order) curve through their boxes' centres, and cut
-    into *groups* of ``leaf_size`` consecutive triangles, whose boxes are the units of the build: every
-    node covers a contiguous range of groups, so no triangle moves after the sort. A node of k > 1 groups
-    is split at one of the ``min(k, SAH_BINS) - 1`` boundaries that cut it into that many near-equal
-    ranges (the bins): the one whose children have the least surface area times triangle count, the
-    surface-area heuristic's estimate of a ray's cost below the node (ties go to the more even split).
-    Every node of a level is split at once, in numpy: the cost of a level is a few passes over its groups,
-    and the levels are about ``log2(T / leaf_size)`` (more when the splits are uneven). The tree is built
-    breadth first and then laid out in pre-order with skip pointers; the boxes are computed from the
-    leaves up, exactly, from the triangles. 1M triangles take about a second.
+    The triangles are sorted once along a Morton (Z-order) curve through their boxes' centres, over the
+    cube around them, so that every node covers a contiguous range of that order and no triangle moves
+    after the sort. A node is split where its range crosses a cell boundary of the curve: its triangles'
+    codes share a prefix, and the next 4 bits below it cut the node's cell into 16 (2 x 2 x 2 twice, or
+    fewer near the bottom), whose boundaries are the candidate cuts (the bins). The cut taken is the one
+    whose two sides have the least surface area times triangle count, the surface-area heuristic's
+    estimate of what a ray costs below the node (ties go to the more even split; triangles whose codes are
+    all equal are cut in half). A node of at most 16 triangles is cut where its cell halves (the rule of a
+    linear BVH), which costs one search, not a pass over 16 bins. Every node of a level is split at once, in numpy: a level costs a few
+    passes over the sorted triangles' boxes. The tree is built breadth first and then laid out in
+    pre-order with skip pointers; the boxes are computed from the leaves up, exactly, from the triangles.
+    1M triangles take about a second and a half.
     """
     triangles = np.asarray(triangles, dtype=np.float64)
     if triangles.ndim != 3 or triangles.shape[1:] != (3, 3):
@@ -150,18 +153,17 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
         return BVH(lower=empty, upper=empty.copy(), skip=none, first=none.copy(), count=none.copy(),
                    order=np.zeros(0, dtype=np.int64))
 
-    # 1. The Morton order, and the groups' boxes (float32 is plenty to choose splits by).
+    # 1. The Morton order, and the triangles' boxes in it (float32 is plenty to choose splits by).
     corners = triangles[:, 0], triangles[:, 1], triangles[:, 2]
     low = np.minimum(np.minimum(*corners[:2]), corners[2])
     high = np.maximum(np.maximum(*corners[:2]), corners[2])
-    order = np.argsort(_morton_codes(0.5 * (low + high)), kind="stable")
+    codes = _morton_codes(0.5 * (low + high))
+    order = np.argsort(codes, kind="stable")
+    codes = codes[order]
     low, high = np.take(low, order, axis=0), np.take(high, order, axis=0)
-    starts = np.arange(0, num_triangles, leaf_size)
-    group_low = np.minimum.reduceat(low, starts, axis=0).astype(np.float32)
-    group_high = np.maximum.reduceat(high, starts, axis=0).astype(np.float32)
 
-    # 2. The topology, breadth first: node n covers groups begin[n] .. end[n] - 1.
-    begin, end, left = _split_groups(group_low, group_high, num_triangles, leaf_size)
+    # 2. The topology, breadth first: node n covers the sorted triangles begin[n] .. end[n] - 1.
+    begin, end, left = _split(codes, low.astype(np.float32), high.astype(np.float32), leaf_size)
 
     # 3. Pre-order layout: sizes from the leaves up, positions from the root down.
     levels = _levels(left)
@@ -174,8 +176,7 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
         inner = nodes[left[nodes] >= 0]
         position[left[inner]] = position[inner] + 1
         position[left[inner] + 1] = position[inner] + 1 + size[left[inner]]
-    first_triangle = np.minimum(begin * leaf_size, num_triangles)
-    last_triangle = np.minimum(end * leaf_size, num_triangles)
+    first_triangle, last_triangle = begin, end
     is_leaf = left < 0
     num_nodes = len(begin)
     skip = np.empty(num_nodes, dtype=np.int32)
@@ -237,32 +238,31 @@ def _half_area(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return d[..., 0] * d[..., 1] + d[..., 1] * d[..., 2] + d[..., 2] * d[..., 0]
 
 
-def _split_groups(group_low, group_high, num_triangles: int, leaf_size: int):
-    """The tree over the groups, breadth first, by binned SAH splits (see :func:`build_bvh`).
+def _split(codes, low, high, leaf_size: int):
+    """The tree over the sorted triangles, breadth first, by binned SAH cuts (see :func:`build_bvh`).
 
-    Returns ``(begin, end, left)``, (N,) int64: node n covers groups ``begin[n] .. end[n] - 1``; its
+    Returns ``(begin, end, left)``, (N,) int64: node n covers triangles ``begin[n] .. end[n] - 1``; its
     children are nodes ``left[n]`` and ``left[n] + 1``, or ``left[n] == -1`` for a leaf.
     """
-    num_groups = len(group_low)
+    count = len(codes)
     # A sentinel row, so that a reduction may start at a node's end (its result is not used).
-    group_low = np.vstack([group_low, np.full((1, 3), np.inf, np.float32)])
-    group_high = np.vstack([group_high, np.full((1, 3), -np.inf, np.float32)])
-    begin, end, left = [np.array([0])], [np.array([num_groups])], []
+    low = np.vstack([low, np.full((1, 3), np.inf, np.float32)])
+    high = np.vstack([high, np.full((1, 3), -np.inf, np.float32)])
+    b, e = np.array([0]), np.array([count])
+    begin, end, left = [b], [e], []
     total = 1
-    b, e = begin[0], end[0]
     while True:
-        split = (e - b) >= 2  # two groups hold more than leaf_size triangles; one group at most that
+        split = (e - b) > leaf_size
         lefts = np.full(len(b), -1, dtype=np.int64)
+        left.append(lefts)
         if not split.any():
-            left.append(lefts)
             break
         sb, se = b[split], e[split]
-        cut = sb + 1  # two groups: one each
-        many = se - sb > 2
-        if many.any():
-            cut[many] = _best_cuts(sb[many], se[many], group_low, group_high, num_triangles, leaf_size)
+        cut = _radix_cuts(sb, se, codes)  # a small node: at its cell's halves (the SAH would cost more)
+        large = se - sb > SAH_BINS
+        if large.any():
+            cut[large] = _best_cuts(sb[large], se[large], codes, low, high)
         lefts[split] = total + 2 * np.arange(len(sb))
-        left.append(lefts)
         b = np.stack([sb, cut], axis=1).ravel()
         e = np.stack([cut, se], axis=1).ravel()
         begin.append(b)
@@ -271,35 +271,60 @@ def _split_groups(group_low, group_high, num_triangles: int, leaf_size: int):
     return np.concatenate(begin), np.concatenate(end), np.concatenate(left)
 
 
-def _best_cuts(b, e, group_low, group_high, num_triangles: int, leaf_size: int) -> np.ndarray:
-    """For nodes of groups ``b .. e - 1`` (each at least 2), the group each one's right child starts at.
+def _best_cuts(b, e, codes, low, high) -> np.ndarray:
+    """For nodes of sorted triangles ``b .. e - 1`` (more than a leaf's), where each one's right child starts.
 
     The arrays are laid out bin by bin (bins on the first axis), so that the running unions of the
     bins' boxes from the left and from the right are a few passes over contiguous rows.
     """
-    n, k = len(b), e - b
-    bins = np.minimum(k, SAH_BINS)
-    width = int(bins.max())  # deep levels have nodes of few groups: fewer rows
-    j = np.arange(width + 1)[:, None]
-    # Bin boundaries (width + 1, n), in groups; past a node's own bins they repeat its end.
-    edges = b + (k * np.minimum(j, bins)) // bins
+    n = len(b)
+    first, last = codes[b], codes[e - 1]
+    differ = first ^ last
+    same = differ == 0  # all one code: cut in half
+    top = _highest_bit(np.where(same, np.uint64(1), differ))
+    shift = np.maximum(top - (SAH_BITS - 1), 0)
+    cells = np.left_shift(1, top - shift + 1)  # 2 .. SAH_BINS cells of the node's prefix
+    base = (first >> (top + 1).astype(np.uint64)) << (top + 1).astype(np.uint64)
+    j = np.arange(1, SAH_BINS)[:, None]
+    values = base + (np.minimum(j, cells - 1).astype(np.uint64) << shift.astype(np.uint64))
+    # Node by node the values increase (the nodes' ranges are in order), which searchsorted is fast for.
+    cuts = np.clip(np.searchsorted(codes, values.T.ravel()).reshape(n, SAH_BINS - 1).T, b, e)
+    edges = np.vstack([b, cuts, e])  # (SAH_BINS + 1, n), non-decreasing down each column
     # Reduced node by node (each node's end too, so that its last bin stops there), then bin-major.
     starts = edges.T.ravel()
-    low = np.minimum.reduceat(group_low, starts, axis=0).reshape(n, width + 1, 3)[:, :-1].transpose(1, 0, 2)
-    high = np.maximum.reduceat(group_high, starts, axis=0).reshape(n, width + 1, 3)[:, :-1].transpose(1, 0, 2)
-    used = (j[:width] < bins)[..., None]
-    low, high = np.where(used, low, np.inf), np.where(used, high, -np.inf)
-    triangles = np.minimum(edges * leaf_size, num_triangles)
-    below = (triangles[1:-1] - triangles[0]).astype(np.float64)  # (width - 1, n): left of each cut
-    above = (triangles[-1] - triangles[1:-1]).astype(np.float64)
-    left_area = _half_area(np.minimum.accumulate(low, axis=0), np.maximum.accumulate(high, axis=0))[:-1]
-    right_area = _half_area(np.minimum.accumulate(low[::-1], axis=0)[::-1],
-                            np.maximum.accumulate(high[::-1], axis=0)[::-1])[1:]
+    shape = (n, SAH_BINS + 1, 3)
+    bin_low = np.minimum.reduceat(low, starts, axis=0).reshape(shape)[:, :-1].transpose(1, 0, 2)
+    bin_high = np.maximum.reduceat(high, starts, axis=0).reshape(shape)[:, :-1].transpose(1, 0, 2)
+    empty = (edges[1:] == edges[:-1])[..., None]
+    bin_low, bin_high = np.where(empty, np.inf, bin_low), np.where(empty, -np.inf, bin_high)
+    below = (cuts - b).astype(np.float64)  # (SAH_BINS - 1, n)
+    above = (e - cuts).astype(np.float64)
+    left_area = _half_area(np.minimum.accumulate(bin_low, axis=0), np.maximum.accumulate(bin_high, axis=0))[:-1]
+    right_area = _half_area(np.minimum.accumulate(bin_low[::-1], axis=0)[::-1],
+                            np.maximum.accumulate(bin_high[::-1], axis=0)[::-1])[1:]
     cost = left_area * below + right_area * above
     cost *= 1.0 + 1e-6 * np.abs(below - above) / (below + above)  # ties: the more even split
-    cost[j[1:width, :] >= bins] = np.inf
-    best = np.argmin(cost, axis=0)
-    return edges[best + 1, np.arange(n)]
+    cost[(below == 0) | (above == 0)] = np.inf
+    best = edges[np.argmin(cost, axis=0) + 1, np.arange(n)]
+    return np.where(same, (b + e) // 2, best)
+
+
+def _radix_cuts(b, e, codes) -> np.ndarray:
+    """For nodes of sorted triangles ``b .. e - 1``, where the highest bit their Morton codes differ in
+    changes (the halves of their cell); in half where the codes are all equal."""
+    first, differ = codes[b], codes[b] ^ codes[e - 1]
+    same = differ == 0
+    top = _highest_bit(np.where(same, np.uint64(1), differ)).astype(np.uint64)
+    boundary = ((first >> (top + np.uint64(1))) << (top + np.uint64(1))) + (np.uint64(1) << top)
+    return np.where(same, (b + e) // 2, np.clip(np.searchsorted(codes, boundary), b + 1, e - 1))
+
+
+def _highest_bit(x: np.ndarray) -> np.ndarray:
+    """The index of the highest set bit of each (nonzero) uint64, as int64."""
+    guess = np.floor(np.log2(x.astype(np.float64))).astype(np.int64)  # off by one near a power of two
+    guess -= (x >> guess.astype(np.uint64)) == 0
+    guess += (x >> (guess + 1).astype(np.uint64)) != 0
+    return guess
 
 
 def _levels(left: np.ndarray) -> list[np.ndarray]:
