@@ -12,7 +12,8 @@ The load run (in a fresh process, so that its peak resident memory is its own) t
 (``read_obj``), loading the scene (which reads it), placing the triangles and building the BVH, uploading
 the scene to the device (``DeviceScene``), and a fit's start (``Fitter``) and first iteration (compiling
 included; without the boundary terms unless ``--boundary``); it counts the BVH builds in the fit and
-prints the process's peak resident memory (VmHWM). When Mitsuba 3 is installed, a second fresh
+prints the process's peak resident memory (VmHWM). Another process counts the box and triangle tests a
+camera ray needs in the BVH (the reference walk on 300 rays): its quality, whatever the machine's load. When Mitsuba 3 is installed, a second fresh
 process loads the same OBJ with ``scalar_rgb`` and prints its time and peak memory.
 
 The sweep (``--sweep``, each size in its own process) prints the median milliseconds per fit iteration for
@@ -144,6 +145,45 @@ def load_run(scene_path: str, obj_path: str, boundary: bool) -> dict:
     return out
 
 
+def walk_run(obj_path: str, rays: int = 300) -> dict:
+    """The BVH's quality, whatever the machine's load: box and triangle tests a camera ray needs, counted by
+    the reference walk (:func:`raydiff.device.meshes.traverse_reference`'s loop) on rays from the scene's
+    camera across the sphere (fresh process)."""
+    import math
+
+    from raydiff.device import meshes
+    from raydiff.scene.obj import read_obj
+
+    vertices, faces = read_obj(obj_path)
+    triangles = vertices[faces] + np.array([0.0, 0.5, 0.0])
+    bvh = meshes.build_bvh(triangles)
+    reordered = triangles[bvh.order]
+    lower, upper, skip = bvh.lower.tolist(), bvh.upper.tolist(), bvh.skip.tolist()
+    first, count = bvh.first.tolist(), bvh.count.tolist()
+    rng = np.random.default_rng(0)
+    camera, target = np.array([0.0, 1.2, 2.6]), np.array([0.0, 0.45, 0.0])
+    boxes = tests = 0
+    for _ in range(rays):
+        d = target + rng.uniform(-0.7, 0.7, 3) - camera
+        o, d = camera.tolist(), (d / np.linalg.norm(d)).tolist()
+        inv = [1.0 / c if c else math.inf for c in d]
+        best, node = math.inf, 0
+        while node < len(skip):
+            boxes += 1
+            if not meshes._hit_box(lower[node], upper[node], o, inv, d, meshes.RAY_EPSILON, best):
+                node = skip[node]
+            elif count[node] == 0:
+                node += 1
+            else:
+                for k in range(first[node], first[node] + count[node]):
+                    tests += 1
+                    t = meshes._hit_triangle(*reordered[k].tolist(), o, d)
+                    if meshes.RAY_EPSILON < t < best:
+                        best = t
+                node = skip[node]
+    return {"nodes": bvh.num_nodes, "boxes": boxes / rays, "tests": tests / rays}
+
+
 def mitsuba_run(obj_path: str) -> dict | None:
     """Mitsuba 3's time to load the OBJ (scalar_rgb) and its peak memory, in this (fresh) process."""
     try:
@@ -212,6 +252,8 @@ def main() -> int:
             answer = load_run(rest[0], rest[1], rest[2] == "boundary")
         elif kind == "mitsuba":
             answer = mitsuba_run(*rest)
+        elif kind == "walk":
+            answer = walk_run(*rest)
         else:
             answer = sweep_run(rest[0], int(rest[1]), rest[2] == "boundary")
         print(json.dumps(answer))
@@ -234,6 +276,9 @@ def main() -> int:
             print(f"  Fitter (device, kernels) {r['fitter_s']:7.2f} s, BVH builds in it: {r['builds_in_fit']}")
             print(f"  first iteration          {r['first_iteration_s']:7.2f} s (compiling included)")
             print(f"  peak resident            {r['peak_mb']:7.0f} MB")
+            w = child("walk", obj)
+            print(f"  BVH: {w['nodes']} nodes; a camera ray takes {w['boxes']:.1f} box and {w['tests']:.1f} "
+                  "triangle tests (300 rays, the reference walk)")
             if not args.no_mitsuba:
                 m = child("mitsuba", obj)
                 if m is None:
