@@ -366,7 +366,7 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
     progress = _progress(quiet)
     view_names = [camera.name for camera in scene.cameras]
 
-    writer = BackgroundWriter(nice=10)  # the device is read here; the files are written while the fit goes on
+    writer = BackgroundWriter(nice=5)  # the device is read here; the files are written while the fit goes on
     writer.submit(plots.warm_up)  # the plots at the end need matplotlib: imported while the fit runs
 
     def started(state: dict) -> None:

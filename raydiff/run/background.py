@@ -32,9 +32,9 @@ class BackgroundWriter:
         How many jobs may wait (>= 1) before :meth:`submit` waits for the thread.
     nice : int, optional
         How much lower than the process's the thread's CPU priority is (0 to 19; Linux only, else
-        ignored). A fit's writer takes 10: it yields to the fit's kernels, which run at the process's,
-        yet is not starved by other programs on a busy machine (at 19 it would be, and a fit waiting
-        for its queue would wait for them).
+        ignored). A fit's writer takes 5: it yields to the fit's kernels, which run at the process's,
+        but is not starved by other programs on a busy machine (at 19 it was: the fit, waiting for its
+        queue, waited for them; at 5 its share against a busy core is about a third).
     """
 
     def __init__(self, depth: int = 2, nice: int = 0):
