@@ -283,3 +283,25 @@ def test_a_polygon_mesh_is_read_fast(tmp_path):
     assert fast is not None
     np.testing.assert_array_equal(fast[0], slow[0])
     np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize(("alphabet", "read"), [("01+-.eE5", float), ("012-", int)], ids=["float", "int"])
+def test_numpy_reads_a_word_as_python_does_or_tells(alphabet, read):
+    # _parse's contract: for words of these characters, numpy's count equals the number of words exactly
+    # when every word is one Python number, and then the values are Python's (a lone '-' reads as 0 in
+    # numpy: the fast reader refuses index 0, so that case is left to the line-by-line reader as well).
+    from raydiff.scene import obj
+
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        words = ["".join(rng.choice(list(alphabet), size=rng.integers(1, 6))) for _ in range(rng.integers(1, 4))]
+        got = obj._parse(" ".join(words).encode(), np.float64 if read is float else np.int64)
+        try:
+            expected = [read(w) for w in words]
+        except ValueError:
+            expected = None
+        taken = got is not None and len(got) == len(words) and (read is float or 0 not in got)
+        if expected is not None and (read is float or 0 not in expected):
+            assert taken and list(got) == expected, words
+        else:
+            assert not taken, words

@@ -160,7 +160,8 @@ def _parse(block: bytes, dtype) -> np.ndarray | None:
     Words of digits, signs, points and exponents only: numpy then reads a word as one number exactly when
     ``float`` (``int``) does, except that a lone ``-`` reads as the integer 0, and a word it cannot read
     as one number ends the parse or makes two, so that a count that is not the number of words tells.
-    (tests/test_obj.py holds this against ``float`` and ``int`` on random words.)
+    (tests/test_obj.py checks this against ``float`` and ``int`` on random words of those characters, and
+    holds the fast reader to the line-by-line one on random files of them.)
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns, and will raise, when it stops before the end
