@@ -8,7 +8,8 @@ The command has four parts, in order:
    has been written. Then the folder is claimed (:mod:`raydiff.io.claim`), atomically: a second fit in
    it, now or later while this one runs, is refused.
 2. **run**: the fit, with a progress bar, the checkpoint before the first iteration and every C, and a
-   composite frame every K iterations. Once the first iteration is done, Ctrl-C or SIGTERM stops it after
+   composite frame every K iterations, written in a background thread (:mod:`raydiff.run.background`)
+   from what the loop read from the device. Once the first iteration is done, Ctrl-C or SIGTERM stops it after
    the current iteration (a second Ctrl-C aborts at once); before that, Ctrl-C says ``interrupted`` and
    takes back the folder it made.
 3. **finish**: history, parameters, fitted scene, settings, checkpoint, animation, plots and report
@@ -42,6 +43,7 @@ from raydiff.optim.converge import check_due, converged, scales
 from raydiff.optim.fit import CHECKPOINT_ARRAYS, CheckpointMismatch
 from raydiff.optim.loss import LOSSES
 from raydiff.run import budget, plots
+from raydiff.run.background import BackgroundWriter
 from raydiff.run.folder import CHECKPOINT, SETTINGS, RunFolder
 from raydiff.scene.parameters import elements, kind_for, parse_path, resolve_all, scene_size, type_name
 
@@ -364,18 +366,21 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
     progress = _progress(quiet)
     view_names = [camera.name for camera in scene.cameras]
 
+    writer = BackgroundWriter(nice=5)  # the device is read here; the files are written while the fit goes on
+    writer.submit(plots.warm_up)  # the plots at the end need matplotlib: imported while the fit runs
+
     def started(state: dict) -> None:
         if resume is None:  # a resumed fit's folder has its checkpoint already
-            folder.write_checkpoint(state, meta)
+            writer.submit(folder.write_checkpoint, state, meta)
 
     def callback(it: raydiff.Iteration) -> None:
         stopper.started = True
         stopping = stopper.signal is not None  # read once: a signal that comes during this callback stops the next
         last = it.last or stopping
         if frame_every > 0 and (it.index % frame_every == 0 or last):
-            folder.write_frame(it.index, it.images(), refs, it.loss, view_names=view_names)
+            writer.submit(folder.write_frame, it.index, it.images(), refs, it.loss, view_names=view_names)
         if last or (checkpoint_every > 0 and (it.index + 1) % checkpoint_every == 0):
-            folder.write_checkpoint(it.checkpoint(), meta)
+            writer.submit(folder.write_checkpoint, it.checkpoint(), meta)
         if it.index % read_every == 0 or last:
             rollbacks.update(it.guard())
             progress.update(task, completed=it.index + 1, loss=f"{it.loss:.4g}")
@@ -385,10 +390,11 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
             it.stop()
 
     try:
-        with progress:
-            done = int(resume["iteration"]) if resume is not None else 0
-            task = progress.add_task("fit", total=n, completed=done, loss="-")
-            result = raydiff.fit(scene, refs, settings, callback=callback, resume=resume, started=started)
+        with writer:  # every file is written (or its error raised) before the fit's folder is read or given up
+            with progress:
+                done = int(resume["iteration"]) if resume is not None else 0
+                task = progress.add_task("fit", total=n, completed=done, loss="-")
+                result = raydiff.fit(scene, refs, settings, callback=callback, resume=resume, started=started)
     except CheckpointMismatch as err:
         raise CheckpointError(folder.file(CHECKPOINT), str(err)) from None
     rollbacks.summary()

@@ -365,3 +365,32 @@ def test_build_200k_triangles():
     np.testing.assert_array_equal(np.sort(bvh.order), np.arange(200_000))
     leaves = np.flatnonzero(bvh.count > 0)
     assert bvh.count.sum() == 200_000 and np.all(np.diff(bvh.first[leaves]) == bvh.count[leaves][:-1])
+
+
+def test_the_surface_area_heuristic_cuts_at_the_gap():
+    # 16 small triangles near x = 0 and 112 near x = 10: a split by counts (the median) would cut the big
+    # cluster in two; the surface-area heuristic separates the clusters at the root.
+    rng = np.random.default_rng(11)
+    near = random_soup(rng, 16, size=0.01) * 0.5
+    far = random_soup(rng, 112, size=0.01) * 0.5 + (10.0, 0.0, 0.0)
+    triangles = np.concatenate([far, near])
+    bvh = build_bvh(triangles, leaf_size=4)
+    check_bvh(bvh, triangles, 4)
+    left, right = 1, bvh.skip[1]
+    boxes = sorted([(bvh.lower[left], bvh.upper[left]), (bvh.lower[right], bvh.upper[right])], key=lambda b: b[0][0])
+    assert boxes[0][1][0] < 1.0 and boxes[1][0][0] > 9.0  # each child holds one cluster only
+
+
+def test_a_mesh_surface_builds_a_shallow_tree():
+    # A closed surface (the cube subdivided): leaves are full and the depth is near log2(T / leaf_size).
+    vertices, faces = read_obj_inline(CUBE)
+    rng = np.random.default_rng(2)
+    triangles = np.concatenate([vertices[faces] * s + rng.normal(scale=2.0, size=3) for s in rng.uniform(0.1, 1, 500)])
+    bvh = build_bvh(triangles)
+    check_bvh(bvh, triangles, 4)
+    depth = np.zeros(bvh.num_nodes, dtype=int)
+    for i in range(bvh.num_nodes):
+        if bvh.count[i] == 0:
+            depth[i + 1] = depth[bvh.skip[i + 1]] = depth[i] + 1
+    assert depth.max() <= 2 * math.log2(len(triangles) / 4) + 2
+    assert bvh.count[bvh.count > 0].mean() > 2.5

@@ -206,3 +206,102 @@ def test_random_polygons_triangulate_to_their_fans(tmp_path_factory, polygons):
     vertices, faces = read_obj(path)
     assert faces.tolist() == expected
     assert vertices.shape == (8, 3)
+
+
+# --------------------------------------------------------------------------------------------------------
+# The fast reader agrees with the line-by-line one, or leaves the file to it
+# --------------------------------------------------------------------------------------------------------
+
+
+def both_readers(data: bytes):
+    """(fast answer or None, line-by-line answer or the SceneError's message)."""
+    from raydiff.scene import obj
+
+    fast = obj._read_fast(data)
+    try:
+        slow = obj._read_lines("m.obj", obj._decode("m.obj", data))
+    except SceneError as err:
+        slow = err.message
+    return fast, slow
+
+
+def test_the_fast_reader_takes_the_common_forms():
+    text = "# made by hand, \u00e9t\u00e9 2026\r\nv 0 0 0\r\nv 1 0 0 1.0\r\n\tv 0 1 0\r\nvn 0 0 1\r\nf 1//1 2//1 3//1 # a face\r\n" \
+           "v 1 1 0\r\nf -4 -3 -1 -2\r\n"
+    fast, slow = both_readers(text.encode())
+    assert fast is not None
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+    assert fast[1].dtype == np.int64 and fast[0].dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["v 0 0 0\nv 1_0 0 0\nv 0 1 0\nf 1 2 3\n",
+     "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 \\\n3\n", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 +3\n",
+     "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\x0c\n", "v 0 0 0\nv 1 0 0\nv 0 1 0\u00a0\nf 1 2 3\n"],
+    ids=["underscore", "continued", "plus", "form-feed", "no-break-space"],
+)
+def test_what_the_fast_reader_leaves_is_read_the_same(tmp_path, text):
+    from raydiff.scene import obj
+
+    assert obj._read_fast(text.encode()) is None
+    path = write(tmp_path, text)
+    vertices, faces = read_obj(path)
+    expected = obj._read_lines(path, text)
+    np.testing.assert_array_equal(vertices, expected[0])
+    np.testing.assert_array_equal(faces, expected[1])
+
+
+word = st.text(alphabet="0123456789+-.eE/", min_size=1, max_size=5)
+line = st.tuples(st.sampled_from(["v", "f", "vt", "#", "", "v", "f"]), st.lists(word, max_size=5),
+                 st.sampled_from([" ", "\t", "  "]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(line, max_size=12), ending=st.sampled_from(["\n", "\r\n", "\r"]))
+def test_the_fast_reader_never_disagrees_with_the_line_by_line_one(lines, ending):
+    text = ending.join(key + sep + sep.join(words) for key, words, sep in lines) + ending
+    text = "v 0 0 0\nv 1 0 0\nv 0 1 0\n" + text
+    fast, slow = both_readers(text.encode())
+    if fast is not None:  # else the line-by-line reader decides, which the tests above check
+        assert not isinstance(slow, str), f"the fast reader accepted what the careful one refuses: {slow}"
+        np.testing.assert_array_equal(fast[0], slow[0])
+        np.testing.assert_array_equal(fast[1], slow[1])
+
+
+def test_a_polygon_mesh_is_read_fast(tmp_path):
+    # Quads and pentagons, the common forms: the fast reader fans them as the line-by-line reader does.
+    rng = np.random.default_rng(0)
+    points = rng.normal(size=(50, 3))
+    lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in points]
+    for k in rng.integers(3, 7, size=40):
+        corners = rng.choice(50, size=k, replace=False) + 1
+        lines.append("f " + " ".join(f"{c}/{c}/{c}" for c in corners))
+    data = ("\n".join(lines) + "\n").encode()
+    fast, slow = both_readers(data)
+    assert fast is not None
+    np.testing.assert_array_equal(fast[0], slow[0])
+    np.testing.assert_array_equal(fast[1], slow[1])
+
+
+@pytest.mark.parametrize(("alphabet", "read"), [("01+-.eE5", float), ("012-", int)], ids=["float", "int"])
+def test_numpy_reads_a_word_as_python_does_or_tells(alphabet, read):
+    # _parse's contract: for words of these characters, numpy's count equals the number of words exactly
+    # when every word is one Python number, and then the values are Python's (a lone '-' reads as 0 in
+    # numpy: the fast reader refuses index 0, so that case is left to the line-by-line reader as well).
+    from raydiff.scene import obj
+
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        words = ["".join(rng.choice(list(alphabet), size=rng.integers(1, 6))) for _ in range(rng.integers(1, 4))]
+        got = obj._parse(" ".join(words).encode(), np.float64 if read is float else np.int64)
+        try:
+            expected = [read(w) for w in words]
+        except ValueError:
+            expected = None
+        taken = got is not None and len(got) == len(words) and (read is float or 0 not in got)
+        if expected is not None and (read is float or 0 not in expected):
+            assert taken and list(got) == expected, words
+        else:
+            assert not taken, words

@@ -87,6 +87,13 @@ def _vec_field(data: np.ndarray, dtype=ti.f32) -> ti.Field:
     return f
 
 
+def _joined(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
+    """The arrays concatenated (the one array itself when there is one: no copy of a large mesh)."""
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.zeros(empty_shape)
+
+
 def _scalar_field(data, dtype) -> ti.Field:
     data = np.asarray(data)
     n = max(len(data), 1)
@@ -186,33 +193,35 @@ class DeviceScene:
         world, local, tri_material, tri_mesh = [], [], [], []
         self.mesh_pose = []
         for m_index, mesh in enumerate(mesh_objects):
-            w, loc = placed_triangles(mesh)
+            w, loc = placed_triangles(mesh, local=self.moving_meshes)  # object space only where it moves
             world.append(w)
             local.append(loc)
-            tri_material += [material_record(lay, mesh)] * len(w)
-            tri_mesh += [m_index] * len(w)
+            tri_material.append(np.full(len(w), material_record(lay, mesh), dtype=np.int32))
+            tri_mesh.append(np.full(len(w), m_index, dtype=np.int32))
             self.mesh_pose.append(_consecutive(lay, "objects", mesh.name, POSE_FIELDS, (3, 3, 1, 3)))
-        triangles = np.concatenate(world) if world else np.zeros((0, 3, 3))
-        local_triangles = np.concatenate(local) if local else np.zeros((0, 3, 3))
+        triangles = _joined(world, (0, 3, 3))
+        del world
         if len(triangles) >= MAX_PRIMITIVES:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} triangles are supported")
         bvh = meshes.build_bvh(triangles)
-        triangles, local_triangles = triangles[bvh.order], local_triangles[bvh.order]
-        tri_material = np.array(tri_material, dtype=np.int32)[bvh.order]
-        tri_mesh = np.array(tri_mesh, dtype=np.int32)[bvh.order]
+        triangles = np.take(triangles, bvh.order, axis=0)  # the one copy, in the order the leaves hold them
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
-        v0 = triangles[:, 0] if len(triangles) else np.zeros((0, 3))
-        e1 = triangles[:, 1] - v0 if len(triangles) else np.zeros((0, 3))
-        e2 = triangles[:, 2] - v0 if len(triangles) else np.zeros((0, 3))
+        self.tri_v0 = _vec_field(triangles[:, 0])
+        e1 = triangles[:, 1] - triangles[:, 0]
+        e2 = triangles[:, 2] - triangles[:, 0]
+        del triangles  # (a million triangles: 72 MB)
+        self.tri_e1, self.tri_e2 = _vec_field(e1), _vec_field(e2)
         normal = np.cross(e1, e2)
+        del e1, e2
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-30)
-        self.tri_v0, self.tri_e1, self.tri_e2 = _vec_field(v0), _vec_field(e1), _vec_field(e2)
         self.tri_normal = _vec_field(normal)
-        self.tri_material = _scalar_field(tri_material, ti.i32)
-        self.tri_mesh = _scalar_field(tri_mesh, ti.i32)
+        del normal
+        self.tri_material = _scalar_field(_joined(tri_material, (0,))[bvh.order], ti.i32)
+        self.tri_mesh = _scalar_field(_joined(tri_mesh, (0,))[bvh.order], ti.i32)
         self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32)
         if self.moving_meshes:  # object-space corners, placed by a kernel before every render
+            local_triangles = np.take(_joined(local, (0, 3, 3)), bvh.order, axis=0)
             self.tri_local = [_vec_field(local_triangles[:, j]) for j in range(3)]
         self.node_lower = _vec_field(bvh.lower)
         self.node_upper = _vec_field(bvh.upper)

@@ -33,6 +33,7 @@ from ..io.outputs import frame_name, write_history_csv, write_json, write_params
 from ..scene.description import dump_scene
 from ..scene.model import Scene
 from . import animation, frames, plots, report
+from .background import BackgroundWriter
 
 if TYPE_CHECKING:  # run/ never imports Taichi: the result is only annotated here
     from ..optim.fit import FitResult
@@ -158,17 +159,19 @@ class RunFolder:
 
         truth_values = plots.truth_values(truth, list(result.values)) if truth is not None else {}
         images = {}
-        if len(result.history):
-            plots.plot_loss(result.columns, result.history, wrote("loss.png"))
-            plots.plot_parameters(result.columns, result.history, wrote("parameters.png"), truth=truth_values or None)
-            images = {"loss": self.file("loss.png"), "parameters": self.file("parameters.png")}
         frame_paths = self.frame_paths()
+        movies = (["animation.gif"] + (["animation.mp4"] if animation.ffmpeg_available() else [])) if frame_paths else []
+        with BackgroundWriter() as animations:  # the animations are encoded while the plots are drawn
+            for name, write in zip(movies, (animation.write_gif, animation.write_mp4)):
+                animations.submit(write, frame_paths, self.file(name), fps=fps, every=animation_every)
+            if len(result.history):
+                plots.plot_loss(result.columns, result.history, wrote("loss.png"))
+                plots.plot_parameters(result.columns, result.history, wrote("parameters.png"), truth=truth_values or None)
+                images = {"loss": self.file("loss.png"), "parameters": self.file("parameters.png")}
+        written += movies
         if frame_paths:
             images["final frame"] = frame_paths[-1]
-            animation.write_gif(frame_paths, wrote("animation.gif"), fps=fps, every=animation_every)
             images["animation"] = self.file("animation.gif")
-            if animation.ffmpeg_available():
-                animation.write_mp4(frame_paths, wrote("animation.mp4"), fps=fps, every=animation_every)
 
         parameters = [
             {

@@ -86,6 +86,17 @@ def _plain_text(text: str) -> str:
     return str(text).replace("$", r"\$")
 
 
+def warm_up() -> None:
+    """Import what the plots need (matplotlib takes about a second), so that the first plot does not wait.
+
+    A fit's command calls it in its background writer while the fit runs (:mod:`raydiff.run.background`).
+    """
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    import matplotlib.lines  # noqa: F401
+    import matplotlib.ticker  # noqa: F401
+
+
 def _figure(width_in: float, height_in: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -67,7 +67,7 @@ from .limits import (
     float32_problem,
     length_problem,
 )
-from .placement import nondegenerate
+from .placement import has_area
 _REQUIRED = object()
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
@@ -820,7 +820,7 @@ def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
     m.doc.check(reach <= MAX_LENGTH, _join(m.key, "file"),
                 f"mesh file '{written}', scaled and placed, reaches coordinates of magnitude {reach:g}, beyond the "
                 f"{MAX_LENGTH:g} a coordinate may have (squared distances must stay finite in float32)")
-    m.doc.check(bool(nondegenerate(vertices[faces]).any()), _join(m.key, "file"),
+    m.doc.check(has_area(vertices, faces), _join(m.key, "file"),
                 f"no face of mesh file '{written}' has an area ({len(faces)} face{'s' if len(faces) != 1 else ''}, "
                 "each with repeated or collinear vertices); expected a surface")
     return mesh

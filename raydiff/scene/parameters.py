@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import Location, SceneError
 from .model import FreeParameter, Scene, material_type
 from .limits import MAX_ALPHA, MIN_ALPHA
-from .placement import mesh_triangles
+from .placement import mesh_bounds
 
 GROUPS = ("cameras", "objects", "lights")
 
@@ -287,9 +287,9 @@ def scene_size(scene: Scene) -> float:
             o, e1, e2 = (np.array(v) for v in (obj.origin, obj.edge1, obj.edge2))
             pts += [o, o + e1, o + e2, o + e1 + e2]
         elif obj.type == "mesh":
-            tris = mesh_triangles(obj)
-            if len(tris):
-                pts += [tris.reshape(-1, 3).min(0), tris.reshape(-1, 3).max(0)]
+            bounds = mesh_bounds(obj)
+            if bounds is not None:
+                pts += list(bounds)
     pts = np.array(pts)
     return float(max(np.linalg.norm(pts.max(0) - pts.min(0)), 1e-3))
 

@@ -8,10 +8,15 @@ is free (:mod:`raydiff.kernels.surface`).
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 
 from .model import Mesh, Rotation, Vec3
+
+#: The placed bounds of each mesh, computed once per Mesh (a Mesh is frozen, and its arrays are not changed
+#: after it is made): a scene's size is asked for by the loader, the parameters, the fit and the device.
+_BOUNDS: "weakref.WeakKeyDictionary[Mesh, tuple[np.ndarray, np.ndarray] | None]" = weakref.WeakKeyDictionary()
 
 #: A triangle is dropped as degenerate when twice its area is at most this times its longest edge squared.
 _DEGENERATE_TOLERANCE = 1e-12
@@ -94,9 +99,20 @@ def nondegenerate(triangles: np.ndarray) -> np.ndarray:
     edge2 = triangles[:, 2] - triangles[:, 0]
     edge3 = triangles[:, 2] - triangles[:, 1]
     with np.errstate(all="ignore"):
-        twice_area = np.linalg.norm(np.cross(edge1, edge2), axis=1)
-        longest_sq = np.max([np.einsum("ij,ij->i", e, e) for e in (edge1, edge2, edge3)], axis=0)
-        return twice_area > _DEGENERATE_TOLERANCE * longest_sq
+        x1, y1, z1 = edge1.T
+        x2, y2, z2 = edge2.T
+        twice_area_sq = (y1 * z2 - z1 * y2) ** 2 + (z1 * x2 - x1 * z2) ** 2 + (x1 * y2 - y1 * x2) ** 2
+        longest_sq = np.maximum(np.maximum(np.einsum("ij,ij->i", edge1, edge1), np.einsum("ij,ij->i", edge2, edge2)),
+                                np.einsum("ij,ij->i", edge3, edge3))
+        return np.sqrt(twice_area_sq) > _DEGENERATE_TOLERANCE * longest_sq
+
+
+def has_area(vertices: np.ndarray, faces: np.ndarray) -> bool:
+    """Whether some face of a mesh has an area (:func:`nondegenerate`), looking at a block of faces at a
+    time: a surface shows in its first block, and a million triangles are not placed to find that out."""
+    block = 1 << 16
+    return any(bool(nondegenerate(np.take(vertices, faces[i:i + block], axis=0)).any())
+               for i in range(0, len(faces), block))
 
 
 def mesh_triangles(mesh: Mesh) -> np.ndarray:
@@ -120,11 +136,18 @@ def mesh_triangles(mesh: Mesh) -> np.ndarray:
     ValueError
         If the arrays have the wrong shape or a face indexes a vertex that does not exist.
     """
-    return placed_triangles(mesh)[0]
+    return placed_triangles(mesh, local=False)[0]
 
 
-def placed_triangles(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
+def placed_triangles(mesh: Mesh, local: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The kept triangles of :func:`mesh_triangles` in world space and the same triangles in object space.
+
+    Parameters
+    ----------
+    mesh : Mesh
+    local : bool, optional
+        Whether the object-space triangles are wanted; if not, ``local`` is (0, 3, 3) (a large mesh's
+        copy saved).
 
     Raises
     ------
@@ -153,6 +176,31 @@ def placed_triangles(mesh: Mesh) -> tuple[np.ndarray, np.ndarray]:
     except ValueError as err:
         raise ValueError(f"mesh {mesh.name!r}: {err}") from None
     world = vertices @ matrix[:3, :3].T + matrix[:3, 3]
-    triangles = world[faces]  # (F, 3, 3)
+    triangles = np.take(world, faces, axis=0)  # (F, 3, 3); take is faster than world[faces]
     keep = nondegenerate(triangles)
-    return np.ascontiguousarray(triangles[keep]), np.ascontiguousarray(vertices[faces][keep])
+    if keep.all():  # the usual case: no copy
+        return triangles, (np.take(vertices, faces, axis=0) if local else np.zeros((0, 3, 3)))
+    local_triangles = np.take(vertices, faces, axis=0)[keep] if local else np.zeros((0, 3, 3))
+    return np.ascontiguousarray(triangles[keep]), local_triangles
+
+
+def mesh_bounds(mesh: Mesh) -> tuple[np.ndarray, np.ndarray] | None:
+    """The box around the mesh's kept world-space triangles (:func:`mesh_triangles`), or None if none is kept.
+
+    Placing a million triangles takes a fraction of a second, and a scene's size is wanted several times
+    while a fit starts, so the answer is remembered for as long as the Mesh lives.
+
+    Returns
+    -------
+    tuple of numpy.ndarray or None
+        ``(lower, upper)``, each (3,) float64.
+
+    Raises
+    ------
+    ValueError
+        As :func:`mesh_triangles`.
+    """
+    if mesh not in _BOUNDS:
+        triangles = mesh_triangles(mesh).reshape(-1, 3)
+        _BOUNDS[mesh] = (triangles.min(axis=0), triangles.max(axis=0)) if len(triangles) else None
+    return _BOUNDS[mesh]
