@@ -143,7 +143,8 @@ class FitSettings:
         ``2 * window`` on.
     optimizer : {"auto", "adam", "lm"}
         ``"lm"``: Levenberg-Marquardt on the image residuals (:mod:`raydiff.optim.levenberg`; the L2 loss
-        only; ``lr``, ``lr_decay`` and ``beta2`` do not apply). ``"adam"``: Adam on the gradient
+        only; ``lr``, ``lr_decay``, ``beta2``, ``decorrelate`` and ``boundary`` do not apply: its Jacobian's
+        differences of renders see moving edges in any case, on samples of their own). ``"adam"``: Adam on the gradient
         (:mod:`raydiff.optim.adam`). ``"auto"`` (the default): ``"lm"`` when at most
         :data:`raydiff.optim.levenberg.MAX_FREE` scalars are free and the loss is ``"mse"``, Adam
         otherwise (:func:`optimizer_of`).

@@ -58,7 +58,8 @@ the loss, under 1% of the loss, was measured and dropped: a ball seen only throu
 little of the loss even 2.6% off, and settled there): from then on iteration ``c``
 moves ``1 / (c + 1)`` of the way to its Gauss-Newton target ``θ + δ`` without trials, so the values are
 the running mean of the targets and their noise falls as ``1 / sqrt(c)`` (Adam's decaying rates do the
-same, more slowly). The returned values are the last iterate, not the lowest noisy loss seen.
+same, more slowly). A target that is not small (a badly conditioned estimate once sent a mesh's rotation
+85 degrees away) ends the settling: that iteration searches with trials again. The returned values are the last iterate, not the lowest noisy loss seen.
 
 **Constraints and the guard.** A step has no part along a free unit vector's own direction (its length
 is no degree of freedom: :func:`tangent`) and is projected as Adam's is (onto every bound, unit directions
@@ -315,9 +316,7 @@ class LevenbergMarquardt:
         trial_seed = derive_seed(seed, TRIAL_STREAM)
         self._restore()
         a, g = tangent(m[:, : self.n], m[:, self.n], m[:, self.n + 1], self.unit_starts)
-        if self.settled:
-            self._settle(a, g, iteration)
-        else:
+        if not (self.settled and self._settle(a, g, iteration)):
             before = self._trial_loss(trial_seed)
             if not (np.isfinite(m).all() and math.isfinite(before)):
                 self._rollback(iteration)
@@ -387,20 +386,25 @@ class LevenbergMarquardt:
         """Whether every component of the step is under :data:`SETTLE_STEP` of its parameter's scale."""
         return bool(np.max(np.abs(delta) * STEP / self.steps) < SETTLE_STEP)
 
-    def _settle(self, a: np.ndarray, g: np.ndarray, iteration: int) -> None:
+    def _settle(self, a: np.ndarray, g: np.ndarray, iteration: int) -> bool:
         """At the noise floor: move ``1 / (c + 1)`` of the way to this iteration's Gauss-Newton target
         (``c`` iterations settling so far), so that the values become the running mean of the targets,
-        whose noise falls as ``1 / sqrt(c)``; no trials (they cannot tell noise from progress here)."""
+        whose noise falls as ``1 / sqrt(c)``; no trials (they cannot tell noise from progress here).
+
+        A target that is not small (:data:`SETTLE_STEP`; a badly conditioned or unlucky estimate, or a
+        fit that has to travel again) is not averaged in: the fit stops settling and this iteration
+        searches with trials instead (returns False)."""
         delta = solve(a, g, min(self.damping, self.initial_damping)) if np.isfinite(a).all() and np.isfinite(g).all() else None
-        if delta is None:
-            self._rollback(iteration)
-            return
+        if delta is None or not self._small(delta):
+            self.settled = 0
+            return False
         self.settled += 1
         self.delta.from_numpy((delta / self.settled).astype(np.float32))
         self._apply()
         self._accept()
         self.state[self.STEPS] += 1
         self.state[self.BEST_ITERATION] = iteration
+        return True
 
     def _rollback(self, iteration: int) -> None:
         """A non-finite sum or loss: keep the values, damp harder."""
