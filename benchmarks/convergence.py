@@ -1,6 +1,6 @@
 """How many iterations, and seconds, the default fit needs to reach 0.5% on every example scene.
 
-    python benchmarks/convergence.py [--arch cpu] [--scenes three_spheres,two_lights,...] [--methods before,after]
+    python benchmarks/convergence.py [--arch cpu] [--scenes three_spheres,two_lights,...] [--methods before,after,lm]
 
 For each scene (scenes/<name>.yaml, its truth scenes/truth/<name>.yaml and its references in assets/, made
 by examples/make_references.py) and each method, runs the fit and reads its history row by row. **0.5%**
@@ -22,8 +22,13 @@ the error of the returned values (the best iterate: the lowest loss seen) and of
 
 Methods: ``before`` is the default fit of raydiff before issue 10 (Adam with beta2 0.999, constant learning
 rates, the field of view's default rate 0.5 degree, 200 iterations, no stop criterion:
-``FitSettings(iterations=200, lr_decay=1.0, beta2=0.999, tol=0)``); ``after`` is today's default ``FitSettings()`` (beta2 0.9, rates decaying by 0.98 an iteration,
-the stop criterion with tol 0.001, at most 200 iterations).
+``FitSettings(iterations=200, lr_decay=1.0, beta2=0.999, tol=0)``); ``after`` is issue 10's defaults with
+Adam, ``FitSettings(optimizer="adam")`` (beta2 0.9, rates decaying by 0.98 an iteration, the stop
+criterion with tol 0.001, at most 200 iterations); ``lm`` is today's default ``FitSettings()``, which
+for these scenes (at most 12 free scalars) is Levenberg-Marquardt (:mod:`raydiff.optim.levenberg`) with
+the same stop criterion and cap.
+
+    python benchmarks/convergence.py --methods after,lm   # both, scene by scene, under the same load
 """
 
 from __future__ import annotations
@@ -82,11 +87,13 @@ def method_settings(method: str) -> raydiff.FitSettings:
     if method == "before":
         return raydiff.FitSettings(iterations=200, lr_decay=1.0, beta2=0.999, tol=0.0)
     if method == "after":
+        return raydiff.FitSettings(optimizer="adam")
+    if method == "lm":
         return raydiff.FitSettings()
-    raise SystemExit(f"unknown method {method!r}: before, after")
+    raise SystemExit(f"unknown method {method!r}: before, after, lm")
 
 
-METHOD_NAMES = {"before": "before: Adam, v1 rates, 200 it.", "after": "after: defaults"}
+METHOD_NAMES = {"before": "before: Adam, v1 rates, 200 it.", "after": "after: Adam, issue 10", "lm": "lm: defaults"}
 
 
 #: The default learning rates that changed with issue 10, as they were (``before`` fits with them).
@@ -126,7 +133,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="cpu")
     parser.add_argument("--scenes", default=",".join(SCENES))
-    parser.add_argument("--methods", default="before,after")
+    parser.add_argument("--methods", default="before,after,lm")
     args = parser.parse_args()
     backend = raydiff.init(args.arch)
     print(f"backend: {backend.describe()}; goal: every free parameter within {100 * GOAL:g}% (benchmarks/convergence.py)")

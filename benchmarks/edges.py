@@ -44,7 +44,7 @@ def load(name: str):
 
 
 def iteration_ms(scene, refs, boundary: bool) -> float:
-    fitter = Fitter(scene, refs, FitSettings(iterations=40, boundary=boundary))
+    fitter = Fitter(scene, refs, FitSettings(iterations=40, boundary=boundary, optimizer="adam"))
     return median_ms(fitter.step, 30, warmup=3)
 
 
@@ -60,7 +60,7 @@ def fits(name: str) -> None:
     scene, true_scene, refs = load(name)
     size = scene_size(true_scene)
     for boundary in (True, False):
-        settings = FitSettings(boundary=boundary)
+        settings = FitSettings(boundary=boundary, optimizer="adam")  # the boundary terms are the gradient's
         result = raydiff.fit(scene, refs, settings)
         truth = truth_values(true_scene, list(result.values))
         start = errors(result.start, truth, size)

@@ -26,7 +26,7 @@ def measure(arch: str, width: int, height: int, spp: int, iterations: int) -> fl
 
     raydiff.init(arch)
     start, reference = sphere_over_floor(width, height, spp)
-    fitter = Fitter(start, reference, FitSettings(iterations=iterations + 5))
+    fitter = Fitter(start, reference, FitSettings(iterations=iterations + 5, optimizer="adam"))  # the gradient iteration
     return median_ms(fitter.step, iterations, warmup=3)
 
 

@@ -40,7 +40,7 @@ from raydiff.io.claim import LOCK, Claim, FolderBusy, claim, holder, other_entri
 from raydiff.io.images import SPACES
 from raydiff.io.outputs import check_output_dir, default_output_dir
 from raydiff.optim.converge import check_due, converged, scales
-from raydiff.optim.fit import CHECKPOINT_ARRAYS, CheckpointMismatch
+from raydiff.optim.fit import CHECKPOINT_ARRAYS, OPTIMIZERS, CheckpointMismatch, optimizer_of
 from raydiff.optim.loss import LOSSES
 from raydiff.run import budget, plots
 from raydiff.run.background import BackgroundWriter
@@ -55,12 +55,14 @@ EXIT_SIGNAL = {signal.SIGINT: 130, signal.SIGTERM: 143}
 Loss = choices("Loss", LOSSES, "The image losses ``--loss`` accepts.")
 #: How a reference's pixel values may be encoded (``--reference-space``): :data:`raydiff.io.images.SPACES`
 #: but None, which is the option left out.
+#: The optimisers ``--optimizer`` accepts: :data:`raydiff.optim.fit.OPTIMIZERS`.
+Optimizer = choices("Optimizer", OPTIMIZERS, "The optimisers ``--optimizer`` accepts.")
 Space = choices("Space", [space for space in SPACES if space is not None], "How a reference's pixel values are encoded.")
 
 
 # FitSettings names its fields in its messages; the user typed options.
 _OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp", "seed": "--seed",
-                    "tol": "--tol"}
+                    "tol": "--tol", "optimizer": "--optimizer"}
 
 
 # =================================================================================================
@@ -76,6 +78,13 @@ def _settings(**fields) -> raydiff.FitSettings:
         message = str(err)
         field, _, rest = message.partition(" ")
         fail(f"{_OPTION_OF_FIELD[field]} {rest}" if field in _OPTION_OF_FIELD and rest else message)
+
+
+def jacobian_columns(scene, settings) -> int:
+    """The free scalars of a fit of ``scene`` that runs Levenberg-Marquardt (its Jacobian's columns, for
+    the memory check); 0 for one that runs Adam."""
+    free = sum(r.kind.size for r in resolve_all(scene))
+    return free if optimizer_of(settings, free) == "lm" else 0
 
 
 def _require_optimize(scene) -> None:
@@ -162,6 +171,7 @@ _KEPT_ON_RESUME = {
     "--lr-decay": ("lr_decay", lambda s, m: s.lr_decay, float),
     "--spp": ("spp", lambda s, m: s.spp, int),
     "--loss": ("loss", lambda s, m: s.loss, lambda v: v.value),
+    "--optimizer": ("optimizer", lambda s, m: s.optimizer, lambda v: v.value),
     "--seed": ("seed", lambda s, m: s.seed, int),
     "--frame-every": ("frame_every", lambda s, m: m["frame_every"], int),
     "--reference-space": ("reference_space", lambda s, m: m["reference_space"], lambda v: v.value),
@@ -324,9 +334,10 @@ class _Rollbacks:
         self.seen, self.last = guard["halvings"], guard["last_rollback"]
         if not self.told:
             self.told, new = True, new - 1
+            done = ("kept the parameters and damped the steps harder" if "damping" in guard else  # Levenberg-Marquardt
+                    f"rolled back to the best parameters (iteration {guard['best_iteration']}) and halved the learning rates")
             self.console.print(
-                f"iteration {guard['last_rollback']}: the loss or a gradient was not finite; rolled back to the "
-                f"best parameters (iteration {guard['best_iteration']}) and halved the learning rates"
+                f"iteration {guard['last_rollback']}: the loss or a gradient was not finite; {done}"
                 " (any further rollbacks are counted at the end)",
                 style="yellow",
             )
@@ -362,7 +373,8 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
     into ``folder`` (a new fit's first before its first iteration); returns the result."""
     n = settings.iterations
     read_every = max(1, n // 100)  # reading the loss waits for the device
-    rollbacks = _Rollbacks(console, int(np.asarray(resume["adam_state"])[1]) if resume is not None else 0)
+    state = None if resume is None else resume.get("adam_state", resume.get("lm_state"))
+    rollbacks = _Rollbacks(console, int(np.asarray(state)[1]) if state is not None else 0)
     progress = _progress(quiet)
     view_names = [camera.name for camera in scene.cameras]
 
@@ -474,6 +486,7 @@ def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, tru
             "iterations": result.iterations,
             "stopped_early": result.stopped,
             "ended": result.ended,
+            "optimizer": result.optimizer,
             "seconds": result.seconds,
             "final_loss": result.final_loss if math.isfinite(result.final_loss) else None,
             "best_loss": result.best_loss if math.isfinite(result.best_loss) else None,
@@ -511,6 +524,10 @@ def fit(
     spp: Annotated[Optional[int], typer.Option(metavar="N", help="Samples per pixel while fitting.",
                                                show_default="the scene's film.spp")] = None,
     loss: Annotated[Loss, typer.Option(help="Image loss.")] = Loss(raydiff.FitSettings().loss),
+    optimizer: Annotated[Optimizer, typer.Option(
+        help="lm: Levenberg-Marquardt on the image residuals (mse only; --lr and --lr-decay do not apply); adam: "
+             "Adam on the gradient; auto: lm for at most 32 free scalars with --loss mse, else adam.")] = Optimizer(
+        raydiff.FitSettings().optimizer),
     arch: Annotated[Arch, typer.Option(help=ARCH_HELP)] = Arch.auto,
     out: Annotated[Optional[str], typer.Option(
         "--out", "-o", metavar="DIR", help="Output folder, new or empty; the default is named after the scene and the time.",
@@ -552,7 +569,7 @@ def fit(
     with reported_errors():
         # --- 1. check -------------------------------------------------------------------------------------
         settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value,
-                             decorrelate=not correlated, boundary=not no_boundary, tol=tol)
+                             decorrelate=not correlated, boundary=not no_boundary, tol=tol, optimizer=optimizer.value)
         if not math.isfinite(fps):  # Typer's lower bound lets nan and inf through; the animation would fail at the end
             fail(f"--fps must be a finite number of frames per second (at least 0.1), got {fps}")
         start_scene = raydiff.load_scene(scene)
@@ -560,7 +577,7 @@ def fit(
         space = reference_space.value if reference_space is not None else None
         state = None
         if resume is not None:
-            given = {"out": out, "lr": lr, "lr_decay": lr_decay, "spp": spp, "loss": loss, "seed": seed,
+            given = {"out": out, "lr": lr, "lr_decay": lr_decay, "spp": spp, "loss": loss, "optimizer": optimizer, "seed": seed,
                      "frame_every": frame_every, "reference_space": reference_space, "correlated": correlated,
                      "no_boundary": no_boundary, "iterations": iterations, "tol": tol}
             state, meta, settings = _resume_state(ctx, resume, scene, references, given, start_scene)
@@ -573,7 +590,8 @@ def fit(
         if true_scene is not None:
             _check_truth(true_scene, start_scene)
         backend = raydiff.init(arch.value, deterministic=deterministic)
-        budget.check_fit(start_scene, settings, backend.name, frame_every, animation_every, checkpoint_every)
+        budget.check_fit(start_scene, settings, backend.name, frame_every, animation_every, checkpoint_every,
+                         jacobian=jacobian_columns(start_scene, settings))
         if resume is None:
             if out is not None:
                 check_output_dir(out, fit_files=(CHECKPOINT, SETTINGS))

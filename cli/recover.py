@@ -32,7 +32,7 @@ from raydiff.scene.limits import MAX_SEED
 from raydiff.scene.accuracy import errors as accuracy_errors
 from raydiff.scene.parameters import resolve_all, scene_size
 
-from .fit import _require_optimize, _settings
+from .fit import _require_optimize, _settings, jacobian_columns
 from .messages import ARCH_HELP, Arch, fail, reported_errors
 
 #: What a study writes into its folder besides the report's files.
@@ -147,7 +147,7 @@ def recover(
         backend = raydiff.init(arch.value)
         if studies.deterministic_for(backend.name):
             backend = raydiff.init(backend.name, deterministic=True)
-        budget.check_fit(truth, settings, backend.name)
+        budget.check_fit(truth, settings, backend.name, jacobian=jacobian_columns(truth, settings))
         if out is not None:
             check_output_dir(out)
         n_workers = workers if workers is not None else (None if ray is not None else studies.default_workers())

@@ -178,3 +178,43 @@ def test_auto_takes_a_working_backend():
     assert backend.skipped == order[: order.index(backend.name)]
     assert raydiff.backend.current() is backend
     assert backend.describe().startswith(backend.name)
+
+
+def _levenberg_sums(scene) -> tuple[np.ndarray, float, float]:
+    """On the current backend: Levenberg-Marquardt's first sums ``[A | g | θ]`` for ``scene`` against
+    0.8 x its own render, and the loss before and after a 3-iteration fit by it."""
+    from raydiff.io.images import Reference
+    from raydiff.optim.fit import FitSettings, Fitter
+
+    truth = raydiff.render(scene, spp=16, seed=SEED)
+    reference = Reference("<0.8 x render>", (0.8 * truth).astype(np.float32), low_dynamic_range=False)
+    fitter = Fitter(scene, reference, FitSettings(iterations=3, tol=0, optimizer="lm"))
+    lm = fitter.optimizer
+    lm.evaluate(SEED)
+    lm._keep()
+    lm._jacobian(0, SEED + 1)
+    lm._jacobian(1, SEED + 2)
+    lm._equations()
+    lm._restore()
+    sums = lm.normal.to_numpy()
+    while not fitter.done:
+        fitter.step()
+    history = fitter.history_array()
+    return sums, float(history[0, 1]), float(fitter.loss.read())
+
+
+@pytest.fixture(scope="module")
+def levenberg_cpu():
+    raydiff.init("cpu")
+    return _levenberg_sums(_scene())
+
+
+@pytest.mark.vulkan
+def test_vulkan_levenberg_marquardt_matches_cpu(levenberg_cpu, vulkan):
+    """Levenberg-Marquardt's kernels (the Jacobians' renders, the float64 sums) run on Vulkan and give
+    the CPU's sums; a short fit there lowers the loss."""
+    cpu_sums = levenberg_cpu[0]
+    vk_sums, first, last = _levenberg_sums(_scene())
+    rel = np.abs(vk_sums - cpu_sums) / (np.abs(cpu_sums).max(axis=1, keepdims=True) + 1e-30)
+    assert rel.max() < 1e-3, f"vulkan {vk_sums} vs cpu {cpu_sums} (max relative difference {rel.max():.2e})"
+    assert last < first

@@ -121,7 +121,7 @@ def test_ctrl_c_leaves_no_worker_behind(study):
     folder, _ = study
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, ".pp"), ROOT, os.environ.get("PYTHONPATH", "")]))
     process = subprocess.Popen(
-        [sys.executable, "-m", "raydiff_cli.main", "recover", str(folder / "scene.yaml"), "--trials", "50",
+        [sys.executable, "-m", "raydiff_cli.main", "recover", str(folder / "scene.yaml"), "--trials", "1000",
          "--iterations", "200", "--arch", "cpu", "--workers", "2", "--quiet", "--out", str(folder / "stopped")],
         env=env, stderr=subprocess.PIPE, start_new_session=True)
     try:

@@ -328,6 +328,21 @@ class Integrator:
             self._visibility(seed, b * self.batch, True)
         self._records = (seed, self.n_batches - 1)
 
+    def forward_samples(self, seed: int, samples: int) -> None:
+        """Render into ``image`` only the last ``samples`` of every pixel's ``spp`` samples of the seed
+        ``seed``, each weighted ``1 / spp`` as :meth:`forward` weighs it: ``image * spp / samples`` is
+        then an estimate of the pixel with fewer samples (what a finite difference on common samples
+        needs, at a fraction of a render's cost). Overwrites ``image``; the records no longer stand for a
+        batch of any seed (:meth:`backward` traces its own again)."""
+        samples = max(1, min(int(samples), self.spp))
+        self.image.fill(0.0)
+        seed = int(seed) & 0xFFFFFFFF
+        if self.place_meshes is not None:
+            self.place_meshes()
+        for first in range(self.spp - samples, self.spp, self.batch):
+            self._visibility(seed, first, True)
+        self._records = None
+
     def backward(self, seed: int) -> None:
         """Accumulate ``d loss / d pool`` into ``pool.grad`` from ``image.grad``, with the samples of
         ``seed``.

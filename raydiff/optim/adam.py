@@ -26,6 +26,34 @@ def not_finite(x: ti.f32) -> ti.i32:
     return ti.cast((ti.bit_cast(x, ti.i32) & _EXPONENT) == _EXPONENT, ti.i32)
 
 
+def unit_normaliser(pool, index, unit, n_unit: int):
+    """A ``ti.func`` that scales every free unit vector of ``pool`` back to length 1 (the constraint
+    every optimiser keeps after its step).
+
+    Parameters
+    ----------
+    pool : ti.field (f32)
+        The scene's pool.
+    index : ti.field (i32)
+        Pool index of every free component.
+    unit : ti.field (i32)
+        Positions (in ``index``) of the first component of each free unit vector.
+    n_unit : int
+        How many of ``unit``'s entries are used.
+    """
+
+    @ti.func
+    def normalise_units():
+        for j in range(n_unit):
+            i = unit[j]
+            a, b, c = index[i], index[i + 1], index[i + 2]
+            norm = ti.sqrt(pool[a] * pool[a] + pool[b] * pool[b] + pool[c] * pool[c])
+            if norm > 0.0:
+                pool[a], pool[b], pool[c] = pool[a] / norm, pool[b] / norm, pool[c] / norm
+
+    return normalise_units
+
+
 class Adam:
     """Adam (Kingma and Ba, 2015) with bias correction and projection onto bounds.
 
@@ -91,14 +119,7 @@ class Adam:
         unit, n_unit = self.unit, self.n_unit
         STEPS, HALVINGS, BEST_ITERATION, LAST_ROLLBACK = range(4)
 
-        @ti.func
-        def normalise_units():
-            for j in range(n_unit):
-                i = unit[j]
-                a, b, c = index[i], index[i + 1], index[i + 2]
-                norm = ti.sqrt(pool[a] * pool[a] + pool[b] * pool[b] + pool[c] * pool[c])
-                if norm > 0.0:
-                    pool[a], pool[b], pool[c] = pool[a] / norm, pool[b] / norm, pool[c] / norm
+        normalise_units = unit_normaliser(pool, index, unit, n_unit)
 
         @ti.kernel
         def step(iteration: ti.i32, lr_scale: ti.f32):
@@ -161,6 +182,23 @@ class Adam:
         best values so far, with no loss yet."""
         self._project()
 
+    def restart(self, lr, lower, upper) -> None:
+        """Start over (a new fit on the same fields): rates and bounds as the constructor takes them,
+        the moments, step count and guard zeroed, the current values projected and taken as the best."""
+        if self.n:
+            big = np.float32(3e38)
+            self.lr.from_numpy(np.asarray(lr, dtype=np.float32))
+            self.lower.from_numpy(np.clip(np.asarray(lower, dtype=np.float32), -big, big))
+            self.upper.from_numpy(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
+        self.load_state_arrays({
+            "adam_m": np.zeros(self.m.shape, dtype=np.float32),
+            "adam_v": np.zeros(self.v.shape, dtype=np.float32),
+            "adam_best": np.zeros(self.best.shape, dtype=np.float32),
+            "adam_best_loss": np.array(3e38, dtype=np.float32),
+            "adam_state": np.array([0, 0, -1, -1], dtype=np.int32),
+        })
+        self.project()
+
     def step(self, lr_scale: float = 1.0, iteration: int = 0) -> None:
         """One step from the gradients in ``pool.grad``; ``lr_scale`` multiplies every rate (decay)."""
         self._step(iteration, lr_scale)
@@ -188,6 +226,12 @@ class Adam:
             "adam_best_loss": np.array(self.best_loss[None], dtype=np.float32),
             "adam_state": self.state.to_numpy(),
         }
+
+    def state_shapes(self) -> dict[str, tuple]:
+        """The shape of each of :meth:`state_arrays`' arrays (``adam_best_loss`` may also be saved as one
+        element of any shape)."""
+        return {"adam_m": self.m.shape, "adam_v": self.v.shape, "adam_best": self.best.shape,
+                "adam_best_loss": (), "adam_state": self.state.shape}
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`state_arrays` returned."""

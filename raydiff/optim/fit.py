@@ -1,12 +1,15 @@
 """The fit loop: the only place that orders render, loss, gradient and optimiser step.
 
-One iteration with sample seed s_i (a fresh one each iteration, derived from the fit's seed):
+One iteration with sample seed s_i (a fresh one each iteration, derived from the fit's seed), by Adam:
 
     gradient(s_i) -> [history row] -> adam.step()
 
 where ``gradient`` is a :class:`raydiff.optim.gradient.LossGradient`: integrator.forward(s_i) ->
 loss.forward() -> loss.backward() -> integrator.backward(an independent seed derived from s_i, or s_i
-itself with ``decorrelate=False``) -> the boundary terms (when there are any).
+itself with ``decorrelate=False``) -> the boundary terms (when there are any); or by Levenberg-Marquardt
+(:mod:`raydiff.optim.levenberg`, the default for fits of at most 32 free scalars with the L2 loss):
+
+    lm.evaluate(s_i) -> [history row] -> lm.step(s_i)   (Jacobians, normal equations, trial renders)
 
 Everything stays on the device: the history (loss and every free component, one row per iteration) is
 written by a kernel into a field and read back only when somebody asks (a callback, or the end of the
@@ -38,6 +41,8 @@ from .loss import ImageLoss
 from .adam import Adam
 from .gradient import LossGradient
 from .converge import check_due, converged, scales
+from . import levenberg
+from .levenberg import LevenbergMarquardt
 from ..scene.parameters import Resolved, resolve_all, scene_size, with_values
 from ..scene.model import Scene
 from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
@@ -46,8 +51,12 @@ from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
 HISTORY_CHUNK = 1024
 
 
-#: The arrays of a :meth:`Fitter.checkpoint`, which :meth:`Fitter.restore` needs.
-CHECKPOINT_ARRAYS = ("iteration", "pool", "history", "columns", *Adam.STATE_ARRAYS)
+#: The arrays of every :meth:`Fitter.checkpoint`, which :meth:`Fitter.restore` needs (and the optimiser's own:
+#: Adam's ``Adam.STATE_ARRAYS`` or Levenberg-Marquardt's ``LevenbergMarquardt.STATE_ARRAYS``).
+CHECKPOINT_ARRAYS = ("iteration", "pool", "history", "columns")
+
+#: What ``FitSettings.optimizer`` accepts.
+OPTIMIZERS = ("auto", "adam", "lm")
 
 
 class CheckpointMismatch(ValueError):
@@ -132,6 +141,13 @@ class FitSettings:
     window : int
         Iterations per window of the stop criterion; it is checked every ``window`` iterations, from
         ``2 * window`` on.
+    optimizer : {"auto", "adam", "lm"}
+        ``"lm"``: Levenberg-Marquardt on the image residuals (:mod:`raydiff.optim.levenberg`; the L2 loss
+        only; ``lr``, ``lr_decay``, ``beta2``, ``decorrelate`` and ``boundary`` do not apply: its Jacobian's
+        differences of renders see moving edges in any case, on samples of their own). ``"adam"``: Adam on the gradient
+        (:mod:`raydiff.optim.adam`). ``"auto"`` (the default): ``"lm"`` when at most
+        :data:`raydiff.optim.levenberg.MAX_FREE` scalars are free and the loss is ``"mse"``, Adam
+        otherwise (:func:`optimizer_of`).
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -149,6 +165,7 @@ class FitSettings:
     tol: float = 1e-3
     window: int = 10
     beta2: float = 0.9
+    optimizer: str = "auto"
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -177,6 +194,10 @@ class FitSettings:
             raise ValueError(f"window must be a whole number of iterations in [1, {MAX_ITERATIONS}], got {self.window}")
         if not 0 <= self.seed <= MAX_SEED:
             raise ValueError(f"seed must be in [0, {MAX_SEED}] (sample seeds are 32 bits), got {self.seed}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.optimizer == "lm" and self.loss != "mse":
+            raise ValueError(f"optimizer lm fits the mse loss, not {self.loss}: choose adam (or auto) for it")
 
     @classmethod
     def from_dict(cls, fields: dict) -> "FitSettings":
@@ -187,8 +208,17 @@ class FitSettings:
 
 
 #: The values of fields that changed how fits run when they were added, for settings saved before them:
-#: no stop criterion (the fit ran all its iterations) and Adam's usual beta2.
-PREDATING = {"tol": 0.0, "beta2": 0.999}
+#: no stop criterion (the fit ran all its iterations), Adam's usual beta2, and Adam.
+PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam"}
+
+
+def optimizer_of(settings: FitSettings, free_scalars: int) -> str:
+    """The optimiser a fit with ``settings`` and ``free_scalars`` free components runs: ``"adam"`` or
+    ``"lm"`` (``"auto"``: Levenberg-Marquardt for at most :data:`raydiff.optim.levenberg.MAX_FREE`
+    scalars and the L2 loss, where it needs a few dozen renders an iteration; Adam for more)."""
+    if settings.optimizer != "auto":
+        return settings.optimizer
+    return "lm" if free_scalars <= levenberg.MAX_FREE and settings.loss == "mse" else "adam"
 
 
 class Iteration:
@@ -231,7 +261,7 @@ class Iteration:
     def guard(self) -> dict:
         """The divergence guard's state: ``halvings`` (rollbacks so far), ``last_rollback``,
         ``best_iteration``, ``best_loss``, ``steps``."""
-        return self._fitter.adam.read_state()
+        return self._fitter.optimizer.read_state()
 
     def stop(self) -> None:
         """Ask the fit to stop after this iteration (as if it had run its iterations)."""
@@ -251,8 +281,8 @@ class FitResult:
     scene : Scene
         The scene with the fitted values.
     values : dict
-        The fitted value of every free parameter, keyed by dotted path: the *best* iterate (lowest loss
-        seen), not necessarily the last.
+        The fitted value of every free parameter, keyed by dotted path: with Adam the *best* iterate
+        (lowest loss seen), not necessarily the last; with Levenberg-Marquardt the last accepted iterate.
     last_values : dict
         The values after the last step.
     start : dict
@@ -279,6 +309,8 @@ class FitResult:
     ended : {"converged", "iterations", "stopped"}
         What ended the fit: the stop criterion (:mod:`raydiff.optim.converge`), the cap
         (``settings.iterations``), or a callback.
+    optimizer : {"adam", "lm"}
+        The optimiser that ran (:func:`optimizer_of`).
     """
 
     scene: Scene
@@ -297,6 +329,7 @@ class FitResult:
     halvings: int = 0
     stopped: bool = False
     ended: str = "iterations"
+    optimizer: str = "adam"
 
     @property
     def final_image(self) -> np.ndarray:
@@ -352,9 +385,15 @@ class Fitter:
         lr, lower, upper = self._rates(self.free)
         starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
         unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
-        self.adam = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value, unit=unit,
-                         beta2=settings.beta2)
-        self.adam.project()
+        self.method = optimizer_of(settings, len(self.dev.free_offsets))
+        if self.method == "lm":
+            linear = [r.kind.field in levenberg.LINEAR_FIELDS for r in self.free for _ in range(r.kind.size)]
+            self.optimizer = LevenbergMarquardt(self.integrator, self.loss, self.dev.free_offsets, lower, upper,
+                                                self._steps(scene, self.free), unit=unit, linear=linear)
+        else:
+            self.optimizer = Adam(self.dev.pool, self.dev.free_offsets, lr, lower, upper, loss=self.loss.value,
+                                  unit=unit, beta2=settings.beta2)
+            self.optimizer.project()
         self.start = self.dev.values()
         self.columns = ["iteration", "loss"] + [c for r in self.free for c in r.component_names()]
         self.history = ti.field(ti.f32, shape=(min(max(settings.iterations, 1), HISTORY_CHUNK), len(self.columns)))
@@ -373,9 +412,17 @@ class Fitter:
         upper = np.concatenate([np.full(r.kind.size, r.upper) for r in free])
         return lr, lower, upper
 
+    @staticmethod
+    def _steps(scene: Scene, free: list[Resolved]) -> np.ndarray:
+        """Per free component, Levenberg-Marquardt's difference step: :data:`levenberg.STEP` of the
+        stop criterion's scale of its starting value."""
+        fixed, floor = scales(free, scene_size(scene))
+        start = np.concatenate([np.asarray(r.start, dtype=np.float64) for r in free])
+        return levenberg.STEP * np.where(fixed > 0, fixed, np.maximum(np.abs(start), floor))
+
     def _make_recorder(self):
-        history, value, pool, index = self.history, self.loss.value, self.dev.pool, self.adam.index
-        n = self.adam.n
+        history, value, pool, index = self.history, self.loss.value, self.dev.pool, self.optimizer.index
+        n = self.optimizer.n
 
         @ti.kernel
         def record(row: ti.i32):
@@ -387,15 +434,23 @@ class Fitter:
         return record
 
     def step(self) -> None:
-        """One iteration: render, loss, gradient (:class:`LossGradient`), guarded Adam step."""
+        """One iteration: render, loss, gradient (:class:`LossGradient`), guarded Adam step; or render,
+        loss and a Levenberg-Marquardt step (which renders its Jacobian and trials itself)."""
         i = self.iteration
-        self.gradient(iteration_seed(self.settings.seed, i))
+        seed = iteration_seed(self.settings.seed, i)
+        if self.method == "lm":
+            self.optimizer.evaluate(seed)
+        else:
+            self.gradient(seed)
         row = i - self._host_rows
         if row == self.history.shape[0]:  # the chunk is full: move it to the host, start the field over
             self._host_history.append(self.history.to_numpy())
             self._host_rows, row = i, 0
         self._record(row)  # the loss and the values that gave it (the pool is unchanged until the step)
-        self.adam.step(self.settings.lr_decay**i, i)
+        if self.method == "lm":
+            self.optimizer.step(seed, i)
+        else:
+            self.optimizer.step(self.settings.lr_decay**i, i)
         self.iteration += 1
         self._check_converged()
 
@@ -438,9 +493,9 @@ class Fitter:
         return out
 
     def result(self, seconds: float = 0.0) -> FitResult:
-        guard = self.adam.read_state()
+        guard = self.optimizer.read_state()
         last = self.dev.values()
-        best = self._values_at(self.adam.best.to_numpy()) if guard["best_iteration"] >= 0 else last
+        best = self._values_at(self.optimizer.best.to_numpy()) if guard["best_iteration"] >= 0 else last
         return FitResult(
             scene=with_values(self.scene, best),
             values=best,
@@ -458,6 +513,7 @@ class Fitter:
             halvings=guard["halvings"],
             stopped=self.ended == "stopped",
             ended=self.ended,
+            optimizer=self.method,
         )
 
     def reset(self, start_values: dict, seed: int, references=None) -> None:
@@ -503,20 +559,11 @@ class Fitter:
             if start_values else self.scene
         free = resolve_all(scene)  # the learning rates and bounds a fresh fit from these values would get
         self.dev.set_values({r.path: r.start for r in free})
-        if self.adam.n:  # the fields Adam was built with, rewritten in place (as its constructor fills them)
-            lr, lower, upper = self._rates(free)
-            big = np.float32(3e38)
-            self.adam.lr.from_numpy(lr.astype(np.float32))
-            self.adam.lower.from_numpy(np.clip(lower.astype(np.float32), -big, big))
-            self.adam.upper.from_numpy(np.clip(upper.astype(np.float32), -big, big))
-        self.adam.load_state_arrays({
-            "adam_m": np.zeros(self.adam.m.shape, dtype=np.float32),
-            "adam_v": np.zeros(self.adam.v.shape, dtype=np.float32),
-            "adam_best": np.zeros(self.adam.best.shape, dtype=np.float32),
-            "adam_best_loss": np.array(3e38, dtype=np.float32),
-            "adam_state": np.array([0, 0, -1, -1], dtype=np.int32),
-        })
-        self.adam.project()  # onto the bounds; the start becomes the best values so far, with no loss yet
+        lr, lower, upper = self._rates(free)  # the optimiser's fields rewritten in place, its state zeroed,
+        if self.method == "lm":             # the start projected onto the bounds: the best values so far
+            self.optimizer.restart(lower, upper, self._steps(scene, free))
+        else:
+            self.optimizer.restart(lr, lower, upper)
         self.settings, self.scene, self.free = settings, scene, free
         self.start = self.dev.values()
         self._host_history, self._host_rows = [], 0
@@ -536,7 +583,7 @@ class Fitter:
             "pool": self.dev.pool_values(),
             "history": self.history_array().astype(np.float32),
             "columns": np.array(self.columns),
-            **self.adam.state_arrays(),
+            **self.optimizer.state_arrays(),
         }
 
     def restore(self, state: dict[str, np.ndarray]) -> None:
@@ -549,7 +596,7 @@ class Fitter:
             parameters, another pool size, arrays of other shapes) or holds more iterations than the
             settings ask for.
         """
-        missing = [name for name in CHECKPOINT_ARRAYS if name not in state]
+        missing = [name for name in (*CHECKPOINT_ARRAYS, *self.optimizer.STATE_ARRAYS) if name not in state]
         if missing:
             raise CheckpointMismatch(f"the checkpoint lacks the array(s) {', '.join(repr(m) for m in missing)}")
         if [str(c) for c in np.asarray(state["columns"]).ravel()] != self.columns:
@@ -565,16 +612,14 @@ class Fitter:
             raise CheckpointMismatch(f"the checkpoint is at iteration {iteration}, past --iterations {self.settings.iterations}")
         history = np.asarray(state["history"])
         shapes = {"history": (history.shape, (iteration, len(self.columns)))}
-        for name, field_ in (("adam_m", self.adam.m), ("adam_v", self.adam.v), ("adam_best", self.adam.best),
-                             ("adam_state", self.adam.state)):
-            shapes[name] = (np.asarray(state[name]).shape, field_.shape)
-        shapes["adam_best_loss"] = (np.asarray(state["adam_best_loss"]).shape, ())
+        for name, want in self.optimizer.state_shapes().items():
+            shapes[name] = (np.asarray(state[name]).shape, want)
         wrong = [name for name, (got, want) in shapes.items() if tuple(got) != tuple(want) and not
-                 (name == "adam_best_loss" and int(np.prod(got)) == 1)]
+                 (want == () and int(np.prod(got)) == 1)]
         if wrong:
             raise CheckpointMismatch(f"the checkpoint's array(s) {', '.join(repr(w) for w in wrong)} have the wrong shape")
         self.dev.set_pool(pool)
-        self.adam.load_state_arrays(state)
+        self.optimizer.load_state_arrays(state)
         saved = np.asarray(state["history"], dtype=np.float32)[:iteration]
         chunk = self.history.shape[0]
         kept = ((iteration - 1) // chunk) * chunk if iteration else 0  # rows before the last (partial) chunk

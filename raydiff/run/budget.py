@@ -42,6 +42,8 @@ MEMORY_VARIABLE = "RAYDIFF_MEMORY"
 PROCESS_BASE = 256 << 20
 #: Device bytes per film pixel and view: the image and its gradient (2 x 12).
 IMAGE_BYTES = 24
+#: Per pixel and image of Levenberg-Marquardt (a Jacobian column, the residual, ...): RGB float32.
+LM_IMAGE_BYTES = 12
 #: Device bytes per pixel and view of a reference in the loss (12).
 REFERENCE_BYTES = 12
 #: Device bytes per recorded sample: the hit record and the visibility mask (2 x 4).
@@ -212,7 +214,8 @@ def _boundary_samples(scene: Scene, precise: bool) -> tuple[int, int]:
 
 
 def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = True, iterations: int = 0,
-             frame_every: int = 0, animation_every: int = 1, references: int | None = None) -> list[Need]:
+             frame_every: int = 0, animation_every: int = 1, references: int | None = None,
+             jacobian: int = 0) -> list[Need]:
     """The memory a command will need for ``scene``, part by part.
 
     Parameters
@@ -227,6 +230,9 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
         A fit's iterations, frame interval (0: no frames) and the animation's thinning.
     references : int, optional
         Reference pictures read (default: one per camera for fit, none for render and gradcheck).
+    jacobian : int
+        A fit by Levenberg-Marquardt: its number of free scalars (the Jacobian's columns, two estimates
+        of each, and its images on the device); 0 for Adam.
 
     Returns
     -------
@@ -270,6 +276,9 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
         columns = 2 + sum(r.kind.size for r in resolve_all(scene))
         needs.append(Need(f"the history ({iterations} iterations x {columns} columns)",
                           HISTORY_CELL_BYTES * int(iterations) * columns, "host", "fewer --iterations"))
+        if jacobian:
+            needs.append(Need(f"Levenberg-Marquardt's Jacobian (2 x {jacobian} columns, {shown})",
+                              LM_IMAGE_BYTES * (2 * jacobian + 5) * pixels, "device", f"--optimizer adam or {smaller_film}"))
         if frame_every > 0:
             needs += _frame_needs(scene, iterations, frame_every, animation_every)
     return needs
@@ -378,9 +387,10 @@ def check_gradcheck(scene: Scene, backend: str, spp: int | None = None, seed: in
 
 
 def check_fit(scene: Scene, settings, backend: str, frame_every: int = 0, animation_every: int = 1,
-              checkpoint_every: int = 0) -> None:
+              checkpoint_every: int = 0, jacobian: int = 0) -> None:
     """``raydiff fit``'s check: the frame and checkpoint intervals in range, and the memory of the fit,
-    its frames and its animation (``settings`` are :class:`raydiff.FitSettings`, already checked).
+    its frames and its animation (``settings`` are :class:`raydiff.FitSettings`, already checked;
+    ``jacobian``: the free scalars of a fit by Levenberg-Marquardt, 0 for Adam).
 
     Raises
     ------
@@ -390,5 +400,6 @@ def check_fit(scene: Scene, settings, backend: str, frame_every: int = 0, animat
                           ("--animation-every", animation_every)):
         _check_int(option, value, 2**31 - 1, 1 if option == "--animation-every" else 0)
     needs = estimate(scene, settings.spp or scene.film.spp, "fit", boundary=settings.boundary,
-                     iterations=settings.iterations, frame_every=frame_every, animation_every=animation_every)
+                     iterations=settings.iterations, frame_every=frame_every, animation_every=animation_every,
+                     jacobian=jacobian)
     check_memory(scene, needs, backend, "fit")

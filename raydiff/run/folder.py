@@ -226,6 +226,7 @@ class RunFolder:
             "iterations_run": result.iterations,
             "stopped_early": result.stopped,
             "ended": result.ended,
+            "optimizer": result.optimizer,
             "stop_criterion": stop_criterion(result.settings),
             "best_iteration": result.best_iteration,
             "best_loss": result.best_loss,
@@ -243,10 +244,15 @@ class RunFolder:
         if result.ended == "converged":
             notes.append(f"Converged after {result.iterations} iterations (of at most {result.settings.iterations}): "
                          f"{stop_criterion(result.settings)}.")
+        lm = result.optimizer == "lm"
         if result.halvings:
             notes.append(f"The loss or a gradient was not finite {result.halvings} time(s): the fit rolled back "
-                         "to its best parameters and halved the learning rates each time.")
-        if result.best_iteration >= 0:
+                         + ("and damped its steps harder each time." if lm else
+                            "to its best parameters and halved the learning rates each time."))
+        if result.best_iteration >= 0 and lm:
+            notes.append(f"Fitted by Levenberg-Marquardt: the values are the last accepted step's (iteration "
+                         f"{result.best_iteration}, loss {result.best_loss:.6g} on its trial samples).")
+        elif result.best_iteration >= 0:
             notes.append(f"Fitted values are the best iterate (iteration {result.best_iteration}, "
                          f"loss {result.best_loss:.6g}), not necessarily the last.")
         return notes
