@@ -12,6 +12,8 @@ surface; ``material.alpha`` (1), ``material.specular_reflectance`` (3), ``materi
 
 import taichi as ti
 
+from ..scene.model import SPECULAR_MATERIALS
+
 DIFFUSE, ROUGHCONDUCTOR, CONDUCTOR = 0, 1, 2
 #: Material type -> its number in the record.
 MATERIAL_CODES = {"diffuse": DIFFUSE, "roughconductor": ROUGHCONDUCTOR, "conductor": CONDUCTOR}
@@ -23,7 +25,7 @@ MATERIAL_FIELDS = {
     "conductor": (("material.specular_reflectance", 3), ("material.eta", 3), ("material.k", 3)),
 }
 #: The specular (delta) material types: a mirror's reflected ray is followed, not its BSDF evaluated.
-SPECULAR_TYPES = frozenset({"conductor"})
+SPECULAR_TYPES = SPECULAR_MATERIALS
 TYPE_SHIFT = 28
 OFFSET_MASK = (1 << TYPE_SHIFT) - 1
 #: The pool may hold at most this many entries for offsets to fit the record.

@@ -12,6 +12,14 @@ each batch of samples:
    pieces; the light loop is unrolled (``ti.static``), so the differentiated kernel carries no locals
    through a loop and needs no adstack.
 
+**Mirrors.** In a scene with a mirror (a specular material: ``conductor``) and ``max_depth`` above 2, the
+visibility pass follows each mirror's reflected ray, up to ``max_depth - 2`` times, and records each
+reflected ray's hit in ``bounce_hit`` (one int32 per sample and bounce); the mask is then the last hit's,
+the point that is shaded. The shading pass recomputes the first hit, reflects the ray off it, recomputes
+the recorded next hit on that (differentiable) ray and shades it, times the mirrors' reflectances
+(``specular_reflectance`` times the Fresnel term): unrolled, so still no adstack. Without a mirror, or at
+``max_depth`` 2, none of it is compiled.
+
 Scenes whose meshes move (a free pose) have their triangles placed and the BVH refit before every
 visibility pass (:mod:`raydiff.kernels.placement`).
 
@@ -186,7 +194,7 @@ class Integrator:
         self.visible = ti.field(ti.i32, shape=shape + (self.batch,))  # bit l: light l seen from the shaded hit
         # Mirror bounces followed (max_depth - 2, in scenes with a mirror): the hit record of each reflected
         # ray (MISS where the previous hit was no mirror, or the reflected ray missed).
-        self.n_bounces = dev.scene.max_depth - 2 if dev.has_specular else 0
+        self.n_bounces = dev.scene.mirror_bounces
         self.bounce_hit = (ti.field(ti.i32, shape=shape + (self.batch, self.n_bounces)) if self.n_bounces
                            else None)
 

@@ -75,6 +75,9 @@ class Conductor:
     type: str = "conductor"
 
 
+#: The material types that are mirrors (a delta BSDF): their reflected ray is followed, up to ``max_depth``.
+SPECULAR_MATERIALS = frozenset({"conductor"})
+
 #: A surface's material other than the diffuse one (which an object's ``albedo`` describes).
 Material = Union[RoughConductor, Conductor]
 
@@ -207,6 +210,13 @@ class Scene:
             raise ValueError("a scene needs a camera")
         object.__setattr__(self, "cameras", cameras)
         object.__setattr__(self, "camera", cameras[0])
+
+    @property
+    def mirror_bounces(self) -> int:
+        """The reflected rays followed per camera ray: ``max_depth - 2`` when an object is a mirror, else 0
+        (the integrator records a hit for each, one int32 per sample)."""
+        mirrors = any(material_type(o) in SPECULAR_MATERIALS for o in self.objects)
+        return self.max_depth - 2 if mirrors else 0
 
     @property
     def several_views(self) -> bool:
