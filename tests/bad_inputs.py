@@ -757,7 +757,7 @@ CASES: list[Case] = [
          ["scene.yaml:1", "document too large: aliases (*name) expand its 99 YAML values to more than 200000"]),
     # --- keys ---
     Case("key-unknown", "added a top-level key the format does not have", fit_scene(SCENE + "colour: red\n"),
-         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, cameras, film, objects, lights, optimize"]),
+         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, cameras, film, max_depth, objects, lights, optimize"]),
     Case("key-misspelt", "misspelt a key", fit_scene(edit(SCENE, "    position: [1, 2, 1]", "    positon: [1, 2, 1]")),
          ["scene.yaml:24", "lights[0].positon", "unknown key 'positon' (did you mean 'position'?)"]),
     Case("key-misspelt-section", "misspelt a section", fit_scene(edit(SCENE, "camera:", "camra:")),

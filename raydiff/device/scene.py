@@ -29,7 +29,6 @@ from ..scene.parameters import DEVICE_GROUPS, Resolved, entries, scene_size
 from ..scene.placement import placed_triangles
 from . import meshes
 from . import materials
-from .materials import SPECULAR_TYPES
 from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
 
 #: Mesh fields that make up its pose (consecutive in the pool: scale 3, axis 3, angle 1, translate 3).
@@ -126,9 +125,6 @@ class DeviceScene:
         True when a mesh's pose is free: the kernels place the triangles before every render.
     material_types : set of str
         The material types of the scene's objects (the BSDF compiles a branch for each).
-    has_specular : bool
-        Whether an object is a mirror (a specular material: the integrator then follows reflected rays,
-        up to the scene's ``max_depth``).
     sphere_material, quad_material, tri_material : ti.field (i32)
         Per sphere, quad and (BVH-ordered) triangle, its material record (:mod:`raydiff.device.materials`).
     """
@@ -178,7 +174,6 @@ class DeviceScene:
         if max(self.n_spheres, self.n_quads) >= MAX_PRIMITIVES:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} spheres or quads are supported")
         self.material_types = {material_type(o) for o in scene.objects}
-        self.has_specular = bool(self.material_types & SPECULAR_TYPES)
         self.sphere_offset = _scalar_field(self.sphere_geometry, ti.i32)
         self.sphere_material = _scalar_field([material_record(lay, s) for s in spheres], ti.i32)
         self.quad_offset = _scalar_field(self.quad_geometry, ti.i32)
