@@ -189,6 +189,26 @@ def glossy(old: str = "", new: str = "") -> str:
     return edit(text, old, new) if old else text
 
 
+#: The ball as a mirror (a smooth conductor): its albedo line (20) replaced by these 3 (material: on line 20,
+#: type on 21, specular_reflectance on 22), so that the lines after it move down by 2.
+MIRROR_BALL = """\
+    material:
+      type: conductor
+      specular_reflectance: [0.9, 0.8, 0.7]
+"""
+
+
+def mirror(old: str = "", new: str = "") -> str:
+    """The scene with a mirror ball (:data:`MIRROR_BALL`), its text ``old`` replaced by ``new``."""
+    text = edit(SCENE, "    albedo: [0.8, 0.3, 0.2]\n", MIRROR_BALL)
+    return edit(text, old, new) if old else text
+
+
+def with_depth(depth: str) -> str:
+    """The scene with ``max_depth: <depth>`` on line 9 (before ``objects:``)."""
+    return edit(SCENE, "objects:\n", f"max_depth: {depth}\nobjects:\n")
+
+
 def with_mesh(text: str = SCENE, mesh: str = MESH) -> str:
     """The scene with a mesh object after the ball (its ``file:`` on line 23)."""
     return edit(text, "lights:\n", mesh + "lights:\n")
@@ -737,7 +757,7 @@ CASES: list[Case] = [
          ["scene.yaml:1", "document too large: aliases (*name) expand its 99 YAML values to more than 200000"]),
     # --- keys ---
     Case("key-unknown", "added a top-level key the format does not have", fit_scene(SCENE + "colour: red\n"),
-         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, cameras, film, objects, lights, optimize"]),
+         ["scene.yaml:28", "colour", "unknown key 'colour'", "valid keys: camera, cameras, film, max_depth, objects, lights, optimize"]),
     Case("key-misspelt", "misspelt a key", fit_scene(edit(SCENE, "    position: [1, 2, 1]", "    positon: [1, 2, 1]")),
          ["scene.yaml:24", "lights[0].positon", "unknown key 'positon' (did you mean 'position'?)"]),
     Case("key-misspelt-section", "misspelt a section", fit_scene(edit(SCENE, "camera:", "camra:")),
@@ -860,7 +880,7 @@ CASES: list[Case] = [
          ["scene.yaml:23", "objects[1].material.roughness", "unknown key 'roughness'",
           "valid keys for a roughconductor: type, distribution, alpha, specular_reflectance, eta, k"]),
     Case("material-not-a-mapping", "wrote a word for a material", fit_scene(edit(SCENE, "    albedo: [0.8, 0.3, 0.2]\n", "    material: shiny\n")),
-         ["scene.yaml:20", "objects[1].material", "expected a mapping with a type (roughconductor) and its keys, got 'shiny'"]),
+         ["scene.yaml:20", "objects[1].material", "expected a mapping with a type (roughconductor, conductor) and its keys, got 'shiny'"]),
     Case("material-with-albedo", "gave a rough conductor an albedo as well",
          fit_scene(glossy("    radius: 0.5\n", "    radius: 0.5\n    albedo: 0.5\n")),
          ["scene.yaml:20", "objects[1].albedo", "a roughconductor surface has no albedo", "not both"]),
@@ -890,6 +910,30 @@ CASES: list[Case] = [
     Case("optimize-alpha-of-diffuse", "freed the roughness of a diffuse sphere", fit_scene(freeing("objects.ball.material.alpha")),
          ["scene.yaml:27", "optimize.objects.ball.material.alpha", "'material.alpha' of a sphere cannot be optimised",
           "free fields: albedo, center, radius"]),
+    # --- mirrors and max_depth (issue 9) ---
+    Case("conductor-unknown-key", "gave a mirror a roughness (a smooth conductor has none)",
+         fit_scene(mirror("      specular_reflectance: [0.9, 0.8, 0.7]\n",
+                          "      specular_reflectance: [0.9, 0.8, 0.7]\n      alpha: 0.1\n")),
+         ["scene.yaml:23", "objects[1].material.alpha", "unknown key 'alpha'",
+          "valid keys for a conductor: type, specular_reflectance, eta, k"]),
+    Case("conductor-specular-range", "gave a mirror a colour above 1",
+         fit_scene(mirror("specular_reflectance: [0.9, 0.8, 0.7]", "specular_reflectance: [0.9, 1.5, 0.7]")),
+         ["scene.yaml:22", "objects[1].material.specular_reflectance", "expected values in [0, 1], got [0.9, 1.5, 0.7]"]),
+    Case("optimize-alpha-of-mirror", "freed the roughness of a mirror",
+         fit_scene(freeing("objects.ball.material.alpha", mirror())),
+         ["scene.yaml:29", "optimize.objects.ball.material.alpha", "'material.alpha' of a conductor sphere cannot be optimised",
+          "free fields: material.specular_reflectance, center, radius"]),
+    Case("max-depth-large", "asked for more bounces than raydiff follows", fit_scene(with_depth("5")),
+         ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got 5"]),
+    Case("max-depth-one", "gave max_depth 1 (lights seen directly only: raydiff's lights cannot be)",
+         fit_scene(with_depth("1")),
+         ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got 1"]),
+    Case("max-depth-infinite", "gave Mitsuba's -1 (unbounded) as max_depth", fit_scene(with_depth("-1")),
+         ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got -1"]),
+    Case("max-depth-float", "wrote max_depth as a decimal", fit_scene(with_depth("3.0")),
+         ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got 3.0"]),
+    Case("max-depth-text", "wrote max_depth as a word", fit_scene(with_depth("deep")),
+         ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got 'deep'"]),
     # --- optimize ---
     Case("fit-no-optimize", "fitted a scene with no optimize section", fit_scene(NO_OPTIMIZE),
          ["scene.yaml", "optimize", "nothing to fit", "lights.key.position: {}"]),

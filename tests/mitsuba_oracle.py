@@ -12,7 +12,13 @@ How a raydiff scene maps onto Mitsuba's:
   all views sharing the scene's film;
 * an object's surface is ``twosided``: ``diffuse`` with its ``albedo``, or its material (a
   :class:`~raydiff.scene.model.RoughConductor` is ``roughconductor`` with ``distribution: ggx`` and its
-  alpha, specular_reflectance, eta and k as RGB values);
+  alpha, specular_reflectance, eta and k as RGB values, a :class:`~raydiff.scene.model.Conductor` is
+  ``conductor`` with its specular_reflectance, eta and k);
+* the integrator is ``path`` with the scene's ``max_depth``. At 2 that is direct light only, raydiff's
+  model. Above 2 Mitsuba's path tracer also follows diffuse and glossy bounces (it samples every BSDF),
+  while raydiff follows only mirrors: they agree where no diffuse or glossy surface lights another one
+  (the parity scene: diffuse objects that see only mirrors and the sky). At a mirror (a delta BSDF)
+  Mitsuba samples no emitter, so it, too, sees lights only at the reflected ray's hit;
 * a :class:`~raydiff.scene.model.PointLight` is a ``point`` emitter, ``intensity`` in W/sr;
 * a :class:`~raydiff.scene.model.DirectionalLight` is a ``directional`` emitter: ``direction`` is the way
   the light *travels* (from the light towards the scene; Mitsuba's ``direction`` parameter, the +z axis of
@@ -41,7 +47,8 @@ import tempfile
 
 import numpy as np
 
-from raydiff.scene.model import Camera, DirectionalLight, Mesh, PointLight, Quad, RoughConductor, Scene, Sphere
+from raydiff.scene.model import (Camera, Conductor, DirectionalLight, Mesh, PointLight, Quad, RoughConductor, Scene,
+                                 Sphere)
 
 __all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices"]
 
@@ -91,6 +98,13 @@ def _bsdf(obj) -> dict:
             "type": "roughconductor",
             "distribution": "ggx",
             "alpha": float(material.alpha),
+            "specular_reflectance": _rgb(material.specular_reflectance),
+            "eta": _rgb(material.eta),
+            "k": _rgb(material.k),
+        }
+    elif isinstance(material, Conductor):
+        inner = {
+            "type": "conductor",
             "specular_reflectance": _rgb(material.specular_reflectance),
             "eta": _rgb(material.eta),
             "k": _rgb(material.k),
@@ -197,7 +211,7 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None,
     cam = select_camera(scene, view)
     d: dict = {
         "type": "scene",
-        "integrator": {"type": "path", "max_depth": 2},
+        "integrator": {"type": "path", "max_depth": int(scene.max_depth)},
         "sensor": {
             "type": "perspective",
             "fov": float(cam.fov),

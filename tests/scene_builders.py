@@ -24,6 +24,7 @@ from raydiff.device.meshes import rotation_matrix
 from raydiff.scene.obj import read_obj
 from raydiff.scene.model import (
     Camera,
+    Conductor,
     Film,
     FreeParameter,
     Mesh,
@@ -644,3 +645,62 @@ def glossy_parity_scene(alpha: float, width: int = 96, height: int = 72, spp: in
             PointLight("back", (0.3, 1.6, -4.5), (15.0, 16.0, 18.0)),  # mirrored by the box's top face
         ),
     )
+
+
+# --------------------------------------------------------------------------------------------------------
+# Mirrors (issue 9): smooth conductors, max_depth 3
+# --------------------------------------------------------------------------------------------------------
+
+
+def mirror_parity_scene(width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """A diffuse sphere over a gold mirror floor, next to a chrome mirror sphere, under a point light and a
+    sun, with ``max_depth`` 3: the floor shows both spheres, the chrome sphere the diffuse one and the
+    floor. The only diffuse surface is one sphere (convex: it never lights itself), so Mitsuba's path tracer
+    at max_depth 3, which also follows diffuse bounces, adds nothing that raydiff leaves out."""
+    return Scene(
+        camera=Camera(position=(0.0, 1.6, 5.0), look_at=(0.0, 0.5, 0.0), fov=45.0),
+        film=Film(width, height, spp),
+        objects=(
+            replace(Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0)),
+                    material=Conductor(specular_reflectance=(0.95, 0.9, 0.85), **GOLD)),
+            Sphere("ball", center=(-0.8, 0.8, 0.0), radius=0.6, albedo=(0.8, 0.35, 0.2)),
+            replace(Sphere("chrome", center=(0.9, 0.55, 0.4), radius=0.5),
+                    material=Conductor(specular_reflectance=(0.9, 0.9, 0.9))),
+        ),
+        lights=(
+            PointLight("key", (-2.0, 3.5, 3.0), (20.0, 19.0, 17.0)),
+            DirectionalLight("sun", unit((0.4, -0.8, -0.45)), (1.2, 1.2, 1.3)),
+        ),
+        max_depth=3,
+    )
+
+
+MIRROR_PATHS = (
+    "lights.key.position",
+    "lights.key.intensity",
+    "objects.mirror.material.specular_reflectance",
+    "objects.mirror.origin",
+    "objects.ceiling.albedo",
+    "camera.position",
+)
+
+
+def mirror_ceiling_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """A camera looking down at a copper mirror floor that fills its view; every reflected ray meets a
+    diffuse ceiling, lit from below by a point light between the two. The camera sees the ceiling and the
+    light's pool of light on it only in the mirror, and nothing in the scene has an edge or a shadow in
+    view: the light, the mirror's colour and plane, the ceiling's albedo and the camera are free
+    (:data:`MIRROR_PATHS`)."""
+    scene = Scene(
+        camera=Camera(position=(0.0, 1.2, 2.0), look_at=(0.0, 0.0, 0.0), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(
+            replace(Quad("mirror", origin=(-5.0, 0.0, -5.0), edge1=(0.0, 0.0, 10.0), edge2=(10.0, 0.0, 0.0)),
+                    material=Conductor(specular_reflectance=(0.9, 0.85, 0.8), **COPPER)),
+            Quad("ceiling", origin=(-9.0, 2.0, -16.0), edge1=(18.0, 0.0, 0.0), edge2=(0.0, 0.0, 22.0),
+                 albedo=(0.7, 0.65, 0.6)),
+        ),
+        lights=(PointLight("key", (0.4, 1.1, -3.0), (3.0, 2.8, 2.6)),),
+        max_depth=3,
+    )
+    return with_optimize(scene, *MIRROR_PATHS)

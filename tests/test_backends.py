@@ -4,7 +4,9 @@ The gradients compared cover lights and albedos (a sphere on a floor), and the k
 camera's position, a sphere's centre and radius, a directional light's direction and irradiance, a mesh's
 translation, rotation axis and angle, and a second, weighted camera (the view-filling scenes of
 tests/scene_builders.py), and issue 9's rough conductors (a sphere's, a quad's and a mesh's roughness and
-specular colours, and the lights' positions through the GGX BSDF).
+specular colours, and the lights' positions through the GGX BSDF) and mirrors (a light, a mirror's colour
+and plane, an albedo and the camera seen through a mirror: the reflected ray's records and its
+differentiated recomputation).
 
 This is the only module that leaves the CPU backend. The CPU results are computed first (a module-scoped
 fixture, kept as numpy arrays, which survive Taichi's reset), then the tests switch to Vulkan. Later
@@ -64,6 +66,13 @@ def _edges_scene():
     return scenes.with_optimize(ball_scene(), "lights.key.position", "objects.ball.center", "camera.position")
 
 
+def _mirror_scene():
+    """The mirror of tests/test_gradients.py's ``mirror_*`` cases with every path free but the mirror's
+    corner, two of whose components have an exactly zero gradient (they move the mirror in its plane)."""
+    paths = [p for p in scenes.MIRROR_PATHS if p != "objects.mirror.origin"]
+    return scenes.with_optimize(scenes.mirror_ceiling_scene(), *paths)
+
+
 SCENES = {
     "lights_and_albedo": _scene,
     "edges": _edges_scene,
@@ -71,6 +80,7 @@ SCENES = {
     "mesh_pose": _mesh_pose_scene,
     "two_views": scenes.view_filling_two_view_wall_scene,
     "glossy": scenes.glossy_floating_scene,
+    "mirror": _mirror_scene,
 }
 
 

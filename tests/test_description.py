@@ -136,7 +136,7 @@ BAD = {
         "camera.fov", "duplicate key 'fov' (first given on line 5)", 6),
     "duplicate top key": (FULL + "film: {width: 1, height: 1}\n", "film", "duplicate key 'film'", 29),
     "unknown top key": (FULL + "camra: 1\n", "camra", "unknown key 'camra' (did you mean 'camera'?)", 29),
-    "unknown key no hint": (FULL + "zzzzz: 1\n", "zzzzz", "valid keys: camera, cameras, film, objects, lights, optimize", 29),
+    "unknown key no hint": (FULL + "zzzzz: 1\n", "zzzzz", "valid keys: camera, cameras, film, max_depth, objects, lights, optimize", 29),
     "non-text key": (FULL + "1: 2\n", None, "expected text keys, got 1", 29),
     "custom tag": (edit("fov: 40", "fov: !!python/name:os.system"), "camera.fov", "unsupported YAML tag", 5),
     "bad int tag": (edit("fov: 40", "fov: !!int forty"), "camera.fov", "cannot read 'forty' as !!int", 5),
@@ -786,9 +786,11 @@ def test_the_scene_format_pages_examples_load(tmp_path):
     blocks = re.findall(r"```yaml\n(.*?)```", page, re.S)
     assert blocks[0] == FULL
     by_section = {block.split(":")[0]: block for block in blocks[1:]}
-    assert set(by_section) == {"cameras", "film", "lights", "objects", "optimize"}
+    assert set(by_section) == {"cameras", "film", "lights", "max_depth", "objects", "optimize"}
     glossy = load_scene(scene_dir(tmp_path, section("objects", by_section["objects"], NO_OPTIMIZE)))
     assert glossy.object("ball").material == RoughConductor(alpha=0.18, specular_reflectance=(0.95, 0.72, 0.38))
+    mirrored = load_scene(scene_dir(tmp_path, section("objects", by_section["max_depth"], NO_OPTIMIZE)))
+    assert mirrored.max_depth == 3 and mirrored.object("mirror").material.type == "conductor"
     views = load_scene(scene_dir(tmp_path, section("camera", by_section["cameras"])))
     assert [(c.name, c.weight) for c in views.cameras] == [("front", 2.0), ("top", 1.0)]
     assert load_scene(scene_dir(tmp_path, section("film", by_section["film"]))).film == Film(320, 240, 4)

@@ -9,7 +9,9 @@
 - ``index``: the sphere's, quad's or (BVH-ordered) triangle's index among its kind.
 
 A second int32 per sample, the visibility *mask*, has bit ``l`` set when light ``l`` is seen from the hit
-point (so at most :data:`MAX_LIGHTS` lights).
+point that is shaded (so at most :data:`MAX_LIGHTS` lights): the first hit, or, in a scene with mirrors and
+``max_depth`` above 2, the last hit of the mirrors' reflected rays, whose records are packed like the
+first one.
 """
 
 import taichi as ti

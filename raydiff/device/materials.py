@@ -7,20 +7,25 @@ The surface (:mod:`raydiff.kernels.surface`) returns it for the hit primitive; t
 (:mod:`raydiff.kernels.materials`) branches on the type and reads the parameters at the offset, in the
 order of the material's kinds in :data:`raydiff.scene.parameters.KINDS`: ``albedo`` (3) for a diffuse
 surface; ``material.alpha`` (1), ``material.specular_reflectance`` (3), ``material.eta`` (3) and
-``material.k`` (3) for a rough conductor.
+``material.k`` (3) for a rough conductor; the same but ``alpha`` for a smooth ``conductor`` (a mirror).
 """
 
 import taichi as ti
 
-DIFFUSE, ROUGHCONDUCTOR = 0, 1
+from ..scene.model import SPECULAR_MATERIALS
+
+DIFFUSE, ROUGHCONDUCTOR, CONDUCTOR = 0, 1, 2
 #: Material type -> its number in the record.
-MATERIAL_CODES = {"diffuse": DIFFUSE, "roughconductor": ROUGHCONDUCTOR}
+MATERIAL_CODES = {"diffuse": DIFFUSE, "roughconductor": ROUGHCONDUCTOR, "conductor": CONDUCTOR}
 #: Material type -> its fields in the pool, in the kernels' order (each consecutive after the first).
 MATERIAL_FIELDS = {
     "diffuse": (("albedo", 3),),
     "roughconductor": (("material.alpha", 1), ("material.specular_reflectance", 3), ("material.eta", 3),
                        ("material.k", 3)),
+    "conductor": (("material.specular_reflectance", 3), ("material.eta", 3), ("material.k", 3)),
 }
+#: The specular (delta) material types: a mirror's reflected ray is followed, not its BSDF evaluated.
+SPECULAR_TYPES = SPECULAR_MATERIALS
 TYPE_SHIFT = 28
 OFFSET_MASK = (1 << TYPE_SHIFT) - 1
 #: The pool may hold at most this many entries for offsets to fit the record.

@@ -207,7 +207,7 @@ class Boundary:
         dev = self.dev
         geo, light_src = dev.source("geometry"), dev.source("light")
         camera, surface = integ.camera, integ.surface
-        trace = integ.trace
+        trace, is_specular = integ.trace, integ.is_specular
         cand, weight, normal, u_of, receiver, total = (self.candidates, self.weight, self.normal, self.u,
                                                        self.receiver, self.total)
         owner, length, cdf = self.owner, self.length, self.cdf
@@ -404,6 +404,8 @@ class Boundary:
                         elif k == 1:
                             alive = code == hit and (pk - q).norm() < tolerance
                         elif code != MISS:
+                            if is_specular(ak):  # a mirror on one side: its radiance is not traced here
+                                alive = False
                             if own_outline(c, code):
                                 pk, nk = sphere_point(c, p)
                             jump += ti.select(k == 2, 1.0, -1.0) * shade(pk, nk, -d, ak, mask)

@@ -12,6 +12,14 @@ each batch of samples:
    pieces; the light loop is unrolled (``ti.static``), so the differentiated kernel carries no locals
    through a loop and needs no adstack.
 
+**Mirrors.** In a scene with a mirror (a specular material: ``conductor``) and ``max_depth`` above 2, the
+visibility pass follows each mirror's reflected ray, up to ``max_depth - 2`` times, and records each
+reflected ray's hit in ``bounce_hit`` (one int32 per sample and bounce); the mask is then the last hit's,
+the point that is shaded. The shading pass recomputes the first hit, reflects the ray off it, recomputes
+the recorded next hit on that (differentiable) ray and shades it, times the mirrors' reflectances
+(``specular_reflectance`` times the Fresnel term): unrolled, so still no adstack. Without a mirror, or at
+``max_depth`` 2, none of it is compiled.
+
 Scenes whose meshes move (a free pose) have their triangles placed and the BVH refit before every
 visibility pass (:mod:`raydiff.kernels.placement`).
 
@@ -59,7 +67,7 @@ from ..device.scene import DeviceScene
 from .camera import make_camera
 from .intersect import make_intersector
 from .lights import make_lights, make_towards_any
-from .materials import make_bsdf
+from .materials import make_bsdf, make_specular
 from .placement import make_placement
 from .surface import make_surface
 
@@ -183,7 +191,12 @@ class Integrator:
         shape = (self.n_views, self.height, self.width)
         self.image = ti.Vector.field(3, ti.f32, shape=shape, needs_grad=True)
         self.hit = ti.field(ti.i32, shape=shape + (self.batch,))  # the hit record of every sample
-        self.visible = ti.field(ti.i32, shape=shape + (self.batch,))  # bit l: light l seen from the hit
+        self.visible = ti.field(ti.i32, shape=shape + (self.batch,))  # bit l: light l seen from the shaded hit
+        # Mirror bounces followed (max_depth - 2, in scenes with a mirror): the hit record of each reflected
+        # ray (MISS where the previous hit was no mirror, or the reflected ray missed).
+        self.n_bounces = dev.scene.mirror_bounces
+        self.bounce_hit = (ti.field(ti.i32, shape=shape + (self.batch, self.n_bounces)) if self.n_bounces
+                           else None)
 
         self.camera = make_camera(dev, self.width, self.height, self.spp)
         self.camera_ray = self.camera.camera_ray
@@ -192,6 +205,7 @@ class Integrator:
         self.lights = make_lights(dev)
         self.towards_any = make_towards_any(dev)
         self.bsdf = make_bsdf(dev)
+        self.is_specular, self.reflectance = make_specular(dev)
         self.place_meshes = make_placement(dev)
         self.band_samples = max(1, int(band_samples))
         self.bands = [self._plan_bands(self._batch_size(b)) for b in range(self.n_batches)]
@@ -255,23 +269,31 @@ class Integrator:
         # Visibility: what a ray hits, and which lights that point sees
         # ----------------------------------------------------------------------------------------------
         @ti.func
+        def lights_seen(p, n, code):
+            """The visibility mask of the surface point ``p`` (normal ``n``, hit record ``code``)."""
+            mask = 0
+            for li in range(n_lights):  # a run-time loop: one shadow-ray walk compiled, whatever the count
+                wi, dist = towards_any(li, p)
+                if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
+                    mask |= 1 << li
+            return mask
+
+        @ti.func
         def trace(o, d):
             """``(code, mask, p, n, material)`` of the ray (o, d): the hit record, the visibility mask
-            and the hit's geometry (meaningless for a miss)."""
+            and the hit's geometry (meaningless for a miss). Mirrors are not followed."""
             t, code = nearest(o, d)
             mask = 0
             p, n, a = o, d, 0
             if code != MISS:
                 p, n, a = surface(o, d, code)
-                for li in range(n_lights):  # a run-time loop: one shadow-ray walk compiled, whatever the count
-                    wi, dist = towards_any(li, p)
-                    if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
-                        mask |= 1 << li
+                mask = lights_seen(p, n, code)
             return code, mask, p, n, a
 
         @ti.func
         def radiance_along(o, d):
-            """The radiance arriving at ``o`` along ``d`` (not differentiated: visibility included)."""
+            """The radiance arriving at ``o`` along ``d`` (not differentiated: visibility included; mirrors
+            are black)."""
             code, mask, p, n, a = trace(o, d)
             value = ti.Vector([0.0, 0.0, 0.0])
             if code != MISS:
@@ -279,6 +301,40 @@ class Integrator:
             return value
 
         self.trace, self.radiance_along = trace, radiance_along
+        n_bounces, bounce_hit = self.n_bounces, self.bounce_hit
+        is_specular, reflectance = self.is_specular, self.reflectance
+
+        @ti.func
+        def follow(o, d, v, y, x, b):
+            """Trace the ray (o, d) and, while it meets mirrors, their reflected rays (up to ``n_bounces``),
+            recording each reflected ray's hit in ``bounce_hit``. Returns ``(first, code, mask, p, n,
+            material, d, weight)``: the first hit's record, the last hit's record, visibility mask, point,
+            normal and material, the ray that met it, and the mirrors' product of reflectances."""
+            weight = ti.Vector([1.0, 1.0, 1.0])
+            first, code = MISS, MISS
+            p, n, a = o, d, 0
+            live = True
+            for k in range(n_bounces + 1):  # not differentiated: a run-time loop, one nearest-hit walk compiled
+                c = MISS
+                if live:
+                    _, c = nearest(o, d)
+                    live = False
+                    if c != MISS:
+                        p, n, a = surface(o, d, c)
+                        if k < n_bounces and is_specular(a):
+                            weight *= reflectance(a, n, -d)
+                            o, d = p, d - 2.0 * d.dot(n) * n
+                            live = True
+                if k == 0:
+                    first = c
+                else:
+                    bounce_hit[v, y, x, b, k - 1] = c
+                if c != MISS:
+                    code = c
+            mask = 0
+            if code != MISS:
+                mask = lights_seen(p, n, code)
+            return first, code, mask, p, n, a, d, weight
 
         @ti.kernel
         def visibility(seed: ti.u32, first_sample: ti.i32, shade_too: ti.template()):
@@ -286,10 +342,20 @@ class Integrator:
                 code, mask = MISS, 0
                 if first_sample + b < spp:
                     o, d = camera_ray(v, x, y, first_sample + b, seed)
-                    code, mask, p, n, a = trace(o, d)
-                    if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
-                        if code != MISS:
-                            image[v, y, x] += radiance(p, n, -d, a, mask) * (1.0 / spp)
+                    if ti.static(n_bounces == 0):
+                        code, mask, p, n, a = trace(o, d)
+                        if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
+                            if code != MISS:
+                                image[v, y, x] += radiance(p, n, -d, a, mask) * (1.0 / spp)
+                    else:
+                        code, last, mask, p, n, a, dl, weight = follow(o, d, v, y, x, b)
+                        if ti.static(shade_too):
+                            if last != MISS:
+                                image[v, y, x] += weight * radiance(p, n, -dl, a, mask) * (1.0 / spp)
+                else:
+                    if ti.static(n_bounces > 0):
+                        for k in range(n_bounces):
+                            bounce_hit[v, y, x, b, k] = MISS
                 hit[v, y, x, b] = code
                 visible[v, y, x, b] = mask
 
@@ -297,6 +363,14 @@ class Integrator:
         # Shading: the differentiated pass (only its .grad runs; the forward pass fuses it into visibility)
         # ----------------------------------------------------------------------------------------------
         height, width = self.height, self.width
+
+        @ti.func
+        def recompute(o, d, code):
+            """The hit of record ``code`` on the ray (o, d), recomputed differentiably (see ``surface``)."""
+            p, n, a = surface(o, d, code)
+            if ti.static(geometry_constant):
+                p, n = detach(p), detach(n)
+            return p, n, a
 
         @ti.kernel
         def shade(seed: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32, sample1: ti.i32):
@@ -306,10 +380,21 @@ class Integrator:
                 code = hit[v, y, x, b]
                 if code != MISS and first_sample + b < spp:
                     o, d = camera_ray(v, x, y, first_sample + b, seed)
-                    p, n, a = surface(o, d, code)
-                    if ti.static(geometry_constant):
-                        p, n = detach(p), detach(n)
-                    image[v, y, x] += radiance(p, n, -d, a, visible[v, y, x, b]) * (1.0 / spp)
+                    p, n, a = recompute(o, d, code)
+                    if ti.static(n_bounces == 0):
+                        image[v, y, x] += radiance(p, n, -d, a, visible[v, y, x, b]) * (1.0 / spp)
+                    else:
+                        weight = ti.Vector([1.0, 1.0, 1.0])
+                        # Each recorded mirror bounce: reflect the ray off the hit just recomputed (so
+                        # gradients reach the mirror's geometry) and recompute the next hit (unrolled: no
+                        # adstack).
+                        for k in ti.static(range(n_bounces)):
+                            bounce = bounce_hit[v, y, x, b, k]
+                            if bounce != MISS:
+                                weight *= reflectance(a, n, -d)
+                                o, d = p, d - 2.0 * d.dot(n) * n
+                                p, n, a = recompute(o, d, bounce)
+                        image[v, y, x] += weight * radiance(p, n, -d, a, visible[v, y, x, b]) * (1.0 / spp)
 
         self._visibility = visibility
         self._shade = shade

@@ -46,8 +46,9 @@ IMAGE_BYTES = 24
 LM_IMAGE_BYTES = 12
 #: Device bytes per pixel and view of a reference in the loss (12).
 REFERENCE_BYTES = 12
-#: Device bytes per recorded sample: the hit record and the visibility mask (2 x 4).
-RECORD_BYTES = 8
+#: Device bytes per recorded sample: the hit record and the visibility mask (2 x 4), and one more hit
+#: record (4) per mirror bounce (``Scene.mirror_bounces``).
+RECORD_BYTES, BOUNCE_RECORD_BYTES = 8, 4
 #: Device bytes per boundary-pass sample (weight, normal, u, receiver, point) and per candidate curve.
 BOUNDARY_SAMPLE_BYTES, BOUNDARY_CANDIDATE_BYTES = 28, 20
 #: Device bytes per triangle: corners, edges, normal, material record and mesh indices, object-space corners, BVH nodes.
@@ -242,7 +243,7 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
     pixels = views * width * height
     smaller_film = "a smaller film (film.width, film.height)" + (" or fewer cameras" if views > 1 else "")
     batch = max(1, min(int(spp), BATCH_SAMPLES // max(1, pixels)))
-    records = RECORD_BYTES * pixels * batch
+    records = (RECORD_BYTES + BOUNCE_RECORD_BYTES * scene.mirror_bounces) * pixels * batch
     record_lever = smaller_film if batch == 1 else "--spp"  # at most BATCH_SAMPLES samples, or a sample a pixel
     needs = [
         Need("Python, Taichi and the compiled kernels", PROCESS_BASE, "host", "nothing"),

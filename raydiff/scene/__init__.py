@@ -2,6 +2,7 @@
 
 from .model import (  # noqa: F401
     Camera,
+    Conductor,
     DirectionalLight,
     Film,
     FreeParameter,

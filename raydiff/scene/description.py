@@ -31,6 +31,7 @@ from ..io.text import decode_utf8
 from .obj import read_obj
 from .model import (
     Camera,
+    Conductor,
     DirectionalLight,
     Film,
     FreeParameter,
@@ -51,6 +52,7 @@ from .limits import (
     INT32_MAX,
     MAX_ALPHA,
     MAX_CAMERAS,
+    MAX_DEPTH,
     MAX_IOR,
     MAX_FILM_SIZE,
     MAX_LENGTH,
@@ -64,6 +66,7 @@ from .limits import (
     MAX_YAML_NODES,
     MAX_YAML_VALUES,
     MIN_ALPHA,
+    MIN_DEPTH,
     float32_problem,
     length_problem,
 )
@@ -144,7 +147,7 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
     data, lines = _parse(text, source)
     doc = _Doc(source, lines, base_dir)
     root = _Mapping(doc, "", data, what=f"a scene: {_SCENE_MAPPING}")
-    root.only(("camera", "cameras", "film", "objects", "lights", "optimize"))
+    root.only(("camera", "cameras", "film", "max_depth", "objects", "lights", "optimize"))
     if "camera" in data and "cameras" in data:
         raise doc.error("cameras", "give either 'camera' (one view) or 'cameras' (several), not both")
     if "cameras" in data:
@@ -160,6 +163,7 @@ def load_scene_string(text: str, source: str = "<string>", base_dir: str = ".") 
         objects=root.get("objects", _read_objects),
         lights=root.get("lights", _read_lights),
         optimize=root.get("optimize", _read_optimize, ()),
+        max_depth=root.get("max_depth", read_depth, MIN_DEPTH),
         source=source,
         document=data,
     )
@@ -849,26 +853,44 @@ def read_ior(doc: _Doc, key: str, value: Any) -> Vec3:
     return ior
 
 
-def _read_roughconductor(m: _Mapping) -> RoughConductor:
-    """A ``roughconductor``'s keys: GGX alpha, specular_reflectance, and eta and k (Mitsuba's
-    ``material: none`` by default: a perfect reflector)."""
-    m.get("distribution", read_choice(("ggx",), "microfacet distribution"), "ggx")
-    material = RoughConductor(
-        alpha=m.get("alpha", read_alpha, RoughConductor.alpha),
-        specular_reflectance=m.get("specular_reflectance", read_reflectance, RoughConductor.specular_reflectance),
-        eta=m.get("eta", read_ior, RoughConductor.eta),
-        k=m.get("k", read_ior, RoughConductor.k),
-    )
-    for channel, (eta, k) in enumerate(zip(material.eta, material.k)):
+def read_depth(doc: _Doc, key: str, value: Any) -> int:
+    """A scene's ``max_depth``: an integer in [:data:`MIN_DEPTH`, :data:`MAX_DEPTH`]."""
+    doc.check(isinstance(value, int) and not isinstance(value, bool) and MIN_DEPTH <= value <= MAX_DEPTH, key,
+              f"expected an integer from {MIN_DEPTH} (direct light only) to {MAX_DEPTH}, got {_show(value)}")
+    return value
+
+
+def _read_conductor_colours(m: _Mapping, defaults) -> dict:
+    """A conductor's specular_reflectance, eta and k (the defaults: Mitsuba's ``material: none``, a perfect
+    reflector), as keyword arguments of its dataclass."""
+    colours = {
+        "specular_reflectance": m.get("specular_reflectance", read_reflectance, defaults.specular_reflectance),
+        "eta": m.get("eta", read_ior, defaults.eta),
+        "k": m.get("k", read_ior, defaults.k),
+    }
+    for channel, (eta, k) in enumerate(zip(colours["eta"], colours["k"])):
         # eta = k = 0 makes the Fresnel term 0 / 0 at normal incidence
         m.doc.check(eta > 0.0 or k > 0.0, _join(m.key, "k"),
                     f"expected eta or k above 0 in every channel, got both 0 in channel {channel}")
-    return material
+    return colours
+
+
+def _read_roughconductor(m: _Mapping) -> RoughConductor:
+    """A ``roughconductor``'s keys: GGX alpha, and the conductor's colours."""
+    m.get("distribution", read_choice(("ggx",), "microfacet distribution"), "ggx")
+    alpha = m.get("alpha", read_alpha, RoughConductor.alpha)
+    return RoughConductor(alpha=alpha, **_read_conductor_colours(m, RoughConductor))
+
+
+def _read_conductor(m: _Mapping) -> Conductor:
+    """A smooth ``conductor``'s keys: specular_reflectance, eta and k."""
+    return Conductor(**_read_conductor_colours(m, Conductor))
 
 
 # For each material type: its own keys (besides type) and its reader.
 _MATERIAL_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Mapping], Material]]] = {
     "roughconductor": (("distribution", "alpha", "specular_reflectance", "eta", "k"), _read_roughconductor),
+    "conductor": (("specular_reflectance", "eta", "k"), _read_conductor),
 }
 
 

@@ -67,6 +67,10 @@ MIN_ALPHA, MAX_ALPHA = 0.01, 1.0
 #: stay below 10 in the visible range; squared and multiplied in the Fresnel term, 1e4 stays far from
 #: float32's limits.
 MAX_IOR = 1e4
+#: A scene's ``max_depth`` (Mitsuba's: path segments from the camera to a light): 2 is direct light, each
+#: more one more mirror bounce. Every bounce is one more int32 record per sample and one more recomputed
+#: hit in the differentiated shading, unrolled; 4 (two bounces: a mirror seen in a mirror) bounds both.
+MIN_DEPTH, MAX_DEPTH = 2, 4
 
 # --- a fit ----------------------------------------------------------------------------------------
 #: ``--iterations``: the iteration number is an int32 on the device.

@@ -58,8 +58,28 @@ class RoughConductor:
     type: str = "roughconductor"
 
 
+@dataclass(frozen=True)
+class Conductor:
+    """Mitsuba 3's smooth ``conductor``: a perfect mirror whose reflection is ``specular_reflectance`` times
+    the conductor Fresnel term of the complex index ``eta + i k`` (per RGB channel).
+
+    Light from point and directional lights reaches the viewer off a perfect mirror only along one
+    direction, so a mirror shows only what its reflected ray sees: the scene's ``max_depth`` says how many
+    such bounces are followed. The defaults are Mitsuba's ``material: none``, as for
+    :class:`RoughConductor`.
+    """
+
+    specular_reflectance: Vec3 = (1.0, 1.0, 1.0)
+    eta: Vec3 = (0.0, 0.0, 0.0)
+    k: Vec3 = (1.0, 1.0, 1.0)
+    type: str = "conductor"
+
+
+#: The material types that are mirrors (a delta BSDF): their reflected ray is followed, up to ``max_depth``.
+SPECULAR_MATERIALS = frozenset({"conductor"})
+
 #: A surface's material other than the diffuse one (which an object's ``albedo`` describes).
-Material = RoughConductor
+Material = Union[RoughConductor, Conductor]
 
 
 def material_type(obj) -> str:
@@ -179,6 +199,9 @@ class Scene:
     source: str = "<string>"
     document: dict = field(default_factory=dict)
     cameras: tuple[Camera, ...] = ()
+    #: Mitsuba's ``max_depth``: the longest path, in segments, from the camera to a light. 2 is direct
+    #: light only; each more follows one more specular (mirror) bounce.
+    max_depth: int = 2
 
     def __post_init__(self):
         # One view (``camera``) or several (``cameras``); ``camera`` is always the first of ``cameras``.
@@ -187,6 +210,13 @@ class Scene:
             raise ValueError("a scene needs a camera")
         object.__setattr__(self, "cameras", cameras)
         object.__setattr__(self, "camera", cameras[0])
+
+    @property
+    def mirror_bounces(self) -> int:
+        """The reflected rays followed per camera ray: ``max_depth - 2`` when an object is a mirror, else 0
+        (the integrator records a hit for each, one int32 per sample)."""
+        mirrors = any(material_type(o) in SPECULAR_MATERIALS for o in self.objects)
+        return self.max_depth - 2 if mirrors else 0
 
     @property
     def several_views(self) -> bool:

@@ -106,6 +106,7 @@ class Kind:
 
 
 _ANALYTIC = ("sphere", "quad", "mesh")
+_CONDUCTORS = ("roughconductor", "conductor")
 
 #: Every parameter kind, in pool order within an element.
 KINDS: tuple[Kind, ...] = (
@@ -122,13 +123,14 @@ KINDS: tuple[Kind, ...] = (
     # --- objects ----------------------------------------------------------------------------------------
     Kind("objects", "albedo", 3, _ANALYTIC, "albedo", 0.02, lower=0.0, upper=1.0, materials=("diffuse",),
          doc="diffuse reflectance, in [0, 1]"),
-    # a microfacet material's block (kernels/materials/roughconductor.py reads it in this order)
+    # a conductor's block (kernels/materials/roughconductor.py and conductor.py read it in this order; the
+    # smooth conductor has no alpha)
     Kind("objects", "material.alpha", 1, _ANALYTIC, "material", 0.01, lower=MIN_ALPHA, upper=MAX_ALPHA,
          materials=("roughconductor",), doc=f"GGX roughness, in [{MIN_ALPHA:g}, {MAX_ALPHA:g}]"),
     Kind("objects", "material.specular_reflectance", 3, _ANALYTIC, "material", 0.02, lower=0.0, upper=1.0,
-         materials=("roughconductor",), doc="the colour multiplying the Fresnel term, in [0, 1]"),
-    Kind("objects", "material.eta", 3, _ANALYTIC, "material", materials=("roughconductor",), free=False),
-    Kind("objects", "material.k", 3, _ANALYTIC, "material", materials=("roughconductor",), free=False),
+         materials=_CONDUCTORS, doc="the colour multiplying the Fresnel term, in [0, 1]"),
+    Kind("objects", "material.eta", 3, _ANALYTIC, "material", materials=_CONDUCTORS, free=False),
+    Kind("objects", "material.k", 3, _ANALYTIC, "material", materials=_CONDUCTORS, free=False),
     Kind("objects", "center", 3, ("sphere",), "geometry", 0.003, "scene", doc="a sphere's centre"),
     Kind("objects", "radius", 1, ("sphere",), "geometry", 0.01, "value", keep_sign=True,
          doc="a sphere's radius, > 0"),

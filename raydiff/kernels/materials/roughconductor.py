@@ -7,7 +7,7 @@ holds that cosine, so this returns the BRDF itself,
 ``specular_reflectance F D (G1(view) / cos(view)) (G1(light) / cos(light)) / 4``, each masking term divided
 by its own cosine in closed form (:func:`~raydiff.kernels.materials.microfacet.smith_g1_over_cos`), so that
 nothing is divided by a vanishing cosine. ``F`` is Mitsuba's ``fresnel_conductor`` for the complex index
-``eta + i k`` per RGB channel (in its RGB variants, RGB values are used as they are).
+``eta + i k`` per RGB channel (:mod:`~raydiff.kernels.materials.fresnel`, shared with the smooth conductor).
 
 Pool layout at the material's offset (:mod:`raydiff.device.materials`): alpha (1), specular_reflectance (3),
 eta (3), k (3). Surfaces are two-sided as everywhere (Mitsuba: the material inside ``twosided``).
@@ -15,27 +15,8 @@ eta (3), k (3). Surfaces are two-sided as everywhere (Mitsuba: the material insi
 
 import taichi as ti
 
-from .microfacet import ggx, safe_sqrt, smith_g1_over_cos
-
-
-@ti.func
-def fresnel_conductor(c, eta, k):
-    """The unpolarised Fresnel reflectance of a conductor of index ``eta + i k`` (vec3s: per channel) at
-    incidence cosine ``c`` (> 0): the formula of Mitsuba 3's ``fresnel_conductor`` (after Moeller's
-    *Optics*)."""
-    c2 = c * c
-    s2 = 1.0 - c2
-    s4 = s2 * s2
-    t1 = eta * eta - k * k - s2
-    a2pb2 = safe_sqrt(t1 * t1 + 4.0 * k * k * eta * eta)
-    a = safe_sqrt(0.5 * (a2pb2 + t1))
-    term1 = a2pb2 + c2
-    term2 = 2.0 * c * a
-    rs = (term1 - term2) / (term1 + term2)
-    term3 = a2pb2 * c2 + s4
-    term4 = term2 * s2
-    rp = rs * (term3 - term4) / (term3 + term4)
-    return 0.5 * (rs + rp)
+from .fresnel import fresnel_conductor
+from .microfacet import ggx, smith_g1_over_cos
 
 
 def make(dev):
