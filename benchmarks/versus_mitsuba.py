@@ -59,10 +59,7 @@ def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iteratio
 
 def mitsuba_ms(name: str, width: int, height: int, spp: int, iterations: int) -> float | None:
     """Median ms of Mitsuba 3's iteration (``direct``, lights sampled only), or None without llvm_ad_rgb."""
-    import statistics
-    import time
-
-    from mitsuba_baseline import _set_llvm_variant
+    from mitsuba_baseline import _set_llvm_variant, median_iteration_ms
 
     mi = _set_llvm_variant()
     if mi is None:
@@ -85,19 +82,7 @@ def mitsuba_ms(name: str, width: int, height: int, spp: int, iterations: int) ->
     for k in keys:
         opt[k] = params[k] + mi.Point3f(0.3, -0.2, 0.2)
     params.update(opt)
-    times = []
-    for it in range(3 + iterations):
-        t0 = time.perf_counter()
-        image = mi.render(mi_scene, params, spp=spp, seed=it)
-        loss = dr.mean(dr.square(image - reference), axis=None)
-        dr.backward(loss)
-        opt.step()
-        params.update(opt)
-        _ = loss.array[0]  # the loss read back, as a loop reporting progress does
-        dr.sync_thread()
-        if it >= 3:
-            times.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(times)
+    return median_iteration_ms(mi, mi_scene, params, opt, reference, spp, iterations, warmup=3)
 
 
 def child(args) -> int:
