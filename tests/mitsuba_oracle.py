@@ -13,7 +13,8 @@ How a raydiff scene maps onto Mitsuba's:
 * an object's surface is ``twosided``: ``diffuse`` with its ``albedo``, or its material (a
   :class:`~raydiff.scene.model.RoughConductor` is ``roughconductor`` with ``distribution: ggx`` and its
   alpha, specular_reflectance, eta and k as RGB values, a :class:`~raydiff.scene.model.Conductor` is
-  ``conductor`` with its specular_reflectance, eta and k);
+  ``conductor`` with its specular_reflectance, eta and k, a :class:`~raydiff.scene.model.RoughPlastic` is
+  ``roughplastic`` with ``distribution: ggx`` and its alpha, colours and indices);
 * the integrator is ``path`` with the scene's ``max_depth``. At 2 that is direct light only, raydiff's
   model. Above 2 Mitsuba's path tracer also follows diffuse and glossy bounces (it samples every BSDF),
   while raydiff follows only mirrors: they agree where no diffuse or glossy surface lights another one
@@ -47,8 +48,8 @@ import tempfile
 
 import numpy as np
 
-from raydiff.scene.model import (Camera, Conductor, DirectionalLight, Mesh, PointLight, Quad, RoughConductor, Scene,
-                                 Sphere)
+from raydiff.scene.model import (Camera, Conductor, DirectionalLight, Mesh, PointLight, Quad, RoughConductor,
+                                 RoughPlastic, Scene, Sphere)
 
 __all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices"]
 
@@ -108,6 +109,16 @@ def _bsdf(obj) -> dict:
             "specular_reflectance": _rgb(material.specular_reflectance),
             "eta": _rgb(material.eta),
             "k": _rgb(material.k),
+        }
+    elif isinstance(material, RoughPlastic):
+        inner = {
+            "type": "roughplastic",
+            "distribution": "ggx",
+            "alpha": float(material.alpha),
+            "diffuse_reflectance": _rgb(material.diffuse_reflectance),
+            "specular_reflectance": _rgb(material.specular_reflectance),
+            "int_ior": float(material.int_ior),
+            "ext_ior": float(material.ext_ior),
         }
     else:
         raise TypeError(f"unsupported material: {type(material).__name__}")

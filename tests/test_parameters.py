@@ -57,6 +57,9 @@ objects:
   - {{name: shiny, type: sphere, center: [0, {r}, -{u}], radius: {r}, material: {{type: roughconductor, alpha: 0.2, specular_reflectance: [0.9, 0.8, 0.7]}}}}
   - {{name: plate, type: quad, origin: [-{u}, 0, 0], edge1: [{u}, 0, 0], edge2: [0, {u}, 0], material: {{type: roughconductor, eta: [0.2, 0.4, 1.4], k: [3.4, 2.4, 1.8]}}}}
   - {{name: chrome, type: mesh, file: cube.obj, scale: {r}, translate: [{u}, {r}, -{u}], material: {{type: roughconductor, alpha: 0.5}}}}
+  - {{name: glaze, type: sphere, center: [{u}, {r}, {u}], radius: {r}, material: {{type: roughplastic, alpha: 0.3, diffuse_reflectance: [0.2, 0.4, 0.6]}}}}
+  - {{name: tile, type: quad, origin: [0, 0, {u}], edge1: [{u}, 0, 0], edge2: [0, {u}, 0], material: {{type: roughplastic, int_ior: 1.6}}}}
+  - {{name: vase, type: mesh, file: cube.obj, scale: {r}, translate: [-{u}, {r}, {u}], material: {{type: roughplastic, specular_reflectance: 0.8}}}}
 lights:
   - {{name: key, type: point, position: [1, {y}, 1], intensity: [12, 10, 8]}}
   - {{name: sun, type: directional, direction: [0, -2, 0], irradiance: 3}}
@@ -87,6 +90,8 @@ NAMES = {
 }
 #: The rough-conductor objects, for the kinds of that material.
 GLOSSY_NAMES = {"quad": "plate", "sphere": "shiny", "mesh": "chrome"}
+#: The rough-plastic objects, for the kinds only that material has.
+PLASTIC_NAMES = {"quad": "tile", "sphere": "glaze", "mesh": "vase"}
 FREE = [k for k in KINDS if k.free]
 
 
@@ -94,6 +99,8 @@ def path_of(kind, type_: str, several: bool = False) -> str:
     """The path a user writes for ``kind`` of the test scene's element of ``type_``."""
     if kind.group == "cameras":
         return f"cameras.side.{kind.field}" if several else f"camera.{kind.field}"
+    if kind.materials == ("roughplastic",):
+        return f"{kind.group}.{PLASTIC_NAMES[type_]}.{kind.field}"
     if kind.materials and "diffuse" not in kind.materials:
         return f"{kind.group}.{GLOSSY_NAMES[type_]}.{kind.field}"
     return f"{kind.group}.{NAMES[kind.group, type_]}.{kind.field}"
@@ -174,8 +181,8 @@ def documented_row(kind) -> list[str]:
     else:
         path = f"`{kind.group}.<name>.{kind.field}`"
         of = ", ".join(f"{t} light" if kind.group == "lights" else t for t in kind.types)
-        if kind.materials:
-            of += f" ({', '.join(kind.materials)})"
+        if kind.materials:  # those it can be freed on
+            of += f" ({', '.join(m for m in kind.materials if m not in kind.fixed_for)})"
     if kind.unit:
         bounds = "unit length"
     elif kind.keep_sign:
@@ -262,6 +269,16 @@ def test_a_field_of_another_type_is_refused_naming_the_free_ones(path, type_, fr
 def test_a_misspelt_field_gets_the_nearest_free_one(path, hint):
     with pytest.raises(SceneError, match=re.escape(f"(did you mean '{hint}'?)")):
         resolve(ONE, FreeParameter(path))
+
+
+@pytest.mark.parametrize("field", ["material.alpha", "material.int_ior", "material.ext_ior"])
+def test_a_rough_plastics_roughness_and_indices_are_fixed(field):
+    """Mitsuba's tables, computed once when the scene is built, depend on them (raydiff/device/plastic_tables.py)."""
+    with pytest.raises(SceneError) as info:
+        resolve(ONE, FreeParameter(f"objects.glaze.{field}"))
+    assert f"'{field}' of a roughplastic sphere cannot be optimised" in info.value.message
+    assert info.value.message.endswith("free fields: material.specular_reflectance, material.diffuse_reflectance, center, radius")
+    assert resolve(ONE, FreeParameter("objects.shiny.material.alpha")).kind.field == "material.alpha"
 
 
 def test_camera_up_is_refused():

@@ -134,6 +134,9 @@ class DeviceScene:
         The material types of the scene's objects (the BSDF compiles a branch for each).
     sphere_material, quad_material, tri_material : ti.field (i32)
         Per sphere, quad and (BVH-ordered) triangle, its material record (:mod:`raydiff.device.materials`).
+    plastic : raydiff.device.materials.PlasticTables
+        The precomputed tables of the rough-plastic surfaces (fixed fields, built with the scene); None
+        without any.
     """
 
     def __init__(self, scene: Scene, free: list[Resolved] | None = None):
@@ -185,6 +188,9 @@ class DeviceScene:
         self.sphere_material = _scalar_field([material_record(lay, s) for s in spheres], ti.i32)
         self.quad_offset = _scalar_field(self.quad_geometry, ti.i32)
         self.quad_material = _scalar_field([material_record(lay, q) for q in quads], ti.i32)
+        plastics = [materials.offset_in(material_record(lay, o)) for o in scene.objects
+                    if material_type(o) == "roughplastic"]
+        self.plastic = materials.PlasticTables(scene, plastics) if plastics else None
 
         # --- triangles: world space, BVH order; object space too when a pose is free ------------------------
         mesh_objects = [o for o in scene.objects if o.type == "mesh"]

@@ -13,6 +13,7 @@ from .model import (  # noqa: F401
     PointLight,
     Quad,
     RoughConductor,
+    RoughPlastic,
     Rotation,
     Scene,
     Sphere,

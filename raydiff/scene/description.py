@@ -43,6 +43,7 @@ from .model import (
     Material,
     Rotation,
     RoughConductor,
+    RoughPlastic,
     Scene,
     Sphere,
     Vec3,
@@ -853,6 +854,14 @@ def read_ior(doc: _Doc, key: str, value: Any) -> Vec3:
     return ior
 
 
+def read_dielectric_ior(doc: _Doc, key: str, value: Any) -> float:
+    """A dielectric's index of refraction: a number in (0, :data:`MAX_IOR`] (Mitsuba's named values, such
+    as ``polypropylene``, are not read: give the number)."""
+    ior = read_number(doc, key, value)
+    doc.check(0.0 < ior <= MAX_IOR, key, f"expected an index of refraction in (0, {MAX_IOR:g}], got {_show(value)}")
+    return ior
+
+
 def read_depth(doc: _Doc, key: str, value: Any) -> int:
     """A scene's ``max_depth``: an integer in [:data:`MIN_DEPTH`, :data:`MAX_DEPTH`]."""
     doc.check(isinstance(value, int) and not isinstance(value, bool) and MIN_DEPTH <= value <= MAX_DEPTH, key,
@@ -882,6 +891,29 @@ def _read_roughconductor(m: _Mapping) -> RoughConductor:
     return RoughConductor(alpha=alpha, **_read_conductor_colours(m, RoughConductor))
 
 
+def _read_linear(doc: _Doc, key: str, value: Any) -> bool:
+    """A ``roughplastic``'s ``nonlinear``: only Mitsuba's default, false, is modelled."""
+    doc.check(value is False, key, f"expected false (the nonlinear diffuse base is not modelled), got {_show(value)}")
+    return False
+
+
+def _read_roughplastic(m: _Mapping) -> RoughPlastic:
+    """A ``roughplastic``'s keys: GGX alpha, the diffuse and specular colours, and the two indices of
+    refraction, which must differ (as Mitsuba requires); ``nonlinear`` may only be false."""
+    m.get("distribution", read_choice(("ggx",), "microfacet distribution"), "ggx")
+    m.get("nonlinear", _read_linear, False)
+    plastic = RoughPlastic(
+        alpha=m.get("alpha", read_alpha, RoughPlastic.alpha),
+        diffuse_reflectance=m.get("diffuse_reflectance", read_reflectance, RoughPlastic.diffuse_reflectance),
+        specular_reflectance=m.get("specular_reflectance", read_reflectance, RoughPlastic.specular_reflectance),
+        int_ior=m.get("int_ior", read_dielectric_ior, RoughPlastic.int_ior),
+        ext_ior=m.get("ext_ior", read_dielectric_ior, RoughPlastic.ext_ior),
+    )
+    m.doc.check(plastic.int_ior != plastic.ext_ior, _join(m.key, "int_ior"),
+                f"expected int_ior to differ from ext_ior (both {plastic.int_ior:g}): the coating would not be there")
+    return plastic
+
+
 def _read_conductor(m: _Mapping) -> Conductor:
     """A smooth ``conductor``'s keys: specular_reflectance, eta and k."""
     return Conductor(**_read_conductor_colours(m, Conductor))
@@ -891,6 +923,8 @@ def _read_conductor(m: _Mapping) -> Conductor:
 _MATERIAL_TYPES: dict[str, tuple[tuple[str, ...], Callable[[_Mapping], Material]]] = {
     "roughconductor": (("distribution", "alpha", "specular_reflectance", "eta", "k"), _read_roughconductor),
     "conductor": (("specular_reflectance", "eta", "k"), _read_conductor),
+    "roughplastic": (("distribution", "nonlinear", "alpha", "diffuse_reflectance", "specular_reflectance", "int_ior",
+                      "ext_ior"), _read_roughplastic),
 }
 
 

@@ -75,11 +75,30 @@ class Conductor:
     type: str = "conductor"
 
 
+@dataclass(frozen=True)
+class RoughPlastic:
+    """Mitsuba 3's ``roughplastic`` with ``distribution: ggx`` and ``nonlinear: false``: a diffuse base
+    under a rough dielectric coating (isotropic GGX microfacets).
+
+    ``diffuse_reflectance`` (linear RGB) is the base's colour, ``specular_reflectance`` multiplies the
+    coating's reflection (Mitsuba's default leaves it out: 1); ``alpha`` is the coating's GGX roughness and
+    ``int_ior`` / ``ext_ior`` the indices of refraction inside and outside (Mitsuba's defaults:
+    polypropylene, 1.49, and air, 1.000277). The defaults are Mitsuba's.
+    """
+
+    alpha: float = 0.1
+    diffuse_reflectance: Vec3 = (0.5, 0.5, 0.5)
+    specular_reflectance: Vec3 = (1.0, 1.0, 1.0)
+    int_ior: float = 1.49
+    ext_ior: float = 1.000277
+    type: str = "roughplastic"
+
+
 #: The material types that are mirrors (a delta BSDF): their reflected ray is followed, up to ``max_depth``.
 SPECULAR_MATERIALS = frozenset({"conductor"})
 
 #: A surface's material other than the diffuse one (which an object's ``albedo`` describes).
-Material = Union[RoughConductor, Conductor]
+Material = Union[RoughConductor, Conductor, RoughPlastic]
 
 
 def material_type(obj) -> str:

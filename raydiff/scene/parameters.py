@@ -74,6 +74,9 @@ class Kind:
         magnitude away (a radius stays positive, a scale never flips or collapses).
     free : bool
         False for values the kernels read from the pool that cannot be freed (a camera's ``up``).
+    fixed_for : tuple of str
+        Material types for which this (otherwise free) kind is in the pool but cannot be freed: a
+        ``roughplastic``'s ``material.alpha``, on which the tables computed when its scene is built depend.
     doc : str
         One line for the documentation.
     """
@@ -92,10 +95,15 @@ class Kind:
     free: bool = True
     doc: str = ""
     materials: tuple[str, ...] = ()
+    fixed_for: tuple[str, ...] = ()
 
     def applies(self, type_: str, material: str = "diffuse") -> bool:
         """Whether an element of ``type_`` (with a surface of ``material``, for objects) has this kind."""
         return type_ in self.types and (not self.materials or material in self.materials)
+
+    def free_for(self, material: str) -> bool:
+        """Whether this kind may be freed on a surface of ``material`` (see ``free`` and ``fixed_for``)."""
+        return self.free and material not in self.fixed_for
 
     def read(self, element) -> np.ndarray:
         """This parameter's value in ``element`` (a light, object or camera), float64 of shape (size,)."""
@@ -107,6 +115,9 @@ class Kind:
 
 _ANALYTIC = ("sphere", "quad", "mesh")
 _CONDUCTORS = ("roughconductor", "conductor")
+#: The materials with a GGX roughness and with a specular colour.
+_ROUGH = ("roughconductor", "roughplastic")
+_SPECULAR = _CONDUCTORS + ("roughplastic",)
 
 #: Every parameter kind, in pool order within an element.
 KINDS: tuple[Kind, ...] = (
@@ -124,13 +135,20 @@ KINDS: tuple[Kind, ...] = (
     Kind("objects", "albedo", 3, _ANALYTIC, "albedo", 0.02, lower=0.0, upper=1.0, materials=("diffuse",),
          doc="diffuse reflectance, in [0, 1]"),
     # a conductor's block (kernels/materials/roughconductor.py and conductor.py read it in this order; the
-    # smooth conductor has no alpha)
+    # smooth conductor has no alpha), and a rough plastic's (kernels/materials/roughplastic.py: alpha,
+    # specular_reflectance, diffuse_reflectance, int_ior, ext_ior; its alpha is fixed: the tables of
+    # raydiff/device/plastic_tables.py depend on it)
     Kind("objects", "material.alpha", 1, _ANALYTIC, "material", 0.01, lower=MIN_ALPHA, upper=MAX_ALPHA,
-         materials=("roughconductor",), doc=f"GGX roughness, in [{MIN_ALPHA:g}, {MAX_ALPHA:g}]"),
+         materials=_ROUGH, fixed_for=("roughplastic",),
+         doc=f"GGX roughness, in [{MIN_ALPHA:g}, {MAX_ALPHA:g}] (a roughconductor's)"),
     Kind("objects", "material.specular_reflectance", 3, _ANALYTIC, "material", 0.02, lower=0.0, upper=1.0,
-         materials=_CONDUCTORS, doc="the colour multiplying the Fresnel term, in [0, 1]"),
+         materials=_SPECULAR, doc="the colour multiplying the Fresnel term, in [0, 1]"),
+    Kind("objects", "material.diffuse_reflectance", 3, _ANALYTIC, "material", 0.02, lower=0.0, upper=1.0,
+         materials=("roughplastic",), doc="a rough plastic's diffuse base colour, in [0, 1]"),
     Kind("objects", "material.eta", 3, _ANALYTIC, "material", materials=_CONDUCTORS, free=False),
     Kind("objects", "material.k", 3, _ANALYTIC, "material", materials=_CONDUCTORS, free=False),
+    Kind("objects", "material.int_ior", 1, _ANALYTIC, "material", materials=("roughplastic",), free=False),
+    Kind("objects", "material.ext_ior", 1, _ANALYTIC, "material", materials=("roughplastic",), free=False),
     Kind("objects", "center", 3, ("sphere",), "geometry", 0.003, "scene", doc="a sphere's centre"),
     Kind("objects", "radius", 1, ("sphere",), "geometry", 0.01, "value", keep_sign=True,
          doc="a sphere's radius, > 0"),
@@ -339,8 +357,9 @@ def resolve(scene: Scene, entry: FreeParameter, location: Location | None = None
     path = parse_path(scene, entry.path, where)
     element = next(e for e in elements(scene, path.group) if e.name == path.name)
     kind = kind_for(path.group, element, path.field)
-    fields = [k.field for k in kinds_for(path.group, element) if k.free]
-    if kind is None or not kind.free:
+    material = material_type(element) if path.group == "objects" else "diffuse"
+    fields = [k.field for k in kinds_for(path.group, element) if k.free_for(material)]
+    if kind is None or not kind.free_for(material):
         what = "camera" if path.group == "cameras" else type_name(path.group, element)
         raise SceneError(
             where,

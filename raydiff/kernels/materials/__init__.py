@@ -3,8 +3,9 @@
 A piece's ``bsdf`` is the BRDF (the integrator multiplies it by the light's irradiance, which holds the
 cosine at the surface) of the surface whose parameters start at pool ``offset``; ``wi`` is the unit
 direction to the light, ``wo`` to the viewer, ``n`` the unit normal on the viewer's side. Pieces:
-``diffuse`` (Mitsuba 3's ``diffuse``: an object's ``albedo``), ``roughconductor`` (GGX) and ``conductor``
-(a smooth mirror: a delta BSDF, whose ``bsdf`` is 0 for delta lights).
+``diffuse`` (Mitsuba 3's ``diffuse``: an object's ``albedo``), ``roughconductor`` (GGX), ``conductor``
+(a smooth mirror: a delta BSDF, whose ``bsdf`` is 0 for delta lights) and ``roughplastic`` (GGX, a diffuse
+base under a rough dielectric coating).
 
 :func:`make_bsdf` joins them into the one ``bsdf(record, p, n, wi, wo)`` the integrator calls, branching on
 the material record (:mod:`raydiff.device.materials`) of the surface, with a branch only for the material
@@ -19,9 +20,10 @@ follows the reflected ray up to the scene's ``max_depth``.
 import taichi as ti
 
 from ...device.materials import MATERIAL_CODES, SPECULAR_TYPES, offset_of, type_of
-from . import conductor, diffuse, roughconductor
+from . import conductor, diffuse, roughconductor, roughplastic
 
 MATERIALS = {"diffuse": diffuse.make, "roughconductor": roughconductor.make, "conductor": conductor.make}
+MATERIALS["roughplastic"] = roughplastic.make
 #: The specular (delta) materials: type -> ``make(dev) -> reflectance(offset, n, wo)``.
 SPECULAR = {"conductor": conductor.make_reflectance}
 assert set(SPECULAR) == SPECULAR_TYPES, "device/materials.py and kernels/materials disagree on the mirrors"

@@ -1,5 +1,5 @@
 """The Fresnel reflectance of a conductor, shared by the rough (``roughconductor``) and smooth
-(``conductor``) metals.
+(``conductor``) metals, and of a dielectric seen from outside (the ``roughplastic``'s coating).
 
 In Mitsuba 3's RGB variants the complex index ``eta + i k`` is given per RGB channel and used as it is;
 so it is here. Straight-line code: the shading pass differentiates it.
@@ -28,3 +28,15 @@ def fresnel_conductor(c, eta, k):
     term4 = term2 * s2
     rp = rs * (term3 - term4) / (term3 + term4)
     return 0.5 * (rs + rp)
+
+
+@ti.func
+def fresnel_dielectric(c, eta):
+    """The unpolarised Fresnel reflectance of a dielectric interface of relative index ``eta`` (inside over
+    outside, a scalar) for light arriving from outside at incidence cosine ``c`` (> 0): Mitsuba 3's
+    ``fresnel(cos_theta_i, eta)`` on the outside, total internal reflection (``eta < 1``) included."""
+    inv = 1.0 / eta
+    cos_t = safe_sqrt(1.0 - (1.0 - c * c) * inv * inv)
+    a_s = (c - eta * cos_t) / (c + eta * cos_t)
+    a_p = (cos_t - eta * c) / (cos_t + eta * c)
+    return 0.5 * (a_s * a_s + a_p * a_p)

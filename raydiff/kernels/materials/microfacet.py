@@ -36,3 +36,14 @@ def smith_g1_over_cos(alpha, n, v, m):
     c = n.dot(v)
     g = 2.0 / (c + ti.sqrt(c * c + alpha * alpha * n.cross(v).norm_sqr()))
     return ti.select(v.dot(m) * c > 0.0, g, 0.0)
+
+
+@ti.func
+def ggx_lobe(alpha, n, wi, wo):
+    """``(h, D(h) G1(wi) G1(wo) / (4 cos(wi) cos(wo)))``: the half vector of the unit directions ``wi`` and
+    ``wo`` and the GGX microfacet reflection without its Fresnel term, divided by both cosines (the BRDF
+    of a perfect reflector; the rough conductor and the rough plastic multiply it by their Fresnel
+    terms)."""
+    h = (wi + wo).normalized()
+    g = smith_g1_over_cos(alpha, n, wo, h) * smith_g1_over_cos(alpha, n, wi, h)
+    return h, 0.25 * ggx(alpha, n, h) * g

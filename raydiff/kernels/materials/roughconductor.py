@@ -16,7 +16,7 @@ eta (3), k (3). Surfaces are two-sided as everywhere (Mitsuba: the material insi
 import taichi as ti
 
 from .fresnel import fresnel_conductor
-from .microfacet import ggx, smith_g1_over_cos
+from .microfacet import ggx_lobe
 
 
 def make(dev):
@@ -31,10 +31,8 @@ def make(dev):
 
     @ti.func
     def bsdf(offset, p, n, wi, wo):
-        alpha = src[offset]
-        h = (wi + wo).normalized()
+        h, lobe = ggx_lobe(src[offset], n, wi, wo)
         f = fresnel_conductor(wo.dot(h), vec3(offset + 4), vec3(offset + 7))
-        g = smith_g1_over_cos(alpha, n, wo, h) * smith_g1_over_cos(alpha, n, wi, h)
-        return vec3(offset + 1) * f * (0.25 * ggx(alpha, n, h) * g)
+        return vec3(offset + 1) * f * lobe
 
     return bsdf
