@@ -704,3 +704,63 @@ def mirror_ceiling_scene(width: int = 32, height: int = 24, spp: int = 4) -> Sce
         max_depth=3,
     )
     return with_optimize(scene, *MIRROR_PATHS)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Rough plastics (issue 9): Mitsuba's roughplastic (GGX), a diffuse base under a glossy coating
+# --------------------------------------------------------------------------------------------------------
+
+from raydiff.scene.model import RoughPlastic  # noqa: E402 (kept with the builders that use it)
+
+
+def plastic(alpha: float, diffuse=(0.5, 0.5, 0.5), specular=(1.0, 1.0, 1.0), **ior) -> RoughPlastic:
+    """A GGX rough plastic (Mitsuba's default indices, polypropylene in air, unless ``int_ior`` and
+    ``ext_ior`` are given)."""
+    return RoughPlastic(alpha=alpha, diffuse_reflectance=tuple(diffuse), specular_reflectance=tuple(specular), **ior)
+
+
+def plastic_parity_scene(alpha: float, width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """:func:`glossy_parity_scene` with rough plastics: a red sphere and a green cube mesh of roughness
+    ``alpha``, a blue sphere (``2 alpha``, clipped to 1, and a denser coating, ``int_ior`` 1.7) on a diffuse
+    floor under two point lights: highlights on every object over their diffuse colours, a hard shadow
+    on the floor (the Mitsuba parity scene for rough plastics)."""
+    scene = glossy_parity_scene(alpha, width, height, spp)
+    materials = {"gold": plastic(alpha, (0.7, 0.15, 0.1), (1.0, 0.95, 0.9)),
+                 "chrome": plastic(min(2.0 * alpha, 1.0), (0.1, 0.2, 0.6), (0.8, 0.85, 0.9), int_ior=1.7),
+                 "box": plastic(alpha, (0.2, 0.5, 0.15), (0.95, 0.9, 0.9))}
+    objects = tuple(replace(o, material=materials[o.name]) if o.name in materials else o for o in scene.objects)
+    return replace(scene, objects=objects)
+
+
+PLASTIC_FLOATING_PATHS = (
+    "objects.ball.material.diffuse_reflectance",
+    "objects.ball.material.specular_reflectance",
+    "objects.panel.material.diffuse_reflectance",
+    "objects.box.material.diffuse_reflectance",
+    "objects.box.material.specular_reflectance",
+    "lights.key.position",
+    "lights.fill.position",
+)
+
+
+def plastic_floating_scene(width: int = 48, height: int = 36, spp: int = 4) -> Scene:
+    """:func:`floating_scene` with rough plastics (a sphere, a quad and a cube mesh, their highlights in
+    view): the diffuse and specular colours and both lights' positions free (the lights' through the
+    coating's half vector and the transmittance tables' cosines)."""
+    scene = floating_scene(width, height, spp)
+    materials = {"ball": plastic(0.3, (0.7, 0.4, 0.2), (0.9, 0.8, 0.7)), "panel": plastic(0.4, (0.3, 0.6, 0.5)),
+                 "box": plastic(0.2, (0.5, 0.5, 0.8), (0.8, 0.7, 0.9), int_ior=1.6)}
+    objects = tuple(replace(o, material=materials[o.name]) for o in scene.objects)
+    return with_optimize(replace(scene, objects=objects), *PLASTIC_FLOATING_PATHS)
+
+
+PLASTIC_GLOBE_PATHS = ("camera.position", "objects.globe.center", "objects.globe.material.diffuse_reflectance",
+                       "lights.key.position")
+
+
+def view_filling_plastic_sphere_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """:func:`view_filling_glossy_sphere_scene` with a rough plastic (alpha 0.3): the normal-dependent terms
+    of both lobes carry the camera's, the sphere's and the light's gradients."""
+    scene = view_filling_glossy_sphere_scene(width, height, spp)
+    globe = replace(scene.object("globe"), material=plastic(0.3, (0.6, 0.5, 0.7), (0.9, 0.85, 0.8)))
+    return with_optimize(replace(scene, objects=(globe,)), *PLASTIC_GLOBE_PATHS)

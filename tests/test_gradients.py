@@ -28,6 +28,10 @@ What is covered (:data:`CONFIGS`): every kind of :data:`raydiff.scene.parameters
   position and the normal through the BSDF (the half vector, the masking terms, the Fresnel cosine): the
   lights' positions over floating glossy objects, and a camera's position, a sphere's centre and radius,
   a mesh's translation and rotation and a light's position on view-filling glossy surfaces;
+- rough plastics (issue 9): ``material.diffuse_reflectance`` of a sphere, a quad and a mesh,
+  ``material.specular_reflectance`` of a sphere and a mesh, the lights' positions over floating plastic
+  objects, and a camera's position, a sphere's centre and a light's position on a view-filling plastic
+  sphere (the half vector, the masking terms and both cosines the transmittance table is read at);
 - mirrors (smooth conductors at max_depth 3, issue 9): a copper mirror fills the view and shows a diffuse
   ceiling lit by a point light that the camera sees only in it: the light's position and intensity, the
   mirror's ``material.specular_reflectance`` and plane (``origin``), the ceiling's albedo and the camera's
@@ -168,6 +172,22 @@ CONFIGS = [
     Config("glossy_slab_translate", scenes.view_filling_glossy_mesh_scene, "objects.slab.translate", 1e-2),
     Config("glossy_slab_rotate_angle", scenes.view_filling_glossy_mesh_scene, "objects.slab.rotate.angle", 0.1),
     Config("glossy_slab_alpha", scenes.view_filling_glossy_mesh_scene, "objects.slab.material.alpha", 1e-3),
+    # --- rough plastics (issue 9): both lobes, the transmittance tables looked up at both cosines ----------
+    # Floating plastic objects: the diffuse and specular colours of a sphere and a mesh, a quad's diffuse
+    # colour, and both lights' positions (the half vector, the masking terms and the tables' cosines).
+    Config("plastic_sphere_diffuse", scenes.plastic_floating_scene, "objects.ball.material.diffuse_reflectance", 1e-2),
+    Config("plastic_sphere_specular", scenes.plastic_floating_scene, "objects.ball.material.specular_reflectance", 1e-2),
+    Config("plastic_quad_diffuse", scenes.plastic_floating_scene, "objects.panel.material.diffuse_reflectance", 1e-2),
+    Config("plastic_mesh_diffuse", scenes.plastic_floating_scene, "objects.box.material.diffuse_reflectance", 1e-2),
+    Config("plastic_mesh_specular", scenes.plastic_floating_scene, "objects.box.material.specular_reflectance", 1e-2),
+    Config("plastic_key_position", scenes.plastic_floating_scene, "lights.key.position", 1e-2, relative=True),
+    Config("plastic_fill_position", scenes.plastic_floating_scene, "lights.fill.position", 1e-2, relative=True),
+    # A plastic sphere's cap fills the view, its highlight in it: the normal and both directions move.
+    Config("plastic_globe_camera_position", scenes.view_filling_plastic_sphere_scene, "camera.position", 1e-2, True),
+    Config("plastic_globe_center", scenes.view_filling_plastic_sphere_scene, "objects.globe.center", 1e-2),
+    Config("plastic_globe_diffuse", scenes.view_filling_plastic_sphere_scene,
+           "objects.globe.material.diffuse_reflectance", 1e-2),
+    Config("plastic_globe_light_position", scenes.view_filling_plastic_sphere_scene, "lights.key.position", 1e-2, True),
     # The camera inside a sphere (its far root), in 4 batches of 1 sample per pixel: the backward pass
     # re-traces the visibility of 3 batches with the camera and the geometry free.
     Config("batched_dome_camera_position", scenes.view_filling_dome_scene, "camera.position", 1e-2, True, DOME_PIXELS),
@@ -194,6 +214,7 @@ VIEW_FILLING = (
     scenes.view_filling_dome_scene,
     scenes.view_filling_glossy_sphere_scene,
     scenes.view_filling_glossy_mesh_scene,
+    scenes.view_filling_plastic_sphere_scene,
 )
 
 
