@@ -189,6 +189,22 @@ def glossy(old: str = "", new: str = "") -> str:
     return edit(text, old, new) if old else text
 
 
+#: The ball as a rough plastic: its albedo line (20) replaced by these 4 (material: on line 20, type on 21,
+#: alpha on 22, diffuse_reflectance on 23), so that the lines after it move down by 3.
+PLASTIC_BALL = """\
+    material:
+      type: roughplastic
+      alpha: 0.2
+      diffuse_reflectance: [0.8, 0.3, 0.2]
+"""
+
+
+def plastic(old: str = "", new: str = "") -> str:
+    """The scene with a rough-plastic ball (:data:`PLASTIC_BALL`), its text ``old`` replaced by ``new``."""
+    text = edit(SCENE, "    albedo: [0.8, 0.3, 0.2]\n", PLASTIC_BALL)
+    return edit(text, old, new) if old else text
+
+
 #: The ball as a mirror (a smooth conductor): its albedo line (20) replaced by these 3 (material: on line 20,
 #: type on 21, specular_reflectance on 22), so that the lines after it move down by 2.
 MIRROR_BALL = """\
@@ -880,7 +896,7 @@ CASES: list[Case] = [
          ["scene.yaml:23", "objects[1].material.roughness", "unknown key 'roughness'",
           "valid keys for a roughconductor: type, distribution, alpha, specular_reflectance, eta, k"]),
     Case("material-not-a-mapping", "wrote a word for a material", fit_scene(edit(SCENE, "    albedo: [0.8, 0.3, 0.2]\n", "    material: shiny\n")),
-         ["scene.yaml:20", "objects[1].material", "expected a mapping with a type (roughconductor, conductor) and its keys, got 'shiny'"]),
+         ["scene.yaml:20", "objects[1].material", "expected a mapping with a type (roughconductor, conductor, roughplastic) and its keys, got 'shiny'"]),
     Case("material-with-albedo", "gave a rough conductor an albedo as well",
          fit_scene(glossy("    radius: 0.5\n", "    radius: 0.5\n    albedo: 0.5\n")),
          ["scene.yaml:20", "objects[1].albedo", "a roughconductor surface has no albedo", "not both"]),
@@ -910,6 +926,33 @@ CASES: list[Case] = [
     Case("optimize-alpha-of-diffuse", "freed the roughness of a diffuse sphere", fit_scene(freeing("objects.ball.material.alpha")),
          ["scene.yaml:27", "optimize.objects.ball.material.alpha", "'material.alpha' of a sphere cannot be optimised",
           "free fields: albedo, center, radius"]),
+    # --- rough plastics (issue 9) ---
+    Case("plastic-unknown-key", "gave a rough plastic a conductor's index",
+         fit_scene(plastic("      alpha: 0.2\n", "      alpha: 0.2\n      eta: 1.5\n")),
+         ["scene.yaml:23", "objects[1].material.eta", "unknown key 'eta'",
+          "valid keys for a roughplastic: type, distribution, nonlinear, alpha, diffuse_reflectance, specular_reflectance, "
+          "int_ior, ext_ior"]),
+    Case("plastic-alpha-zero", "gave a rough plastic a roughness of 0", fit_scene(plastic("alpha: 0.2", "alpha: 0")),
+         ["scene.yaml:22", "objects[1].material.alpha", "expected a roughness in [0.01, 1], got 0"]),
+    Case("plastic-diffuse-range", "gave a rough plastic a diffuse colour above 1",
+         fit_scene(plastic("diffuse_reflectance: [0.8, 0.3, 0.2]", "diffuse_reflectance: [1.2, 0.3, 0.2]")),
+         ["scene.yaml:23", "objects[1].material.diffuse_reflectance", "expected values in [0, 1], got [1.2, 0.3, 0.2]"]),
+    Case("plastic-ior-zero", "gave a rough plastic an index of refraction of 0",
+         fit_scene(plastic("      alpha: 0.2\n", "      alpha: 0.2\n      int_ior: 0\n")),
+         ["scene.yaml:23", "objects[1].material.int_ior", "expected an index of refraction in (0, 10000], got 0"]),
+    Case("plastic-ior-named", "named the index of refraction (Mitsuba's names are not read)",
+         fit_scene(plastic("      alpha: 0.2\n", "      alpha: 0.2\n      ext_ior: air\n")),
+         ["scene.yaml:23", "objects[1].material.ext_ior", "got 'air'"]),
+    Case("plastic-ior-equal", "gave the coating the outside's index (no interface)",
+         fit_scene(plastic("      alpha: 0.2\n", "      alpha: 0.2\n      int_ior: 1.5\n      ext_ior: 1.5\n")),
+         ["scene.yaml:23", "objects[1].material.int_ior", "expected int_ior to differ from ext_ior (both 1.5)"]),
+    Case("plastic-nonlinear", "asked for Mitsuba's nonlinear diffuse base",
+         fit_scene(plastic("      alpha: 0.2\n", "      alpha: 0.2\n      nonlinear: true\n")),
+         ["scene.yaml:23", "objects[1].material.nonlinear", "expected false", "got true"]),
+    Case("optimize-alpha-of-plastic", "freed a rough plastic's roughness, on which its tables depend",
+         fit_scene(freeing("objects.ball.material.alpha", plastic())),
+         ["scene.yaml:30", "optimize.objects.ball.material.alpha", "'material.alpha' of a roughplastic sphere cannot be optimised",
+          "free fields: material.specular_reflectance, material.diffuse_reflectance, center, radius"]),
     # --- mirrors and max_depth (issue 9) ---
     Case("conductor-unknown-key", "gave a mirror a roughness (a smooth conductor has none)",
          fit_scene(mirror("      specular_reflectance: [0.9, 0.8, 0.7]\n",

@@ -4,7 +4,8 @@ The gradients compared cover lights and albedos (a sphere on a floor), and the k
 camera's position, a sphere's centre and radius, a directional light's direction and irradiance, a mesh's
 translation, rotation axis and angle, and a second, weighted camera (the view-filling scenes of
 tests/scene_builders.py), and issue 9's rough conductors (a sphere's, a quad's and a mesh's roughness and
-specular colours, and the lights' positions through the GGX BSDF) and mirrors (a light, a mirror's colour
+specular colours, and the lights' positions through the GGX BSDF), rough plastics (diffuse and specular
+colours and the lights' positions through both lobes and the transmittance tables) and mirrors (a light, a mirror's colour
 and plane, an albedo and the camera seen through a mirror: the reflected ray's records and its
 differentiated recomputation).
 
@@ -80,6 +81,7 @@ SCENES = {
     "mesh_pose": _mesh_pose_scene,
     "two_views": scenes.view_filling_two_view_wall_scene,
     "glossy": scenes.glossy_floating_scene,
+    "plastic": scenes.plastic_floating_scene,
     "mirror": _mirror_scene,
 }
 

@@ -23,8 +23,9 @@ wrong one), so that the boundary terms do all the work:
 
 For outline_pose the same fit without boundary terms is run too: its translation does not move.
 
-and issue 9's glossy surface: glossy (a rough conductor's GGX roughness and specular colour, one view of a
-sphere under a point light), each within 2% (relative; the colour's largest channel).
+and issue 9's glossy surfaces: glossy (a rough conductor's GGX roughness and specular colour, one view of a
+sphere under a point light) and plastic (a rough plastic's diffuse and specular colours, the same view),
+each within 2% (relative; a colour's largest channel).
 
 The scene's size is :func:`raydiff.scene.parameters.scene_size` of the true scene. The fits use the default
 gradient (shading and boundary terms). Issue 7's examples are built for the shading to carry most of the signal:
@@ -223,3 +224,15 @@ def test_a_rough_conductors_roughness_and_specular_colour_from_one_view(cpu):
         return 100 * float(np.max(np.abs(values[colour] / truth[colour] - 1)))
 
     check(largest_channel, start, fitted, 2.0, f"{colour} (% relative, largest channel)")
+
+
+@pytest.mark.slow
+def test_a_rough_plastics_diffuse_and_specular_colours_from_one_view(cpu):
+    """scenes/plastic.yaml: a GGX plastic sphere starting grey with a dim coating; its colour outside the
+    highlight gives the diffuse reflectance, the highlight the coating's specular reflectance."""
+    start, fitted, truth, _ = recover("plastic", 150)
+    for path in ("objects.ball.material.diffuse_reflectance", "objects.ball.material.specular_reflectance"):
+        def largest_channel(values, path=path):
+            return 100 * float(np.max(np.abs(values[path] / truth[path] - 1)))
+
+        check(largest_channel, start, fitted, 2.0, f"{path} (% relative, largest channel)")
