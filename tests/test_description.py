@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from raydiff.scene.description import dump_scene, load_scene, load_scene_string
 from raydiff.errors import SceneError
 from raydiff.scene.model import (Camera, DirectionalLight, Film, FreeParameter, Mesh, PointLight, Quad, Rotation,
-                                 RoughConductor, Sphere, material_type)
+                                 RoughConductor, RoughPlastic, Sphere, material_type)
 
 CUBE = """\
 # unit cube, quads
@@ -778,6 +778,16 @@ def test_dump_writes_a_materials_fitted_values_into_its_mapping(tmp_path):
     assert written["material"]["type"] == "roughconductor" and written["material"]["alpha"] == 0.125
 
 
+def test_dump_writes_a_rough_plastics_fitted_colours_into_its_mapping(tmp_path):
+    plastic = ", material: {type: roughplastic, alpha: 0.2, int_ior: 1.6}}"
+    scene = load_scene(scene_dir(tmp_path, edit(RED_ALBEDO, plastic, NO_OPTIMIZE)))
+    out = tmp_path / "fitted.yaml"
+    dump_scene(scene, out, {"objects.red.material.diffuse_reflectance": np.array([0.5, 0.25, 0.75]),
+                            "objects.red.material.specular_reflectance": np.array([0.875, 0.75, 0.625])})
+    again = load_scene(out).object("red").material
+    assert again == RoughPlastic(0.2, (0.5, 0.25, 0.75), (0.875, 0.75, 0.625), int_ior=1.6)
+
+
 def test_the_scene_format_pages_examples_load(tmp_path):
     """docs/scene-format.md: the scene at the top is FULL, and its other examples fit into it."""
     import re
@@ -787,8 +797,11 @@ def test_the_scene_format_pages_examples_load(tmp_path):
     assert blocks[0] == FULL
     by_section = {block.split(":")[0]: block for block in blocks[1:]}
     assert set(by_section) == {"cameras", "film", "lights", "max_depth", "objects", "optimize"}
-    glossy = load_scene(scene_dir(tmp_path, section("objects", by_section["objects"], NO_OPTIMIZE)))
+    metal, plastic = (block for block in blocks[1:] if block.startswith("objects:"))  # by_section keeps the last
+    glossy = load_scene(scene_dir(tmp_path, section("objects", metal, NO_OPTIMIZE)))
     assert glossy.object("ball").material == RoughConductor(alpha=0.18, specular_reflectance=(0.95, 0.72, 0.38))
+    coated = load_scene(scene_dir(tmp_path, section("objects", plastic, NO_OPTIMIZE)))
+    assert coated.object("ball").material == RoughPlastic(alpha=0.15, diffuse_reflectance=(0.7, 0.1, 0.1))
     mirrored = load_scene(scene_dir(tmp_path, section("objects", by_section["max_depth"], NO_OPTIMIZE)))
     assert mirrored.max_depth == 3 and mirrored.object("mirror").material.type == "conductor"
     views = load_scene(scene_dir(tmp_path, section("camera", by_section["cameras"])))
