@@ -57,7 +57,7 @@ def scales(free: list[Resolved], size: float) -> tuple[np.ndarray, np.ndarray]:
             f, lo = 1.0, 1.0
         elif kind.field in ("fov", "rotate.angle"):
             f, lo = 0.0, 1.0
-        elif kind.field in ("albedo", "material.specular_reflectance"):  # colours in [0, 1]
+        elif kind.field in ("albedo", "material.specular_reflectance", "material.diffuse_reflectance"):  # colours in [0, 1]
             f, lo = 0.0, 0.01
         elif kind.device_group == "geometry":
             f, lo = 0.0, 1e-3 * size

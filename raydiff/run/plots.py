@@ -45,7 +45,8 @@ def component_labels(path: str, size: int) -> list[str]:
     if size == 3 and field in ("position", "center", "origin", "translate", "look_at", "edge1", "edge2", "scale",
                                "axis", "direction", "up"):
         return ["x", "y", "z"]
-    if size == 3 and field in ("intensity", "albedo", "irradiance", "specular_reflectance", "eta", "k"):
+    if size == 3 and field in ("intensity", "albedo", "irradiance", "specular_reflectance", "diffuse_reflectance", "eta",
+                               "k"):
         return ["r", "g", "b"]
     return [f"[{i}]" for i in range(size)]
 
