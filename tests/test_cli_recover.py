@@ -133,7 +133,7 @@ def test_ctrl_c_leaves_no_worker_behind(study):
         assert len(workers) == 2, "the workers did not start"
         time.sleep(2)
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
-        assert process.wait(timeout=60) == 130
+        assert process.wait(timeout=180) == 130  # generous: a loaded machine (CI) is slow to wind down
         assert process.stderr.read().decode().strip().splitlines()[-1] == "interrupted"
         time.sleep(0.5)
         assert not [w for w in workers if os.path.exists(f"/proc/{w}") and
