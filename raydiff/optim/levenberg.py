@@ -312,8 +312,11 @@ class LevenbergMarquardt:
         """Start over (a new fit on the same fields): bounds and difference steps, first damping, no
         step taken, the current values projected and taken as the best so far."""
         big = np.float32(3e38)
-        self._bounds(self._offsets, np.clip(np.asarray(lower, dtype=np.float32), -big, big),
-                     np.clip(np.asarray(upper, dtype=np.float32), -big, big))
+        lower = np.ascontiguousarray(np.clip(np.asarray(lower, dtype=np.float32), -big, big))
+        upper = np.ascontiguousarray(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
+        if lower.shape != (self.n,) or upper.shape != (self.n,):
+            raise ValueError("lower and upper must hold one bound per free component")
+        self._bounds(self._offsets, lower, upper)
         self.steps = np.asarray(steps, dtype=np.float64).copy()
         if self.steps.shape != (self.n,) or not (np.isfinite(self.steps).all() and (self.steps > 0).all()):
             raise ValueError("steps must hold one finite positive difference step per free component")
