@@ -379,11 +379,13 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
     view_names = [camera.name for camera in scene.cameras]
 
     writer = BackgroundWriter(nice=5)  # the device is read here; the files are written while the fit goes on
-    writer.submit(plots.warm_up)  # the plots at the end need matplotlib: imported while the fit runs
 
     def started(state: dict) -> None:
         if resume is None:  # a resumed fit's folder has its checkpoint already
             writer.submit(folder.write_checkpoint, state, meta)
+        # the plots at the end need matplotlib: imported while the fit runs, after the first checkpoint
+        # (which a fit stopped before its first iteration resumes from) is written
+        writer.submit(plots.warm_up)
 
     def callback(it: raydiff.Iteration) -> None:
         stopper.started = True

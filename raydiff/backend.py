@@ -19,6 +19,9 @@ os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "false")  # Taichi prints a 
 import taichi as ti  # noqa: E402
 
 from .errors import BackendError  # noqa: E402
+from . import frontend  # noqa: E402
+
+frontend.install()  # Taichi's front end without its repeated source look-ups (raydiff/frontend.py)
 
 ARCHS = ("auto", "cuda", "vulkan", "cpu")
 _AUTO_ORDER = ("cuda", "vulkan", "cpu")

@@ -17,7 +17,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # stage -> the raydiff stages (first component after ``raydiff.``) it may import, besides itself
 ALLOWED = {
     "errors": set(),
-    "backend": {"errors"},
+    "frontend": set(),
+    "backend": {"errors", "frontend"},
     "io": {"errors"},
     "scene": {"errors", "io"},
     "device": {"errors", "scene"},

@@ -140,10 +140,19 @@ def test_the_fitter_computes_its_gradient_with_the_settings(setup):
     scene = scenes.lone_floor_scene(width=24, height=18, spp=4)
     reference = np.full((18, 24, 3), 0.1, dtype=np.float32)
     for decorrelate, boundary in ((True, False), (False, True)):
-        settings = FitSettings(iterations=1, decorrelate=decorrelate, boundary=boundary)
+        settings = FitSettings(iterations=1, decorrelate=decorrelate, boundary=boundary, optimizer="adam")
         fitter = Fitter(scene, Reference("<ref>", reference, False), settings)
         assert isinstance(fitter.gradient, LossGradient) and fitter.gradient.decorrelate is decorrelate
         if boundary:
             assert fitter.gradient.boundary is None or hasattr(fitter.gradient.boundary, "backward")
         else:
             assert fitter.gradient.boundary is None
+
+
+def test_a_levenberg_marquardt_fit_builds_no_gradient(setup):
+    """LM renders its Jacobian by differences: neither the gradient nor the boundary terms are made
+    (their fields and kernels would only cost start-up time)."""
+    scene = scenes.lone_floor_scene(width=24, height=18, spp=4)
+    reference = np.full((18, 24, 3), 0.1, dtype=np.float32)
+    fitter = Fitter(scene, Reference("<ref>", reference, False), FitSettings(iterations=1, optimizer="lm"))
+    assert fitter.method == "lm" and fitter.gradient is None

@@ -380,12 +380,17 @@ class Fitter:
             clamp=[r.low_dynamic_range for r in self.references],
             weights=[c.weight for c in scene.cameras],
         )
-        boundary = make_boundary(self.integrator) if settings.boundary else None
-        self.gradient = LossGradient(self.integrator, self.loss, decorrelate=settings.decorrelate, boundary=boundary)
         lr, lower, upper = self._rates(self.free)
         starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
         unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
         self.method = optimizer_of(settings, len(self.dev.free_offsets))
+        # The gradient (and the boundary terms' fields and kernels) only where Adam needs it: a
+        # Levenberg-Marquardt fit renders its Jacobian by differences and never asks for one.
+        self.gradient: LossGradient | None = None
+        if self.method != "lm":
+            boundary = make_boundary(self.integrator) if settings.boundary else None
+            self.gradient = LossGradient(self.integrator, self.loss, decorrelate=settings.decorrelate,
+                                         boundary=boundary)
         if self.method == "lm":
             linear = [r.kind.field in levenberg.LINEAR_FIELDS for r in self.free for _ in range(r.kind.size)]
             self.optimizer = LevenbergMarquardt(self.integrator, self.loss, self.dev.free_offsets, lower, upper,

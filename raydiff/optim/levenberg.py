@@ -101,6 +101,9 @@ DAMPING_RANGE = (1e-9, 1e9)
 #: An iteration none of whose trials lowers the loss, with a first step under this fraction of every
 #: parameter's scale, is at the noise floor: the fit settles (averages its Gauss-Newton targets).
 SETTLE_STEP = 0.01
+#: The operations of the merged small kernels (``snapshot`` and ``values`` in :meth:`LevenbergMarquardt._build`).
+KEEP, SHOW = 0, 1
+NUDGE, APPLY, ACCEPT, PROJECT = 0, 1, 2, 3
 
 
 class LevenbergMarquardt:
@@ -153,7 +156,7 @@ class LevenbergMarquardt:
             raise ValueError("linear must hold one flag per free component")
         self.samples = max(1, int(round(JACOBIAN_SHARE * integrator.spp)))  # per pixel, in the Jacobian's renders
         self.index = ti.field(ti.i32, shape=k)
-        self.index.from_numpy(np.asarray(offsets, dtype=np.int32))
+        self._offsets = np.asarray(offsets, dtype=np.int32)  # written with the bounds (restart)
         self.lower = ti.field(ti.f32, shape=k)
         self.upper = ti.field(ti.f32, shape=k)
         self.unit = ti.field(ti.i32, shape=max(self.n_unit, 1))
@@ -197,29 +200,54 @@ class LevenbergMarquardt:
                 c = ti.min(ti.max(c, 0.0), 1.0)
             return c
 
+        # The small steps are two kernels with an operation code, not six: every distinct kernel costs
+        # its load from Taichi's cache (or its compilation) at a fit's start (docs/performance.md).
         @ti.kernel
-        def keep():
+        def snapshot(op: ti.i32):
+            """KEEP: the render, its residual, θ and the loss kept (the history row's); SHOW: the kept
+            render and loss back into the integrator's image and the loss."""
             for v, y, x in image:
-                shown[v, y, x] = image[v, y, x]
-                residual[v, y, x] = compared(v, y, x, 1.0) - ref[v, y, x]
+                if op == KEEP:
+                    shown[v, y, x] = image[v, y, x]
+                    residual[v, y, x] = compared(v, y, x, 1.0) - ref[v, y, x]
+                else:
+                    image[v, y, x] = shown[v, y, x]
             for i in range(k):
-                base[i] = pool[index[i]]
+                if op == KEEP:
+                    base[i] = pool[index[i]]
             for _ in range(1):
-                shown_loss[None] = value[None]
+                if op == KEEP:
+                    shown_loss[None] = value[None]
+                else:
+                    value[None] = shown_loss[None]
 
         @ti.kernel
-        def show():
-            for v, y, x in image:
-                image[v, y, x] = shown[v, y, x]
-            for _ in range(1):
-                value[None] = shown_loss[None]
+        def bounds(offsets: ti.types.ndarray(dtype=ti.i32, ndim=1), lower: ti.types.ndarray(dtype=ti.f32, ndim=1),
+                   upper: ti.types.ndarray(dtype=ti.f32, ndim=1)):
+            """The free components' pool offsets and bounds, in one kernel (not one upload each)."""
+            for i in range(k):
+                index[i], lo[i], hi[i] = offsets[i], lower[i], upper[i]
 
         @ti.kernel
-        def nudge(j: ti.i32, h: ti.f32):  # j = -1: every value back to θ
+        def values(op: ti.i32, j: ti.i32, h: ti.f32):
+            """NUDGE: every free value back to θ, component j (-1: none) moved by h; APPLY: θ + δ on the
+            bounds; PROJECT: the values onto the bounds; after APPLY and PROJECT, unit vectors normalised;
+            ACCEPT and PROJECT: the values taken as the best."""
             for i in range(k):
-                pool[index[i]] = base[i]
-                if i == j:
-                    pool[index[i]] = base[i] + h
+                if op == NUDGE:
+                    pool[index[i]] = base[i]
+                    if i == j:
+                        pool[index[i]] = base[i] + h
+                elif op == APPLY:
+                    pool[index[i]] = ti.min(ti.max(base[i] + delta[i], lo[i]), hi[i])
+                elif op == PROJECT:
+                    pool[index[i]] = ti.min(ti.max(pool[index[i]], lo[i]), hi[i])
+            for _ in range(1):
+                if op == APPLY or op == PROJECT:
+                    normalise_units()
+            for i in range(k):
+                if op == ACCEPT or op == PROJECT:
+                    best[i] = pool[index[i]]
 
         @ti.kernel
         def column(e: ti.i32, j: ti.i32, weight: ti.f32, factor: ti.f32, first: ti.i32, less_base: ti.i32):
@@ -255,27 +283,26 @@ class LevenbergMarquardt:
             for a in range(k):
                 normal[a, k + 1] = ti.cast(base[a], dtype)
 
-        @ti.kernel
-        def apply():
-            for i in range(k):
-                pool[index[i]] = ti.min(ti.max(base[i] + delta[i], lo[i]), hi[i])
-            normalise_units()
+        self._snapshot, self._values, self._column, self._equations = snapshot, values, column, equations
+        self._bounds = bounds
 
-        @ti.kernel
-        def accept():
-            for i in range(k):
-                best[i] = pool[index[i]]
+    def _keep(self) -> None:
+        self._snapshot(KEEP)
 
-        @ti.kernel
-        def project():
-            for i in range(k):
-                pool[index[i]] = ti.min(ti.max(pool[index[i]], lo[i]), hi[i])
-            normalise_units()
-            for i in range(k):
-                best[i] = pool[index[i]]
+    def _show(self) -> None:
+        self._snapshot(SHOW)
 
-        self._keep, self._show, self._nudge, self._column = keep, show, nudge, column
-        self._equations, self._apply, self._accept, self._project = equations, apply, accept, project
+    def _nudge(self, j: int, h: float) -> None:  # j = -1: every value back to θ
+        self._values(NUDGE, j, h)
+
+    def _apply(self) -> None:
+        self._values(APPLY, -1, 0.0)
+
+    def _accept(self) -> None:
+        self._values(ACCEPT, -1, 0.0)
+
+    def _project(self) -> None:
+        self._values(PROJECT, -1, 0.0)
 
     # =============================================================================================
     # The fit's interface
@@ -285,8 +312,11 @@ class LevenbergMarquardt:
         """Start over (a new fit on the same fields): bounds and difference steps, first damping, no
         step taken, the current values projected and taken as the best so far."""
         big = np.float32(3e38)
-        self.lower.from_numpy(np.clip(np.asarray(lower, dtype=np.float32), -big, big))
-        self.upper.from_numpy(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
+        lower = np.ascontiguousarray(np.clip(np.asarray(lower, dtype=np.float32), -big, big))
+        upper = np.ascontiguousarray(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
+        if lower.shape != (self.n,) or upper.shape != (self.n,):
+            raise ValueError("lower and upper must hold one bound per free component")
+        self._bounds(self._offsets, lower, upper)
         self.steps = np.asarray(steps, dtype=np.float64).copy()
         if self.steps.shape != (self.n,) or not (np.isfinite(self.steps).all() and (self.steps > 0).all()):
             raise ValueError("steps must hold one finite positive difference step per free component")
