@@ -194,7 +194,8 @@ def test_auto_takes_a_working_backend():
 
 def _levenberg_sums(scene) -> tuple[np.ndarray, float, float]:
     """On the current backend: Levenberg-Marquardt's first sums ``[A | g | θ]`` for ``scene`` against
-    0.8 x its own render, and the loss before and after a 3-iteration fit by it."""
+    0.8 x its own render, and the loss before and after a 3-iteration fit by it; checks on the way that
+    the kept loss survives the sums' kernels and that the loss the fit shows is its last history row's."""
     from raydiff.io.images import Reference
     from raydiff.optim.fit import FitSettings, Fitter
 
@@ -204,15 +205,19 @@ def _levenberg_sums(scene) -> tuple[np.ndarray, float, float]:
     lm = fitter.optimizer
     lm.evaluate(SEED)
     lm._keep()
+    kept = lm.loss.read()
     lm._jacobian(0, SEED + 1)
     lm._jacobian(1, SEED + 2)
     lm._equations()
     lm._restore()
+    assert lm.shown_loss[None] == kept, "the equations kernel overwrote the kept loss"
     sums = lm.normal.to_numpy()
     while not fitter.done:
         fitter.step()
     history = fitter.history_array()
-    return sums, float(history[0, 1]), float(fitter.loss.read())
+    assert fitter.loss.read() == np.float32(history[-1, 1]), "the loss shown after a step is not its row's"
+    assert fitter.recorded_loss(fitter.iteration - 1) == np.float32(history[-1, 1])
+    return sums, float(history[0, 1]), float(history[-1, 1])
 
 
 @pytest.fixture(scope="module")

@@ -244,7 +244,8 @@ class Iteration:
 
     @property
     def loss(self) -> float:
-        return self._fitter.loss.read()
+        """This iteration's loss, as its history row holds it (one device read)."""
+        return self._fitter.recorded_loss(self.index)
 
     def image(self, view: int = 0) -> np.ndarray:
         """This iteration's render of one view, (height, width, 3) linear RGB."""
@@ -482,6 +483,13 @@ class Fitter:
         if self.converged:
             return "converged"
         return "iterations" if self.iteration >= self.settings.iterations else "stopped"
+
+    def recorded_loss(self, index: int) -> float:
+        """The loss recorded for iteration ``index`` (one element read while its row is on the device)."""
+        row = index - self._host_rows
+        if row >= 0:
+            return float(self.history[row, 1])
+        return float(np.concatenate(self._host_history)[index, 1])
 
     def history_array(self) -> np.ndarray:
         """The rows recorded so far (one device read), float64; the iteration column exact."""

@@ -166,6 +166,9 @@ class LevenbergMarquardt:
         self.base = ti.field(ti.f32, shape=k)  # the iterate the step starts from
         self.delta = ti.field(ti.f32, shape=k)  # the trial step
         self.best = ti.field(ti.f32, shape=k)  # the last accepted iterate
+        # the loss of the history row; a scalar field allocated after the large ones below was overwritten
+        # by the equations kernel on Vulkan (Taichi 1.7.4, lavapipe), so it comes before them
+        self.shown_loss = ti.field(ti.f32, shape=())
         dtype = ti.f64 if float64_supported() else ti.f32
         self.normal = ti.field(dtype, shape=(k, k + 2))  # [A | g | θ]
         views, height, width = integrator.image.shape
@@ -174,7 +177,6 @@ class LevenbergMarquardt:
         self.residual = ti.Vector.field(3, ti.f32, shape=(views, height, width))
         self.at_base = ti.Vector.field(3, ti.f32, shape=(2, views, height, width))  # each estimate's render at θ
         self.shown = ti.Vector.field(3, ti.f32, shape=(views, height, width))  # the render of the history row
-        self.shown_loss = ti.field(ti.f32, shape=())
         self._build(k, dtype)
         self.restart(lower, upper, steps)
 
