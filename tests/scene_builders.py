@@ -762,3 +762,40 @@ def smooth_parity_scene(smooth: bool = True, width: int = 96, height: int = 72, 
         ),
         lights=(PointLight("key", (-1.5, 3.5, 2.5), (22.0, 21.0, 20.0)),),
     )
+
+
+SMOOTH_PATHS = ("objects.leaf.translate", "objects.leaf.rotate.angle", "objects.leaf.rotate.axis",
+                "objects.leaf.scale", "lights.key.position")
+SMOOTH_SCALE = (2.5, 2.2, 2.0)
+SMOOTH_ROTATION = Rotation(axis=unit((0.3, 1.0, 0.2)), angle=25.0)
+
+
+def view_filling_smooth_mesh_scene(width: int = 32, height: int = 24, spp: int = 4, material=None) -> Scene:
+    """One triangle of a mesh, 5 m across, with OBJ normals tilted up to 40 degrees from its plane's, scaled
+    (2.5 x 2.2 x 2: the scale turns its normals too), rotated and seen from 2.2 m in front: it fills the
+    view, and its smooth shading varies across it. A point light in front shades it. The mesh's pose and
+    the light's position are free."""
+    vertices = np.array([[-1.0, -1.0, 0.0], [1.0, -1.0, 0.0], [0.0, 1.2, 0.0]])
+    normals = np.array([[2.0, 0.6, 1.0], [-1.8, 1.2, 1.0], [0.5, -2.0, 1.0]])
+    faces = np.array([[0, 1, 2]], dtype=np.int64)
+    rotation = rotation_matrix(SMOOTH_ROTATION)
+    local = np.array([0.0, -0.25, 0.0])  # object space: the point in the middle of the view
+    aim = np.array([0.1, 0.2, -0.3])
+    translate = aim - rotation @ (np.asarray(SMOOTH_SCALE) * local)
+    normal = rotation @ np.array([0.0, 0.0, 1.0])
+    across = rotation @ np.array([1.0, 0.0, 0.0])
+    leaf = Mesh("leaf", "<leaf>", "<leaf>", vertices, faces, SMOOTH_SCALE, SMOOTH_ROTATION, _floats(translate),
+                albedo=(0.5, 0.6, 0.4), material=material, normals=normals, normal_faces=faces)
+    scene = Scene(
+        camera=Camera(position=_floats(aim + 2.2 * normal + 0.2 * across), look_at=_floats(aim), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(leaf,),
+        lights=(PointLight("key", _floats(aim + 1.4 * normal - 0.7 * across), (3.0, 3.0, 3.0)),),
+    )
+    return with_optimize(scene, *SMOOTH_PATHS)
+
+
+def view_filling_glossy_smooth_mesh_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """:func:`view_filling_smooth_mesh_scene` in copper (rough conductor, alpha 0.3): the interpolated
+    normal turns the highlight."""
+    return view_filling_smooth_mesh_scene(width, height, spp, material=glossy(0.3, (0.9, 0.9, 0.9), **COPPER))
