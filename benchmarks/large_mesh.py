@@ -2,11 +2,13 @@
 of a fit iteration as triangles grow.
 
     python benchmarks/large_mesh.py [--triangles 1000000] [--sweep 12,1000,10000,100000,1000000]
-                                    [--width 256 --height 256 --spp 4 --iterations 10] [--no-mitsuba]
+                                    [--width 256 --height 256 --spp 4 --iterations 10] [--no-mitsuba] [--smooth]
 
 The mesh is a sphere of radius 0.5 made of a cube's six faces, each an n x n grid of quads split in two
 (12 n^2 triangles: n = 1 is the cube, n = 289 about 1M), written as plain ``v``/``f`` lines into a temporary
-folder. It sits on a floor under one point light whose position is free (as in benchmarks/common.py).
+folder (``--smooth``: with a ``vt`` and a ``vn`` per vertex and ``f v/vt/vn`` faces, so that it is read
+with them and shaded smooth). It sits on a floor under one point light whose position is free (as in
+benchmarks/common.py).
 
 The load run (in a fresh process, so that its peak resident memory is its own) times: reading the OBJ
 (``read_obj``), loading the scene (which reads it), placing the triangles and building the BVH, uploading
@@ -52,8 +54,9 @@ def grid_for(triangles: int) -> int:
     return max(1, round((triangles / 12) ** 0.5))
 
 
-def write_cube_sphere(path: str, n: int) -> int:
-    """Write the cube sphere of n x n quads a face to ``path``; return its triangle count."""
+def write_cube_sphere(path: str, n: int, smooth: bool = False) -> int:
+    """Write the cube sphere of n x n quads a face to ``path``; return its triangle count. ``smooth``: with
+    a ``vn`` (the sphere's normal) and a ``vt`` per vertex, and faces ``f v/vt/vn`` (shaded smooth)."""
     s = np.linspace(-1.0, 1.0, n + 1)
     u, v = np.meshgrid(s, s, indexing="ij")
     one = np.ones_like(u)
@@ -68,7 +71,14 @@ def write_cube_sphere(path: str, n: int) -> int:
     with open(path, "w") as f:
         f.write(f"# cube sphere, {n} x {n} quads a face\n")
         f.write(("v %.7f %.7f %.7f\n" * len(points)) % tuple(points.ravel()))
-        f.write(("f %d %d %d\n" * len(tris)) % tuple(tris.ravel()))
+        if smooth:
+            uv = np.stack([np.arctan2(points[:, 2], points[:, 0]) / (2 * np.pi) % 1.0, 0.5 + 2.0 * points[:, 1] / np.pi],
+                          axis=1)
+            f.write(("vt %.6f %.6f\n" * len(uv)) % tuple(uv.ravel()))
+            f.write(("vn %.6f %.6f %.6f\n" * len(points)) % tuple((2.0 * points).ravel()))
+            f.write(("f %d/%d/%d %d/%d/%d %d/%d/%d\n" * len(tris)) % tuple(np.repeat(tris.ravel(), 3)))
+        else:
+            f.write(("f %d %d %d\n" * len(tris)) % tuple(tris.ravel()))
     return len(tris)
 
 
@@ -223,9 +233,9 @@ def child(kind: str, *args: str) -> dict | None:
     return json.loads(answer)
 
 
-def prepare(folder: str, triangles: int, width: int, height: int, spp: int) -> tuple[str, str, int]:
-    obj = os.path.join(folder, f"sphere_{triangles}.obj")
-    count = write_cube_sphere(obj, grid_for(triangles))
+def prepare(folder: str, triangles: int, width: int, height: int, spp: int, smooth: bool = False) -> tuple[str, str, int]:
+    obj = os.path.join(folder, f"sphere_{triangles}{'_smooth' if smooth else ''}.obj")
+    count = write_cube_sphere(obj, grid_for(triangles), smooth)
     scene = os.path.join(folder, f"sphere_{triangles}.yaml")
     with open(scene, "w") as f:
         f.write(SCENE.format(width=width, height=height, spp=spp, obj=os.path.basename(obj)))
@@ -243,6 +253,8 @@ def main() -> int:
     parser.add_argument("--boundary", action="store_true",
                         help="fits with the boundary terms (default: without, to time the render and the BVH)")
     parser.add_argument("--no-mitsuba", action="store_true")
+    parser.add_argument("--smooth", action="store_true",
+                        help="the OBJ has a vt and a vn per vertex and faces f v/vt/vn: read with them, shaded smooth")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -261,9 +273,10 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as folder:
         if args.triangles:
-            scene, obj, count = prepare(folder, args.triangles, args.width, args.height, args.spp)
+            scene, obj, count = prepare(folder, args.triangles, args.width, args.height, args.spp, args.smooth)
             size = os.path.getsize(obj) / 2**20
-            print(f"load: a {count}-triangle OBJ ({size:.0f} MB), {args.width}x{args.height}, {args.spp} spp, cpu")
+            form = ", v/vt/vn faces, shaded smooth" if args.smooth else ""
+            print(f"load: a {count}-triangle OBJ ({size:.0f} MB{form}), {args.width}x{args.height}, {args.spp} spp, cpu")
             r = child("load", scene, obj, "boundary" if args.boundary else "no-boundary")
             print(f"  read_obj                 {r['parse_s']:7.2f} s")
             print(f"  load_scene (reads it)    {r['load_scene_s']:7.2f} s")
@@ -288,10 +301,11 @@ def main() -> int:
                           f"(of which {m['baseline_mb']:.0f} MB after import), {m['faces']} faces")
         if args.sweep:
             terms = "with" if args.boundary else "without"
-            print(f"fit iteration, {args.width}x{args.height}, {args.spp} spp, cpu, {terms} boundary terms "
+            shading = ", shaded smooth (v/vt/vn)" if args.smooth else ""
+            print(f"fit iteration, {args.width}x{args.height}, {args.spp} spp, cpu, {terms} boundary terms{shading} "
                   f"(median of {args.iterations}):")
             for wanted in [int(x) for x in args.sweep.split(",")]:
-                scene, _, count = prepare(folder, wanted, args.width, args.height, args.spp)
+                scene, _, count = prepare(folder, wanted, args.width, args.height, args.spp, args.smooth)
                 r = child("sweep", scene, str(args.iterations), "boundary" if args.boundary else "no-boundary")
                 print(f"  {count:8d} triangles  {r['ms']:8.1f} ms/iteration")
     return 0

@@ -20,6 +20,10 @@ How a raydiff scene maps onto Mitsuba's:
   while raydiff follows only mirrors: they agree where no diffuse or glossy surface lights another one
   (the parity scene: diffuse objects that see only mirrors and the sky). At a mirror (a delta BSDF)
   Mitsuba samples no emitter, so it, too, sees lights only at the reflected ray's hit;
+* a :class:`~raydiff.scene.model.Mesh` is an ``obj`` file written in world space: with ``face_normals``
+  when it has no OBJ normals (raydiff shades it flat), else with its normals placed as Mitsuba places
+  them (inverse transpose of the scale, then the rotation, unit length) and ``face_normals`` false, so
+  that both shade it smooth; its texture coordinates are written as read (both flip v);
 * a :class:`~raydiff.scene.model.PointLight` is a ``point`` emitter, ``intensity`` in W/sr;
 * a :class:`~raydiff.scene.model.DirectionalLight` is a ``directional`` emitter: ``direction`` is the way
   the light *travels* (from the light towards the scene; Mitsuba's ``direction`` parameter, the +z axis of
@@ -51,7 +55,8 @@ import numpy as np
 from raydiff.scene.model import (Camera, Conductor, DirectionalLight, Mesh, PointLight, Quad, RoughConductor,
                                  RoughPlastic, Scene, Sphere)
 
-__all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices"]
+__all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices",
+           "mesh_world_normals"]
 
 
 def mitsuba_available(variant: str = "scalar_rgb") -> bool:
@@ -140,13 +145,34 @@ def _quad_to_world(mi, quad: Quad):
     return mi.ScalarTransform4f(m.tolist())
 
 
-def _write_obj(path: str, vertices: np.ndarray, faces: np.ndarray) -> None:
-    """A plain OBJ with positions and triangles only (no normals, no texture coordinates)."""
+def mesh_world_normals(mesh: Mesh) -> np.ndarray:
+    """World-space unit (N, 3) float64 OBJ normals of a smooth mesh: by the inverse transpose of the scale,
+    then the rotation (how Mitsuba transforms normals with an object's ``to_world``)."""
+    n = np.asarray(mesh.normals, dtype=np.float64) / np.asarray(mesh.scale, dtype=np.float64)
+    n = n @ _rotation_matrix(mesh.rotate.axis, mesh.rotate.angle).T
+    return n / np.linalg.norm(n, axis=1, keepdims=True)
+
+
+def _write_obj(path: str, mesh: Mesh) -> None:
+    """The mesh placed in world space as an OBJ: positions and triangles, and where the mesh has them its
+    texture coordinates (as read: Mitsuba flips v as raydiff does) and its normals, placed too."""
+    faces = [np.asarray(mesh.faces, dtype=np.int64) + 1]
     with open(path, "w", encoding="ascii") as f:
-        for x, y, z in vertices:
+        for x, y, z in mesh_world_vertices(mesh):
             f.write(f"v {x:.9g} {y:.9g} {z:.9g}\n")
-        for a, b, c in np.asarray(faces, dtype=np.int64) + 1:
-            f.write(f"f {a} {b} {c}\n")
+        if mesh.texcoord_faces is not None:
+            for u, v in np.asarray(mesh.texcoords, dtype=np.float64):
+                f.write(f"vt {u:.9g} {v:.9g}\n")
+        faces.append(None if mesh.texcoord_faces is None else np.asarray(mesh.texcoord_faces) + 1)
+        if mesh.smooth:
+            for x, y, z in mesh_world_normals(mesh):
+                f.write(f"vn {x:.9g} {y:.9g} {z:.9g}\n")
+        faces.append(np.asarray(mesh.normal_faces) + 1 if mesh.smooth else None)
+        for k in range(len(faces[0])):
+            v, t, n = (None if a is None else a[k] for a in faces)
+            corners = [str(v[j]) + ("" if t is None and n is None else "/")
+                       + ("" if t is None else str(t[j])) + ("" if n is None else f"/{n[j]}") for j in range(3)]
+            f.write("f " + " ".join(corners) + "\n")
 
 
 def _vec(values) -> list[float]:
@@ -261,8 +287,9 @@ def scene_dict(scene: Scene, spp: int, seed: int = 0, tmpdir: str | None = None,
             if tmpdir is None:
                 raise ValueError("scene_dict needs a tmpdir for meshes")
             path = os.path.join(tmpdir, f"mesh_{i}.obj")
-            _write_obj(path, mesh_world_vertices(obj), obj.faces)
-            d[key] = {"type": "obj", "filename": path, "face_normals": True, "bsdf": _bsdf(obj)}
+            _write_obj(path, obj)
+            # Without OBJ normals raydiff shades a mesh flat (Mitsuba would compute vertex normals)
+            d[key] = {"type": "obj", "filename": path, "face_normals": not obj.smooth, "bsdf": _bsdf(obj)}
         else:
             raise TypeError(f"unsupported object type: {type(obj).__name__}")
     for i, light in enumerate(scene.lights):

@@ -764,3 +764,98 @@ def view_filling_plastic_sphere_scene(width: int = 32, height: int = 24, spp: in
     scene = view_filling_glossy_sphere_scene(width, height, spp)
     globe = replace(scene.object("globe"), material=plastic(0.3, (0.6, 0.5, 0.7), (0.9, 0.85, 0.8)))
     return with_optimize(replace(scene, objects=(globe,)), *PLASTIC_GLOBE_PATHS)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Smooth shading (issue 9: OBJ normals and texture coordinates)
+# --------------------------------------------------------------------------------------------------------
+
+
+def uv_sphere_arrays(rings: int = 6, segments: int = 10):
+    """A low-poly unit sphere: ``(vertices, faces, normals, texcoords)``, the OBJ arrays of a mesh whose
+    vertex normals are the exact sphere's (every corner's ``vn`` and ``vt`` index is its ``v`` index).
+
+    The poles are fans of triangles, the rings between them quads split in two; ``texcoords`` are
+    (longitude, latitude) in [0, 1] (they wrap at the seam: enough to check what is read and interpolated).
+    """
+    theta = np.pi * np.arange(1, rings) / rings
+    phi = 2.0 * np.pi * np.arange(segments) / segments
+    ring = np.stack([np.sin(theta)[:, None] * np.cos(phi), np.repeat(np.cos(theta)[:, None], segments, 1),
+                     np.sin(theta)[:, None] * np.sin(phi)], axis=-1).reshape(-1, 3)
+    vertices = np.concatenate([[[0.0, 1.0, 0.0]], ring, [[0.0, -1.0, 0.0]]])
+    south = len(vertices) - 1
+    at = lambda r, j: 1 + r * segments + j % segments  # noqa: E731 (vertex j of ring r)
+    faces = [(0, at(0, j + 1), at(0, j)) for j in range(segments)]
+    for r in range(rings - 2):
+        for j in range(segments):
+            faces += [(at(r, j), at(r, j + 1), at(r + 1, j + 1)), (at(r, j), at(r + 1, j + 1), at(r + 1, j))]
+    faces += [(south, at(rings - 2, j), at(rings - 2, j + 1)) for j in range(segments)]
+    faces = np.asarray(faces, dtype=np.int64)
+    texcoords = np.stack([np.arctan2(vertices[:, 2], vertices[:, 0]) / (2 * np.pi) % 1.0,
+                          0.5 + np.arcsin(np.clip(vertices[:, 1], -1, 1)) / np.pi], axis=-1)
+    return vertices, faces, vertices.copy(), texcoords
+
+
+def uv_sphere_mesh(name: str, center, radius: float, smooth: bool = True, albedo=(0.6, 0.5, 0.4),
+                   material=None, rotate: Rotation = Rotation(), scale=None) -> Mesh:
+    """:func:`uv_sphere_arrays` as a Mesh of that radius about ``center``: with its normals and texture
+    coordinates (shaded smooth) or without (flat)."""
+    vertices, faces, normals, texcoords = uv_sphere_arrays()
+    attributes = dict(texcoords=texcoords, texcoord_faces=faces, normals=normals, normal_faces=faces) if smooth else {}
+    return Mesh(name, "<uv sphere>", "<uv sphere>", vertices, faces,
+                scale=tuple(scale) if scale is not None else (radius, radius, radius), rotate=rotate,
+                translate=tuple(center), albedo=albedo, material=material, **attributes)
+
+
+def smooth_parity_scene(smooth: bool = True, width: int = 96, height: int = 72, spp: int = 256) -> Scene:
+    """A diffuse and a copper (``roughconductor``, alpha 0.3) low-poly sphere mesh on a floor under a point
+    light, shaded smooth (their OBJ normals) or flat: the parity scene for smooth shading."""
+    return Scene(
+        camera=Camera(position=(0.0, 1.6, 4.2), look_at=(0.0, 0.6, 0.0), fov=42.0),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("floor", origin=(-4.0, 0.0, -4.0), edge1=(0.0, 0.0, 8.0), edge2=(8.0, 0.0, 0.0), albedo=(0.6, 0.6, 0.55)),
+            uv_sphere_mesh("matte", (-0.8, 0.65, 0.0), 0.65, smooth, albedo=(0.8, 0.45, 0.3),
+                           rotate=Rotation((0.2, 1.0, 0.1), 20.0)),
+            uv_sphere_mesh("copper", (0.9, 0.6, -0.3), 0.6, smooth, material=glossy(0.3, (0.95, 0.9, 0.9), **COPPER),
+                           scale=(0.6, 0.7, 0.55)),
+        ),
+        lights=(PointLight("key", (-1.5, 3.5, 2.5), (22.0, 21.0, 20.0)),),
+    )
+
+
+SMOOTH_PATHS = ("objects.leaf.translate", "objects.leaf.rotate.angle", "objects.leaf.rotate.axis",
+                "objects.leaf.scale", "lights.key.position")
+SMOOTH_SCALE = (2.5, 2.2, 2.0)
+SMOOTH_ROTATION = Rotation(axis=unit((0.3, 1.0, 0.2)), angle=25.0)
+
+
+def view_filling_smooth_mesh_scene(width: int = 32, height: int = 24, spp: int = 4, material=None) -> Scene:
+    """One triangle of a mesh, 5 m across, with OBJ normals tilted up to 40 degrees from its plane's, scaled
+    (2.5 x 2.2 x 2: the scale turns its normals too), rotated and seen from 2.2 m in front: it fills the
+    view, and its smooth shading varies across it. A point light in front shades it. The mesh's pose and
+    the light's position are free."""
+    vertices = np.array([[-1.0, -1.0, 0.0], [1.0, -1.0, 0.0], [0.0, 1.2, 0.0]])
+    normals = np.array([[2.0, 0.6, 1.0], [-1.8, 1.2, 1.0], [0.5, -2.0, 1.0]])
+    faces = np.array([[0, 1, 2]], dtype=np.int64)
+    rotation = rotation_matrix(SMOOTH_ROTATION)
+    local = np.array([0.0, -0.25, 0.0])  # object space: the point in the middle of the view
+    aim = np.array([0.1, 0.2, -0.3])
+    translate = aim - rotation @ (np.asarray(SMOOTH_SCALE) * local)
+    normal = rotation @ np.array([0.0, 0.0, 1.0])
+    across = rotation @ np.array([1.0, 0.0, 0.0])
+    leaf = Mesh("leaf", "<leaf>", "<leaf>", vertices, faces, SMOOTH_SCALE, SMOOTH_ROTATION, _floats(translate),
+                albedo=(0.5, 0.6, 0.4), material=material, normals=normals, normal_faces=faces)
+    scene = Scene(
+        camera=Camera(position=_floats(aim + 2.2 * normal + 0.2 * across), look_at=_floats(aim), fov=40.0),
+        film=Film(width, height, spp),
+        objects=(leaf,),
+        lights=(PointLight("key", _floats(aim + 1.4 * normal - 0.7 * across), (3.0, 3.0, 3.0)),),
+    )
+    return with_optimize(scene, *SMOOTH_PATHS)
+
+
+def view_filling_glossy_smooth_mesh_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """:func:`view_filling_smooth_mesh_scene` in copper (rough conductor, alpha 0.3): the interpolated
+    normal turns the highlight."""
+    return view_filling_smooth_mesh_scene(width, height, spp, material=glossy(0.3, (0.9, 0.9, 0.9), **COPPER))

@@ -203,6 +203,18 @@ CONFIGS = [
     Config("mirror_origin", scenes.mirror_ceiling_scene, "objects.mirror.origin", 1e-3, vector=True),
     Config("mirror_ceiling_albedo", scenes.mirror_ceiling_scene, "objects.ceiling.albedo", 1e-2),
     Config("mirror_camera_position", scenes.mirror_ceiling_scene, "camera.position", 1e-3, relative=True),
+    # --- smooth shading (issue 9: OBJ normals): a smooth-shaded triangle fills the view ---------------------
+    # Its pose moves the hit point, its barycentrics and its corners' normals (the scale through the
+    # inverse transpose); the light's position turns the shading on the interpolated normal.
+    Config("smooth_leaf_translate", scenes.view_filling_smooth_mesh_scene, "objects.leaf.translate", 1e-2),
+    Config("smooth_leaf_rotate_angle", scenes.view_filling_smooth_mesh_scene, "objects.leaf.rotate.angle", 0.1),
+    Config("smooth_leaf_rotate_axis", scenes.view_filling_smooth_mesh_scene, "objects.leaf.rotate.axis", 1e-2),
+    Config("smooth_leaf_scale", scenes.view_filling_smooth_mesh_scene, "objects.leaf.scale", 1e-2),
+    Config("smooth_leaf_light_position", scenes.view_filling_smooth_mesh_scene, "lights.key.position", 1e-2, True),
+    Config("glossy_smooth_leaf_rotate_angle", scenes.view_filling_glossy_smooth_mesh_scene,
+           "objects.leaf.rotate.angle", 0.1),
+    Config("glossy_smooth_leaf_light_position", scenes.view_filling_glossy_smooth_mesh_scene, "lights.key.position",
+           1e-2, True),
 ]
 
 #: The view-filling builders: every sample of every view hits one primitive, which sees every light.
@@ -215,6 +227,8 @@ VIEW_FILLING = (
     scenes.view_filling_glossy_sphere_scene,
     scenes.view_filling_glossy_mesh_scene,
     scenes.view_filling_plastic_sphere_scene,
+    scenes.view_filling_smooth_mesh_scene,
+    scenes.view_filling_glossy_smooth_mesh_scene,
 )
 
 

@@ -21,6 +21,11 @@ v 0 1 0
 f 1 2 3 4
 """
 
+#: SQUARE's vertices without its face, and three texture coordinates and a normal (lines 6 to 9; a face
+#: added is line 10).
+BARE = SQUARE.replace("f 1 2 3 4\n", "")
+ATTRIBUTES = BARE + "vt 0 0\nvt 1 0\nvt 1 1\nvn 0 0 1\n"
+
 
 def write(tmp_path, text: str | bytes, name: str = "mesh.obj") -> str:
     path = tmp_path / name
@@ -47,12 +52,52 @@ def test_pentagon_gives_three_triangles_around_the_first_vertex(tmp_path):
 
 @pytest.mark.parametrize(
     "face",
-    ["f 1 2 3", "f 1/1 2/2 3/3", "f 1//1 2//2 3//3", "f 1/1/1 2/2/2 3/3/3", "f -3 -2 -1", "f -3/1 2//2 3/3/3"],
+    ["f 1 2 3", "f 1/1 2/2 3/3", "f 1//1 2//2 3//3", "f 1/1/1 2/2/2 3/3/3", "f -3 -2 -1", "f -3/1/-3 2/2/2 3/-1/3"],
 )
 def test_index_forms(tmp_path, face):
     text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nvn 0 0 1\nvn 0 0 1\nvn 0 0 1\n" + face + "\n"
     _, faces = read_obj(write(tmp_path, text))
     assert faces.tolist() == [[0, 1, 2]]
+
+
+def test_texture_coordinates_and_normals_follow_the_corners(tmp_path):
+    # A quad (fanned) with a vt and a vn per corner; the vt's third value and the vn's length are kept as read.
+    text = BARE + "vt 0 0 7\nvt 1 0\nvt 1 1\nvt 0 1\nvn 0 0 2\nvn 0 1 1\nvn 1 0 1\nvn 1 1 1\nf 1/4/1 2/3/2 3/2/3 4/1/4\n"
+    for reader in ("fast", "lines"):
+        mesh = _read(write(tmp_path, text), reader)
+        assert mesh.faces.tolist() == [[0, 1, 2], [0, 2, 3]]
+        assert mesh.texcoords.tolist() == [[0, 0], [1, 0], [1, 1], [0, 1]]
+        assert mesh.texcoord_faces.tolist() == [[3, 2, 1], [3, 1, 0]]
+        assert mesh.normals.tolist() == [[0, 0, 2], [0, 1, 1], [1, 0, 1], [1, 1, 1]]
+        assert mesh.normal_faces.tolist() == [[0, 1, 2], [0, 2, 3]]
+        assert mesh.texcoords.dtype == mesh.normals.dtype == np.float64
+        assert mesh.texcoord_faces.dtype == mesh.normal_faces.dtype == np.int64
+
+
+def _read(path: str, reader: str):
+    """``read_obj_mesh``'s answer by one of its readers."""
+    from raydiff.scene import obj
+
+    data = open(path, "rb").read()
+    mesh = obj._read_fast(data) if reader == "fast" else obj._read_lines(path, data.decode())
+    assert mesh is not None
+    return mesh
+
+
+@pytest.mark.parametrize("reader", ["fast", "lines"])
+@pytest.mark.parametrize(
+    ("face", "texcoords", "normals"),
+    [("f 1 2 3", None, None), ("f 1/1 2/2 3/-1", [[0, 1, 2]], None), ("f 1//1 2//-1 3//1", None, [[0, 0, 0]]),
+     ("f -4/-3/1 -3/2/1 3/3/-1", [[0, 1, 2]], [[0, 0, 0]])],
+    ids=["plain", "vt", "vn", "both"],
+)
+def test_each_form_gives_its_attributes(tmp_path, reader, face, texcoords, normals):
+    # vt and vn lines no face refers to are dropped: a mesh has the attributes its faces index.
+    mesh = _read(write(tmp_path, ATTRIBUTES + face + "\n"), reader)
+    assert mesh.faces.tolist() == [[0, 1, 2]]
+    assert (None if mesh.texcoord_faces is None else mesh.texcoord_faces.tolist()) == texcoords
+    assert (None if mesh.normal_faces is None else mesh.normal_faces.tolist()) == normals
+    assert (mesh.texcoords is None) == (texcoords is None) and (mesh.normals is None) == (normals is None)
 
 
 def test_negative_indices_count_back_from_the_latest_vertex(tmp_path):
@@ -113,6 +158,28 @@ def test_crlf_line_endings(tmp_path):
         ("v 0 0 0\n".encode("utf-16"), 1, "got UTF-16"),
         (SQUARE + "f 1 2 \\\n3 x\n", 7, "expected a vertex index in face corner 'x'"),
         (SQUARE + "f 1 2 99999999999999999999999\n", 7, "vertex index 99999999999999999999999 is out of range"),
+        # texture coordinates and normals (issue 9)
+        (SQUARE + "vt 0\n", 7, "expected a texture coordinate 'vt u v' with 2 coordinates, got 1"),
+        (SQUARE + "vt\n", 7, "with 2 coordinates, got 0"),
+        (SQUARE + "vt 0 a\n", 7, "expected a texture coordinate 'vt u v', got 'vt 0 a'"),
+        (SQUARE + "vt 0 inf\n", 7, "expected finite coordinates in a texture coordinate"),
+        (SQUARE + "vn 0 1\n", 7, "expected a normal 'vn x y z' with 3 coordinates, got 2"),
+        (SQUARE + "vn\n", 7, "with 3 coordinates, got 0"),
+        (SQUARE + "vn 0 nan 1\n", 7, "expected finite coordinates in a normal"),
+        (SQUARE + "vn 0 0 -0.0\n", 7, "expected a nonzero normal, got 'vn 0 0 -0.0'"),
+        (SQUARE + "f 1/1 2/1 3/1\n", 7, "texture coordinate index 1 is out of range: 0 texture coordinates ('vt' lines)"),
+        (SQUARE + "f 1//1 2//1 3//1\n", 7, "normal index 1 is out of range: 0 normals ('vn' lines) defined so far"),
+        (ATTRIBUTES + "f 1/4 2/1 3/1\n", 10, "texture coordinate index 4 is out of range: 3 texture coordinates"),
+        (ATTRIBUTES + "f 1/1/1 2/1/1 3/1/-2\n", 10, "normal index -2 is out of range: 1 normals"),
+        (ATTRIBUTES + "f 1/0 2/1 3/1\n", 10, "expected a nonzero texture coordinate index (OBJ indices start at 1)"),
+        (ATTRIBUTES + "f 1//0 2//1 3//1\n", 10, "expected a nonzero normal index"),
+        (ATTRIBUTES + "f 1/x 2/1 3/1\n", 10, "expected a texture coordinate index in face corner '1/x'"),
+        (ATTRIBUTES + "f 1//1.0 2//1 3//1\n", 10, "expected a normal index in face corner '1//1.0'"),
+        (ATTRIBUTES + "f 1/ 2/ 3/\n", 10, "expected a face corner 'v', 'v/vt', 'v//vn' or 'v/vt/vn', got '1/'"),
+        (ATTRIBUTES + "f 1// 2// 3//\n", 10, "expected a face corner 'v', 'v/vt', 'v//vn' or 'v/vt/vn', got '1//'"),
+        (ATTRIBUTES + "f 1/1/1/1 2 3\n", 10, "expected a face corner 'v', 'v/vt', 'v//vn' or 'v/vt/vn', got '1/1/1/1'"),
+        (ATTRIBUTES + "f 1/1 2//1 3/1/1\n", 10, "expected every face corner in the form of the first, '1/1' (line 10"),
+        (ATTRIBUTES + "f 1 2 3\nf 1//1 2//1 3//1\n", 11, "in the form of the first, '1' (line 10; 'v', 'v/vt'"),
     ],
 )
 def test_errors(tmp_path, text, line, message):
@@ -189,18 +256,19 @@ def test_only_texture_coordinates_is_no_mesh(tmp_path):
         read_obj(write(tmp_path, "vt 0 0\nvt 1 0\nvt 0 1\n"))
 
 
-corner = st.tuples(st.integers(0, 7), st.sampled_from(["{i}", "{i}/1", "{i}//1", "{i}/1/1"]), st.booleans())
+corner = st.tuples(st.integers(0, 7), st.booleans())
 
 
 @settings(max_examples=50, deadline=None)
-@given(polygons=st.lists(st.lists(corner, min_size=3, max_size=7), min_size=1, max_size=6))
-def test_random_polygons_triangulate_to_their_fans(tmp_path_factory, polygons):
+@given(polygons=st.lists(st.lists(corner, min_size=3, max_size=7), min_size=1, max_size=6),
+       form=st.sampled_from(["{i}", "{i}/1", "{i}//1", "{i}/1/1"]))
+def test_random_polygons_triangulate_to_their_fans(tmp_path_factory, polygons, form):
     lines = [f"v {i} {2 * i} {3 * i}" for i in range(8)] + ["vt 0 0", "vn 0 0 1"]
     expected = []
     for polygon in polygons:
-        words = [form.format(i=i - 8 if negative else i + 1) for i, form, negative in polygon]
+        words = [form.format(i=i - 8 if negative else i + 1) for i, negative in polygon]
         lines.append("f " + " ".join(words))
-        ids = [i for i, _, _ in polygon]
+        ids = [i for i, _ in polygon]
         expected += [[ids[0], ids[k], ids[k + 1]] for k in range(1, len(ids) - 1)]
     path = write(tmp_path_factory.mktemp("obj"), "\n".join(lines) + "\n")
     vertices, faces = read_obj(path)
@@ -213,26 +281,40 @@ def test_random_polygons_triangulate_to_their_fans(tmp_path_factory, polygons):
 # --------------------------------------------------------------------------------------------------------
 
 
+def as_tuple(mesh) -> tuple:
+    """An ObjMesh's six arrays (or Nones), in order."""
+    return (mesh.vertices, mesh.faces, mesh.texcoords, mesh.texcoord_faces, mesh.normals, mesh.normal_faces)
+
+
 def both_readers(data: bytes):
-    """(fast answer or None, line-by-line answer or the SceneError's message)."""
+    """(fast answer or None, line-by-line answer or the SceneError's message), answers as :func:`as_tuple`."""
     from raydiff.scene import obj
 
     fast = obj._read_fast(data)
     try:
-        slow = obj._read_lines("m.obj", obj._decode("m.obj", data))
+        slow = as_tuple(obj._read_lines("m.obj", obj._decode("m.obj", data)))
     except SceneError as err:
         slow = err.message
-    return fast, slow
+    return (None if fast is None else as_tuple(fast)), slow
+
+
+def assert_same(fast: tuple, slow: tuple) -> None:
+    """The two readers' answers are equal, array by array, with the same dtypes and the same Nones."""
+    for a, b in zip(fast, slow):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.dtype == b.dtype
+            np.testing.assert_array_equal(a, b)
 
 
 def test_the_fast_reader_takes_the_common_forms():
     text = "# made by hand, \u00e9t\u00e9 2026\r\nv 0 0 0\r\nv 1 0 0 1.0\r\n\tv 0 1 0\r\nvn 0 0 1\r\nf 1//1 2//1 3//1 # a face\r\n" \
-           "v 1 1 0\r\nf -4 -3 -1 -2\r\n"
+           "v 1 1 0\r\nf -4//1 -3//1 -1//-1 -2//1\r\n"
     fast, slow = both_readers(text.encode())
     assert fast is not None
-    np.testing.assert_array_equal(fast[0], slow[0])
-    np.testing.assert_array_equal(fast[1], slow[1])
+    assert_same(fast, slow)
     assert fast[1].dtype == np.int64 and fast[0].dtype == np.float64
+    assert fast[4].tolist() == [[0, 0, 1]] and fast[5].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
 
 
 @pytest.mark.parametrize(
@@ -249,12 +331,12 @@ def test_what_the_fast_reader_leaves_is_read_the_same(tmp_path, text):
     path = write(tmp_path, text)
     vertices, faces = read_obj(path)
     expected = obj._read_lines(path, text)
-    np.testing.assert_array_equal(vertices, expected[0])
-    np.testing.assert_array_equal(faces, expected[1])
+    np.testing.assert_array_equal(vertices, expected.vertices)
+    np.testing.assert_array_equal(faces, expected.faces)
 
 
 word = st.text(alphabet="0123456789+-.eE/", min_size=1, max_size=5)
-line = st.tuples(st.sampled_from(["v", "f", "vt", "#", "", "v", "f"]), st.lists(word, max_size=5),
+line = st.tuples(st.sampled_from(["v", "f", "vt", "vn", "#", "", "v", "f"]), st.lists(word, max_size=5),
                  st.sampled_from([" ", "\t", "  "]))
 
 
@@ -266,8 +348,30 @@ def test_the_fast_reader_never_disagrees_with_the_line_by_line_one(lines, ending
     fast, slow = both_readers(text.encode())
     if fast is not None:  # else the line-by-line reader decides, which the tests above check
         assert not isinstance(slow, str), f"the fast reader accepted what the careful one refuses: {slow}"
-        np.testing.assert_array_equal(fast[0], slow[0])
-        np.testing.assert_array_equal(fast[1], slow[1])
+        assert_same(fast, slow)
+
+
+index = st.sampled_from(["1", "2", "3", "-1", "-3", "0", "4", "", "x", "+1"])
+face_corner = st.lists(index, min_size=1, max_size=4).map("/".join)
+attribute_line = st.one_of(
+    st.lists(face_corner, min_size=2, max_size=4).map(lambda c: "f " + " ".join(c)),
+    st.sampled_from(["v 0 0 1", "vt 0.5 1", "vn 0 1 0", "vt 1", "vn 0 0 0", "v 1 1 1"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(attribute_line, max_size=8), form=st.sampled_from(["{i}", "{i}/{i}", "{i}//{i}", "{i}/{i}/{i}"]))
+def test_the_readers_agree_on_corners(lines, form):
+    # Random corners among well-formed faces of one form: what the fast reader takes, the careful one
+    # reads the same.
+    good = "f " + " ".join(form.format(i=i) for i in (1, 2, 3))
+    text = "v 0 0 0\nv 1 0 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 0 1\nvn 0 0 1\nvn 0 1 0\nvn 1 0 0\n" + good + "\n" + "\n".join(lines) + "\n"
+    fast, slow = both_readers(text.encode())
+    if fast is not None:
+        assert not isinstance(slow, str), f"the fast reader accepted what the careful one refuses: {slow}"
+        assert_same(fast, slow)
+    if not lines:
+        assert fast is not None
 
 
 def test_a_polygon_mesh_is_read_fast(tmp_path):
@@ -275,14 +379,14 @@ def test_a_polygon_mesh_is_read_fast(tmp_path):
     rng = np.random.default_rng(0)
     points = rng.normal(size=(50, 3))
     lines = [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in points]
+    lines += [f"vt {u:.6f} {v:.6f}" for u, v, _ in points] + [f"vn {x:.6f} {y:.6f} {z:.6f}" for x, y, z in points]
     for k in rng.integers(3, 7, size=40):
         corners = rng.choice(50, size=k, replace=False) + 1
         lines.append("f " + " ".join(f"{c}/{c}/{c}" for c in corners))
     data = ("\n".join(lines) + "\n").encode()
     fast, slow = both_readers(data)
-    assert fast is not None
-    np.testing.assert_array_equal(fast[0], slow[0])
-    np.testing.assert_array_equal(fast[1], slow[1])
+    assert fast is not None and fast[3] is not None and fast[5] is not None
+    assert_same(fast, slow)
 
 
 @pytest.mark.parametrize(("alphabet", "read"), [("01+-.eE5", float), ("012-", int)], ids=["float", "int"])

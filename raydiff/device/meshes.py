@@ -11,6 +11,8 @@ in the order a mesh goes through them:
    so that a kernel can walk it with a single integer cursor and no stack.
 4. :func:`traverse_reference` -- that walk in plain Python: the contract a kernel must follow, and the
    reference the tests check it against.
+5. :func:`corner_normals` and :func:`corner_texcoords` -- the corners' OBJ normals and texture coordinates
+   of the kept triangles, for the meshes that have them (smooth shading, textures).
 
 The traversal contract, in short (see :class:`BVH`)::
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..scene.model import Mesh
 from ..scene.placement import mesh_triangles, rotation_matrix, transform_matrix  # noqa: F401 (the order of the pieces)
 
 #: :func:`traverse_reference` ignores hits closer than this (in units of the ray direction's length), so
@@ -443,3 +446,99 @@ def traverse_reference(
                     best_t, best = t, k
             node = skip[node]
     return best_t, best
+
+
+# --------------------------------------------------------------------------------------------------------
+# The corners' normals and texture coordinates
+# --------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class CornerAttributes:
+    """Per-corner values of the triangles of the meshes that have them, and which triangle has which.
+
+    Attributes
+    ----------
+    values : numpy.ndarray
+        (R, 3, dim) float32: ``values[r, j]`` is corner ``j``'s value of the triangle with row ``r``.
+    rows : numpy.ndarray or None
+        (T,) int32 over every triangle of the scene (the meshes' kept triangles, one mesh after another):
+        its row in ``values``, or -1 for a triangle whose mesh has none; None when every triangle has one
+        and ``rows`` would be ``0 .. T - 1`` (a scene of one smooth mesh needs no index).
+    """
+
+    values: np.ndarray
+    rows: np.ndarray | None
+
+
+def _gathered(parts: list[np.ndarray | None], counts: list[int], dim: int) -> CornerAttributes | None:
+    """The :class:`CornerAttributes` of the meshes' ``parts`` ((T_m, 3, dim) arrays, or None for a mesh
+    without them; ``counts[m]`` its triangles), or None when no mesh has any."""
+    if all(p is None for p in parts):
+        return None
+    values = np.concatenate([p for p in parts if p is not None]).astype(np.float32).reshape(-1, 3, dim)
+    if all(p is not None for p in parts):
+        return CornerAttributes(values, None)
+    rows, at = [], 0
+    for part, count in zip(parts, counts):
+        if part is None:
+            rows.append(np.full(count, -1, np.int32))
+        else:
+            rows.append(np.arange(at, at + count, dtype=np.int32))
+            at += count
+    return CornerAttributes(values, np.concatenate(rows))
+
+
+def _kept_corners(values: np.ndarray, corners: np.ndarray, kept: np.ndarray | None) -> np.ndarray:
+    """(T, 3, dim): ``values`` at the corner indices ``corners`` (F, 3) of the kept faces."""
+    return np.take(values, corners if kept is None else corners[kept], axis=0)
+
+
+def corner_normals(meshes: list[Mesh], kept: list[np.ndarray | None], counts: list[int],
+                   object_space: bool) -> CornerAttributes | None:
+    """The unit normals at the corners of the kept triangles of the meshes that have OBJ normals.
+
+    Parameters
+    ----------
+    meshes : list of Mesh
+        The scene's meshes, in order.
+    kept, counts : list
+        Per mesh, the indices of its kept faces (None: all) and their number
+        (:func:`raydiff.scene.placement.placed_faces`).
+    object_space : bool
+        True: the normals as the file gives them, made unit length (the kernels place them with the
+        mesh's pose, which is free). False: placed in world space as Mitsuba 3 transforms normals, by the
+        inverse transpose of the scale, then the rotation, and made unit length.
+
+    Returns
+    -------
+    CornerAttributes or None
+        (R, 3, 3) normals; None when no mesh has normals.
+    """
+    parts = []
+    for mesh, keep in zip(meshes, kept):
+        if not mesh.smooth:
+            parts.append(None)
+            continue
+        n = _kept_corners(np.asarray(mesh.normals, np.float64), np.asarray(mesh.normal_faces), keep)
+        if not object_space:
+            n = (n / np.asarray(mesh.scale, np.float64)) @ rotation_matrix(mesh.rotate).T
+        parts.append(n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-30))
+    return _gathered(parts, counts, 3)
+
+
+def corner_texcoords(meshes: list[Mesh], kept: list[np.ndarray | None], counts: list[int]) -> CornerAttributes | None:
+    """The texture coordinates at the corners of the kept triangles of the meshes that have OBJ ``vt``, in
+    Mitsuba 3's convention for an OBJ: ``(u, 1 - v)`` (its ``flip_tex_coords``, on by default).
+
+    Parameters are those of :func:`corner_normals`; the answer's values are (R, 3, 2), or None when no
+    mesh has texture coordinates.
+    """
+    parts = []
+    for mesh, keep in zip(meshes, kept):
+        if mesh.texcoord_faces is None:
+            parts.append(None)
+            continue
+        uv = _kept_corners(np.asarray(mesh.texcoords, np.float64), np.asarray(mesh.texcoord_faces), keep)
+        parts.append(np.stack([uv[..., 0], 1.0 - uv[..., 1]], axis=-1))
+    return _gathered(parts, counts, 2)

@@ -26,7 +26,7 @@ import taichi as ti
 
 from ..scene.model import Scene, material_type
 from ..scene.parameters import DEVICE_GROUPS, Resolved, entries, scene_size
-from ..scene.placement import placed_triangles
+from ..scene.placement import placed_faces
 from . import meshes
 from . import materials
 from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
@@ -103,6 +103,33 @@ def _scalar_field(data, dtype) -> ti.Field:
     return f
 
 
+@dataclass
+class CornerFields:
+    """Per-corner values of the triangles that have them (:class:`raydiff.device.meshes.CornerAttributes`)
+    on the device: ``corners[j][row]`` is corner ``j``'s value (a vector field each), and ``rows[i]`` the
+    row of triangle ``i`` (BVH order), -1 for none; ``rows`` is None when the row is the triangle's index."""
+
+    corners: list
+    rows: ti.Field | None
+
+
+def _corner_fields(attributes, order: np.ndarray) -> CornerFields | None:
+    """The :class:`CornerFields` of ``attributes`` (None: None), triangles reordered by ``order`` (the BVH's)."""
+    if attributes is None:
+        return None
+    values, rows = attributes.values, attributes.rows
+    if rows is None:
+        values = np.take(values, order, axis=0)  # one row per triangle, in the BVH's order
+    dim = values.shape[-1]
+    corners = []
+    for j in range(3):
+        f = ti.Vector.field(dim, dtype=ti.f32, shape=max(len(values), 1))
+        if len(values):
+            f.from_numpy(np.ascontiguousarray(values[:, j], dtype=np.float32))
+        corners.append(f)
+    return CornerFields(corners, None if rows is None else _scalar_field(rows[order], ti.i32))
+
+
 class DeviceScene:
     """A scene's fields on the current Taichi backend.
 
@@ -137,6 +164,12 @@ class DeviceScene:
     plastic : raydiff.device.materials.PlasticTables
         The precomputed tables of the rough-plastic surfaces (fixed fields, built with the scene); None
         without any.
+    corner_normals : CornerFields or None
+        The unit normals at the corners of the triangles of meshes with OBJ normals (smooth shading), in
+        world space, or in object space when a mesh's pose is free; None when no mesh has normals.
+    corner_texcoords : CornerFields or None
+        The texture coordinates at the corners of the triangles of meshes with OBJ ``vt``, as Mitsuba 3
+        has them (``(u, 1 - v)``); None when no mesh has them.
     """
 
     def __init__(self, scene: Scene, free: list[Resolved] | None = None):
@@ -196,12 +229,13 @@ class DeviceScene:
         mesh_objects = [o for o in scene.objects if o.type == "mesh"]
         pose_keys = {("objects", m.name, f) for m in mesh_objects for f in POSE_FIELDS}
         self.moving_meshes = any(r.key in pose_keys for r in self.free)
-        world, local, tri_material, tri_mesh = [], [], [], []
+        world, local, tri_material, tri_mesh, kept = [], [], [], [], []
         self.mesh_pose = []
         for m_index, mesh in enumerate(mesh_objects):
-            w, loc = placed_triangles(mesh, local=self.moving_meshes)  # object space only where it moves
+            w, loc, keep = placed_faces(mesh, local=self.moving_meshes)  # object space only where it moves
             world.append(w)
             local.append(loc)
+            kept.append(keep)
             tri_material.append(np.full(len(w), material_record(lay, mesh), dtype=np.int32))
             tri_mesh.append(np.full(len(w), m_index, dtype=np.int32))
             self.mesh_pose.append(_consecutive(lay, "objects", mesh.name, POSE_FIELDS, (3, 3, 1, 3)))
@@ -229,6 +263,10 @@ class DeviceScene:
         if self.moving_meshes:  # object-space corners, placed by a kernel before every render
             local_triangles = np.take(_joined(local, (0, 3, 3)), bvh.order, axis=0)
             self.tri_local = [_vec_field(local_triangles[:, j]) for j in range(3)]
+        counts = [len(t) for t in tri_mesh]
+        self.corner_normals = _corner_fields(
+            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order)
+        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order)
         self.node_lower = _vec_field(bvh.lower)
         self.node_upper = _vec_field(bvh.upper)
         self.node_skip = _scalar_field(bvh.skip, ti.i32)

@@ -10,6 +10,12 @@ Spheres and quads are read from the pool, so gradients reach their centre, radiu
 triangle is read from the placed world-space fields while its mesh's pose is constant; once a pose is
 free, the triangle's object-space corners are placed here again from the pool (:func:`place`), so that
 gradients reach the mesh's scale, rotation and translation.
+
+A triangle of a mesh with OBJ normals is shaded smooth, as Mitsuba 3 shades an OBJ with normals: the
+shading normal is its corners' normals interpolated at the hit's barycentric coordinates and made unit
+length (:func:`make_smooth_normal`), the barycentrics recomputed differentiably from the hit point; the
+hit point itself, shadow rays and visibility stay those of the flat triangle. :func:`make_triangle_uv`
+gives a triangle hit's texture coordinates the same way.
 """
 
 
@@ -47,6 +53,120 @@ def make_place(src):
     return place
 
 
+def make_place_normal(src):
+    """``place_normal(k, n) -> world``: an object-space normal placed by the pose at pool offset ``k`` of
+    ``src`` as Mitsuba 3 transforms normals: by the inverse transpose of the scale (``n / scale``), then the
+    rotation, made unit length."""
+
+    @ti.func
+    def vec3(k):
+        return ti.Vector([src[k], src[k + 1], src[k + 2]])
+
+    @ti.func
+    def place_normal(k, n):
+        m = rotate(n / vec3(k), vec3(k + 3), src[k + 6])
+        return m / ti.sqrt(m.dot(m) + 1e-30)
+
+    return place_normal
+
+
+def make_barycentrics(dev: DeviceScene):
+    """``barycentrics(i, p) -> (b1, b2)``: the barycentric coordinates of point ``p`` on triangle ``i``
+    (``p = v0 + b1 e1 + b2 e2``, ``p`` projected onto the triangle's plane), differentiable in ``p`` and
+    in the triangle (placed from its mesh's pose when one is free)."""
+    geo = dev.source("geometry")
+    place = make_place(geo)
+    moving = dev.moving_meshes
+    v0s, e1s, e2s = dev.tri_v0, dev.tri_e1, dev.tri_e2
+    local0, local1, local2 = dev.tri_local if moving else (None, None, None)
+    tri_mesh, pose_offset = dev.tri_mesh, dev.mesh_pose_offset
+
+    @ti.func
+    def barycentrics(i, p):
+        v0, e1, e2 = v0s[i], e1s[i], e2s[i]
+        if ti.static(moving):
+            k = pose_offset[tri_mesh[i]]
+            v0 = place(k, local0[i])
+            e1, e2 = place(k, local1[i]) - v0, place(k, local2[i]) - v0
+        r = p - v0
+        a11, a12, a22 = e1.dot(e1), e1.dot(e2), e2.dot(e2)
+        r1, r2 = e1.dot(r), e2.dot(r)
+        inverse = 1.0 / (a11 * a22 - a12 * a12)  # kept triangles have an area
+        return ti.Vector([(a22 * r1 - a12 * r2) * inverse, (a11 * r2 - a12 * r1) * inverse])
+
+    return barycentrics
+
+
+@ti.func
+def interpolate(c0, c1, c2, b):
+    """The corner values ``c0``, ``c1``, ``c2`` interpolated at barycentrics ``b = (b1, b2)``."""
+    return c0 + b[0] * (c1 - c0) + b[1] * (c2 - c0)
+
+
+def make_smooth_normal(dev: DeviceScene):
+    """``smooth_normal(i, p, n) -> n``: the shading normal at point ``p`` of triangle ``i``, given its unit
+    geometric normal ``n``: for a triangle of a mesh with OBJ normals, its corners' normals interpolated at
+    ``p``'s barycentrics and made unit length (Mitsuba 3's ``sh_frame.n`` of a mesh with vertex normals),
+    else ``n``. None when no mesh of the scene has normals (the surface then compiles as before)."""
+    fields = dev.corner_normals
+    if fields is None:
+        return None
+    geo = dev.source("geometry")
+    place_normal = make_place_normal(geo)
+    moving = dev.moving_meshes
+    barycentrics = make_barycentrics(dev)
+    corners, rows = fields.corners, fields.rows
+    indexed = rows is not None
+    tri_mesh, pose_offset = dev.tri_mesh, dev.mesh_pose_offset
+
+    @ti.func
+    def smooth_normal(i, p, n):
+        row = i
+        if ti.static(indexed):
+            row = rows[i]
+        shading = n
+        if row >= 0:
+            b = barycentrics(i, p)
+            n0, n1, n2 = corners[0][row], corners[1][row], corners[2][row]
+            if ti.static(moving):  # each corner's normal placed, then interpolated, as Mitsuba places them
+                k = pose_offset[tri_mesh[i]]
+                n0, n1, n2 = place_normal(k, n0), place_normal(k, n1), place_normal(k, n2)
+            m = interpolate(n0, n1, n2, b)
+            shading = m / ti.sqrt(m.dot(m) + 1e-30)
+        return shading
+
+    return smooth_normal
+
+
+def make_triangle_uv(dev: DeviceScene):
+    """``triangle_uv(i, p) -> uv``: the texture coordinates (a 2-vector) of point ``p`` on triangle ``i``,
+    differentiable in ``p`` and the mesh's pose, as Mitsuba 3 defines them for a mesh: the corners' OBJ
+    ``vt`` as ``(u, 1 - v)`` (Mitsuba's ``flip_tex_coords``) interpolated at ``p``'s barycentrics, and for
+    a mesh without ``vt`` the barycentrics ``(b1, b2)`` themselves (Mitsuba's parameterisation then).
+
+    The textures (issue 9) look an image up at this uv on a mesh hit; ``p`` is the hit point that
+    ``surface`` returns for the hit record of triangle ``i``.
+    """
+    barycentrics = make_barycentrics(dev)
+    fields = dev.corner_texcoords
+    corners = None if fields is None else fields.corners
+    rows = None if fields is None else fields.rows
+    textured, indexed = corners is not None, rows is not None
+
+    @ti.func
+    def triangle_uv(i, p):
+        uv = barycentrics(i, p)
+        if ti.static(textured):
+            row = i
+            if ti.static(indexed):
+                row = rows[i]
+            if row >= 0:
+                uv = interpolate(corners[0][row], corners[1][row], corners[2][row], uv)
+        return uv
+
+    return triangle_uv
+
+
 def make_surface(dev: DeviceScene):
     """Build ``surface(o, d, code) -> (p, n, material)`` for this scene."""
     geo = dev.source("geometry")
@@ -57,6 +177,8 @@ def make_surface(dev: DeviceScene):
     place = make_place(geo)
     local0, local1, local2 = dev.tri_local if moving else (None, None, None)
     tri_mesh, pose_offset = dev.tri_mesh, dev.mesh_pose_offset
+    smooth_normal = make_smooth_normal(dev)
+    smooth = smooth_normal is not None
 
     @ti.func
     def vec3(k):
@@ -102,6 +224,8 @@ def make_surface(dev: DeviceScene):
             t = (v0 - o).dot(nt) / d.dot(nt)
             p = o + t * d
             n = nt.normalized()
+            if ti.static(smooth):
+                n = smooth_normal(i, p, n)
             material = tri_material[i]
         n = ti.select(n.dot(d) > 0.0, -n, n)  # two-sided: face the viewer
         return p, n, material

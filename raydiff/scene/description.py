@@ -28,7 +28,7 @@ from ..errors import Location, OutputError, SceneError
 from ..io.files import write_text
 from ..io.paths import Problem, file_problem, read_regular_file
 from ..io.text import decode_utf8
-from .obj import read_obj
+from .obj import read_obj_mesh
 from .model import (
     Camera,
     Conductor,
@@ -805,7 +805,8 @@ def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
     problem = file_problem(resolved)
     if problem is not None:
         raise m.doc.error(_join(m.key, "file"), f"{_cannot_read(problem, 'mesh', written)} (looked for {resolved})")
-    vertices, faces = read_obj(resolved)
+    obj = read_obj_mesh(resolved)
+    vertices, faces = obj.vertices, obj.faces
     m.doc.check(len(faces) <= MAX_TRIANGLES, _join(m.key, "file"),
                 f"mesh file '{written}' has {len(faces)} triangles, more than the {MAX_TRIANGLES} the hit record "
                 "can index (28 bits)")
@@ -819,6 +820,10 @@ def _read_mesh(m: _Mapping, name: str, albedo: Vec3) -> Mesh:
         rotate=m.get("rotate", _read_rotation, Rotation()),
         translate=m.get("translate", read_point, (0.0, 0.0, 0.0)),
         albedo=albedo,
+        texcoords=obj.texcoords,
+        texcoord_faces=obj.texcoord_faces,
+        normals=obj.normals,
+        normal_faces=obj.normal_faces,
     )
     # a bound on the placed vertices' coordinates (a rotation keeps lengths; sqrt(3) for the diagonal)
     reach = float(np.max(np.abs(vertices))) * max(map(abs, mesh.scale)) * math.sqrt(3.0) + max(map(abs, mesh.translate))

@@ -147,6 +147,11 @@ class Mesh:
 
     ``vertices`` (V, 3) float64 and ``faces`` (F, 3) int64 are in object space, as read from ``file``
     (polygons fan-triangulated). ``file`` is the resolved path; ``file_as_written`` is what the scene said.
+
+    Where the OBJ's faces index them, ``texcoords`` (T, 2) float64 are its ``vt`` values as written (u, v)
+    and ``texcoord_faces`` (F, 3) int64 index them per triangle corner; ``normals`` (N, 3) float64 are its
+    ``vn`` (object space, nonzero) and ``normal_faces`` (F, 3) int64 index them: such a mesh is shaded
+    smooth (the corners' normals interpolated). Each pair is None, or both are set.
     """
 
     name: str
@@ -160,6 +165,15 @@ class Mesh:
     albedo: Vec3 = (0.5, 0.5, 0.5)
     type: str = "mesh"
     material: Material | None = None
+    texcoords: np.ndarray | None = None
+    texcoord_faces: np.ndarray | None = None
+    normals: np.ndarray | None = None
+    normal_faces: np.ndarray | None = None
+
+    @property
+    def smooth(self) -> bool:
+        """True when the mesh has normals (``vn``): it is shaded with their interpolation."""
+        return self.normal_faces is not None
 
 
 Object = Union[Sphere, Quad, Mesh]

@@ -1,10 +1,12 @@
-"""A small reader for the part of Wavefront OBJ that a triangle mesh needs: ``v`` and ``f`` lines.
+"""A small reader for the part of Wavefront OBJ that a triangle mesh needs: ``v``, ``vt``, ``vn`` and ``f`` lines.
 
-Everything else (``vt``, ``vn``, ``o``, ``g``, ``s``, ``usemtl``, ``mtllib``, ``l``, ``p`` ...) is ignored, as
-are comments and blank lines. Polygons are fan-triangulated around their first vertex. Texture and normal
-indices in faces (``i/t``, ``i//n``, ``i/t/n``) are skipped: raydiff shades with flat face normals.
-Negative indices count back from the latest vertex. A ``v`` line's values after x, y, z (a ``w``, or a
-vertex colour) are ignored.
+Everything else (``o``, ``g``, ``s``, ``usemtl``, ``mtllib``, ``l``, ``p``, ``vp`` ...) is ignored, as are
+comments and blank lines. Polygons are fan-triangulated around their first vertex. A face corner is
+``v``, ``v/vt``, ``v//vn`` or ``v/vt/vn``; every corner of a file has the same form (the first corner's),
+so that a mesh has texture coordinates and normals everywhere or nowhere. Negative indices count back
+from the latest ``v``, ``vt`` or ``vn`` line. A ``v`` line's values after x, y, z (a ``w``, or a vertex
+colour) are ignored, as is a ``vt`` line's third coordinate and anything after a ``vn`` line's three; a
+normal must not be zero. ``vt`` and ``vn`` lines that no face refers to are read and dropped.
 
 The text is UTF-8; a leading byte-order mark is dropped. Lines may end in LF, CRLF or CR, words may be
 separated by spaces or tabs, and a line ending in a backslash goes on on the next line.
@@ -21,6 +23,7 @@ import codecs
 import math
 import re
 import warnings
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -30,8 +33,35 @@ from ..io.paths import Problem, read_regular_file
 from ..io.text import decode_utf8
 
 
+@dataclass(frozen=True, eq=False)
+class ObjMesh:
+    """What :func:`read_obj_mesh` reads from an OBJ file: a triangle mesh and its corners' attributes.
+
+    Attributes
+    ----------
+    vertices : numpy.ndarray
+        (V, 3) float64 positions.
+    faces : numpy.ndarray
+        (F, 3) int64 vertex indices, 0-based; polygons are fan-triangulated.
+    texcoords, texcoord_faces : numpy.ndarray or None
+        (T, 2) float64 ``vt`` values (u, v) as the file writes them, and (F, 3) int64 indices into them per
+        triangle corner; None when the faces have no ``vt`` index.
+    normals, normal_faces : numpy.ndarray or None
+        (N, 3) float64 ``vn`` values (nonzero, not necessarily unit length) and (F, 3) int64 indices into
+        them per triangle corner; None when the faces have no ``vn`` index.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    texcoords: np.ndarray | None = None
+    texcoord_faces: np.ndarray | None = None
+    normals: np.ndarray | None = None
+    normal_faces: np.ndarray | None = None
+
+
 def read_obj(path: str) -> tuple[np.ndarray, np.ndarray]:
-    """Read the vertices and triangles of a Wavefront OBJ file.
+    """Read the vertices and triangles of a Wavefront OBJ file (:func:`read_obj_mesh` without the corners'
+    texture coordinates and normals).
 
     Parameters
     ----------
@@ -51,6 +81,30 @@ def read_obj(path: str) -> tuple[np.ndarray, np.ndarray]:
         If the file cannot be read, a ``v`` line has too few or non-numeric or non-finite values, a face
         has fewer than 3 vertices or an index that is zero, malformed or out of range, or there are no faces.
         The location names the file and, where it applies, the 1-based line.
+    """
+    mesh = read_obj_mesh(path)
+    return mesh.vertices, mesh.faces
+
+
+def read_obj_mesh(path: str) -> ObjMesh:
+    """Read a Wavefront OBJ file: its triangles and, where its faces index them, texture coordinates and normals.
+
+    Parameters
+    ----------
+    path : str
+        The file to read (UTF-8 or plain ASCII text).
+
+    Returns
+    -------
+    ObjMesh
+
+    Raises
+    ------
+    SceneError
+        As :func:`read_obj`, and if a ``vt`` line has fewer than 2 or a ``vn`` line fewer than 3 numeric,
+        finite values, a normal is zero, a face corner is not one of the four forms or not of the first
+        corner's form, or a texture coordinate or normal index is zero, malformed or out of range. The
+        location names the file and the 1-based line.
     """
     data = _read_bytes(path)
     text = None if data.isascii() else _decode(path, data)  # a file that is not UTF-8 is refused here
@@ -87,13 +141,14 @@ _COMMENT = re.compile(rb"#[^\n]*")
 _NUMBER_BYTES = b"0123456789+-.eE \n"
 
 
-def _read_fast(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
-    """:func:`read_obj`'s answer for the whole file at once, or None where the line-by-line reader must decide.
+def _read_fast(data: bytes) -> ObjMesh | None:
+    """:func:`read_obj_mesh`'s answer for the whole file at once, or None where the line-by-line reader must
+    decide.
 
     The text is first brought to one form: line ends to LF, comments removed, words separated by one
-    space, no space at a line's start or end. Then the ``v`` and ``f`` lines are found by their first two
-    bytes, their numbers parsed with numpy, and each face line's indices resolved against the number of
-    ``v`` lines above it.
+    space, no space at a line's start or end. Then the ``v``, ``vt``, ``vn`` and ``f`` lines are found by
+    their first bytes, their numbers parsed with numpy, and each face line's indices resolved against the
+    number of ``v`` (``vt``, ``vn``) lines above it.
     """
     if data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8):]
@@ -109,12 +164,12 @@ def _read_fast(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     while b"  " in data:
         data = data.replace(b"  ", b" ")
     data = data.replace(b" \n", b"\n").replace(b"\n ", b"\n").strip(b" ")
-    alone = (b"v", b"f")
-    if (not data or data in alone or data.startswith((b"v\n", b"f\n")) or data.endswith((b"\nv", b"\nf"))
-            or b"\nv\n" in data or b"\nf\n" in data):
-        return None  # no text, or a 'v' or 'f' with nothing after it: an error
+    alone = (b"v", b"f", b"vt", b"vn")
+    if (not data or data in alone or data.startswith(tuple(key + b"\n" for key in alone))
+            or data.endswith(tuple(b"\n" + key for key in alone)) or any(b"\n" + key + b"\n" in data for key in alone)):
+        return None  # no text, or a 'v', 'vt', 'vn' or 'f' with nothing after it: an error
 
-    # Which lines are 'v' and 'f' lines, in order: how many vertices each face line may index.
+    # Which lines are 'v', 'vt', 'vn' and 'f' lines, in order: how many of each a face line may index.
     chars = np.frombuffer(data, dtype=np.uint8)
     breaks = np.flatnonzero(chars == ord("\n"))
     starts = np.concatenate([[0], breaks + 1])  # line i is data[starts[i]:ends[i]]
@@ -123,13 +178,34 @@ def _read_fast(data: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     second = chars[np.minimum(starts + 1, len(chars) - 1)]
     is_vertex = (first == ord("v")) & (second == ord(" ")) & (ends - starts > 2)
     is_face = (first == ord("f")) & (second == ord(" ")) & (ends - starts > 2)
+    is_texcoord = is_normal = None
+    if b"vt " in data or b"vn " in data:
+        third = chars[np.minimum(starts + 2, len(chars) - 1)]
+        long = (first == ord("v")) & (third == ord(" ")) & (ends - starts > 3)
+        is_texcoord, is_normal = long & (second == ord("t")), long & (second == ord("n"))
+        del third, long
     del chars, first, second
 
-    vertices = _vertex_block(_block(data, b"v", is_vertex, starts, ends), int(is_vertex.sum()))
-    faces = _face_block(_block(data, b"f", is_face, starts, ends), np.cumsum(is_vertex)[is_face])
+    vertices = _value_block(_block(data, b"v", is_vertex, starts, ends), int(is_vertex.sum()), 3)
+    texcoords = normals = None
+    if is_texcoord is not None:
+        texcoords = _value_block(_block(data, b"vt", is_texcoord, starts, ends), int(is_texcoord.sum()), 2)
+        normals = _value_block(_block(data, b"vn", is_normal, starts, ends), int(is_normal.sum()), 3)
+        if texcoords is None or normals is None or not (normals != 0.0).any(axis=1).all():
+            return None  # a zero normal is an error
+
+    def defined(lines: np.ndarray | None) -> np.ndarray:
+        """The number of ``lines`` above each face line."""
+        return np.zeros(int(is_face.sum()), np.int64) if lines is None else np.cumsum(lines)[is_face]
+
+    faces = _face_block(_block(data, b"f", is_face, starts, ends), np.cumsum(is_vertex)[is_face],
+                        lambda: (defined(is_texcoord), defined(is_normal)))
     if vertices is None or faces is None:
         return None
-    return vertices, faces
+    corners, texcoord_faces, normal_faces = faces
+    return ObjMesh(vertices, corners,
+                   None if texcoord_faces is None else texcoords, texcoord_faces,
+                   None if normal_faces is None else normals, normal_faces)
 
 
 def _block(data: bytes, key: bytes, lines: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
@@ -171,37 +247,90 @@ def _parse(block: bytes, dtype) -> np.ndarray | None:
             return None
 
 
-def _vertex_block(block: bytes, lines: int) -> np.ndarray | None:
-    """The (V, 3) positions of the ``v`` lines' values ``block``, or None if a line has an error."""
+def _value_block(block: bytes, lines: int, size: int) -> np.ndarray | None:
+    """The (lines, size) first values of the ``lines`` lines of ``block`` (the words after ``v``, ``vt`` or
+    ``vn``), or None if a line has an error: fewer than ``size`` numbers, or one that is not finite."""
     if not lines:
-        return np.zeros((0, 3))
+        return np.zeros((0, size))
     if block.translate(None, _NUMBER_BYTES):
         return None  # nan, inf, 1_0 ...: for the line-by-line reader
     words = _words_per_line(block, lines)
     values = _parse(block, np.float64)
-    if values is None or len(values) != words.sum() or words.min() < 3:
+    if values is None or len(values) != words.sum() or words.min() < size:
         return None
     starts = np.cumsum(words) - words
-    vertices = values[starts[:, None] + np.arange(3)]
-    return vertices if np.isfinite(vertices).all() else None
+    rows = values[starts[:, None] + np.arange(size)]
+    return rows if np.isfinite(rows).all() else None
 
 
-def _face_block(block: bytes, defined: np.ndarray) -> np.ndarray | None:
-    """The (F, 3) 0-based triangles of the ``f`` lines' corners ``block``, fans of the polygons, or None if
-    a line has an error; ``defined[i]`` is the number of vertices above face line ``i``."""
+def _corner_form(block: bytes) -> tuple[bool, bool] | None:
+    """Whether the first face corner of ``block`` has a texture coordinate and a normal index, or None."""
+    end = len(block)
+    for separator in (b" ", b"\n"):
+        at = block.find(separator)
+        end = min(end, at) if at >= 0 else end
+    word = block[:end]
+    slashes = word.count(b"/")
+    if slashes > 2:
+        return None
+    return slashes >= 1 and b"//" not in word, slashes == 2
+
+
+def _face_block(block: bytes, defined: np.ndarray, defined_attributes) -> \
+        tuple[np.ndarray, np.ndarray | None, np.ndarray | None] | None:
+    """The (F, 3) 0-based triangles of the ``f`` lines' corners ``block`` (fans of the polygons), and the
+    same for their texture coordinate and normal indices (None where the corners have none), or None if a
+    line has an error; ``defined[i]`` is the number of vertices above face line ``i``, and
+    ``defined_attributes()`` gives the numbers of ``vt`` and ``vn`` lines above each face line."""
     if not len(defined) or block.translate(None, b"0123456789-/ \n"):
         return None
-    if b"/" in block:  # i/t, i//n, i/t/n: only the vertex index counts
-        if block.startswith(b"/") or b" /" in block or b"\n/" in block:
-            return None
-        block = re.sub(rb"/[^ \n]*", b"", block)
-    words = _words_per_line(block, len(defined))
-    corners = _parse(block, np.int64)
-    if corners is None or len(corners) != words.sum() or words.min() < 3:
+    form = _corner_form(block)
+    if form is None:
         return None
-    # The vertices a corner may index: the same number for every face when they all follow the vertices.
+    texcoord, normal = form
+    per_corner = 1 + texcoord + normal
+    words = _words_per_line(block, len(defined))
+    if per_corner == 1 and b"/" in block:
+        return None  # corners of other forms than the first
+    if per_corner > 1:  # every corner i/t, i//n or i/t/n, as the first: then their numbers, read together
+        if normal and not texcoord:
+            if block.count(b"//") != words.sum():
+                return None
+            block = block.replace(b"//", b"/")
+        chars = np.frombuffer(block, dtype=np.uint8)
+        separators = chars[(chars == ord("/")) | (chars == ord(" ")) | (chars == ord("\n"))]
+        if len(separators) + 1 != per_corner * words.sum():
+            return None
+        separators = np.append(separators, ord("\n")).reshape(-1, per_corner)
+        if (separators[:, :-1] != ord("/")).any() or (separators[:, -1] == ord("/")).any():
+            return None  # each corner has its slashes, and no other
+        block = block.replace(b"/", b" ")  # (an empty index then makes the count short)
+    values = _parse(block, np.int64)
+    if values is None or len(values) != per_corner * words.sum() or words.min() < 3:
+        return None
+    values = values.reshape(-1, per_corner)
+    limits = [defined]
+    if per_corner > 1:
+        texcoords_above, normals_above = defined_attributes()
+        limits += ([texcoords_above] if texcoord else []) + ([normals_above] if normal else [])
+    columns = []
+    for j, limit in enumerate(limits):
+        resolved = _resolve(values[:, j] if per_corner > 1 else values.reshape(-1), limit, words)
+        if resolved is None:
+            return None
+        columns.append(_fan(resolved, words))
+    columns += [None] * (3 - len(columns))
+    if not texcoord:  # the columns in the order (vertex, texture coordinate, normal)
+        columns = [columns[0], None, columns[1]]
+    return columns[0], columns[1], columns[2]
+
+
+def _resolve(corners: np.ndarray, defined: np.ndarray, words: np.ndarray) -> np.ndarray | None:
+    """The 0-based indices of the 1-based or negative ``corners``, or None if one is zero or out of range;
+    ``defined[i]`` is how many values face line ``i`` (of ``words[i]`` corners) may index."""
+    # The values a corner may index: the same number for every face when they all follow the values.
     count = int(defined[0]) if defined[0] == defined[-1] else np.repeat(defined, words)
-    if corners.min() > 0:  # no index counts back from the latest vertex: no second array of a million
+    if corners.min() > 0:  # no index counts back from the latest value: no second array of a million
         corners -= 1
         resolved = corners
     else:
@@ -210,9 +339,15 @@ def _face_block(block: bytes, defined: np.ndarray) -> np.ndarray | None:
         resolved = np.where(corners > 0, corners - 1, count + corners)
     if resolved.min() < 0 or (resolved >= count).any():
         return None
+    return resolved
+
+
+def _fan(resolved: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """The (F, 3) triangles of the polygons whose corners, ``words[i]`` for line ``i``, are ``resolved``: a
+    polygon of k corners is k - 2 triangles around its first corner."""
     if (words == 3).all():
-        return resolved.reshape(-1, 3)
-    fans = words - 2  # a polygon of k corners is k - 2 triangles around its first corner
+        return np.ascontiguousarray(resolved).reshape(-1, 3)
+    fans = words - 2
     line = np.repeat(np.arange(len(words)), fans)
     start = (np.cumsum(words) - words)[line]
     j = np.arange(len(line)) - np.repeat(np.cumsum(fans) - fans, fans) + 1
@@ -223,11 +358,17 @@ def _face_block(block: bytes, defined: np.ndarray) -> np.ndarray | None:
 # The line-by-line reader, which names the line of an error
 # --------------------------------------------------------------------------------------------------------
 
+#: The forms of a face corner, for messages.
+_FORMS = "'v', 'v/vt', 'v//vn' or 'v/vt/vn'"
 
-def _read_lines(path: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`read_obj` line by line, raising the SceneError of the first line at fault."""
+
+def _read_lines(path: str, text: str) -> ObjMesh:
+    """:func:`read_obj_mesh` line by line, raising the SceneError of the first line at fault."""
     vertices: list[tuple[float, float, float]] = []
-    faces: list[tuple[int, int, int]] = []
+    texcoords: list[tuple[float, float]] = []
+    normals: list[tuple[float, float, float]] = []
+    corners: list[list[tuple[int, int, int]]] = [[], [], []]  # vertex, texture coordinate, normal: fans
+    first: tuple[str, int, tuple[bool, bool]] | None = None  # the first corner: its word, line and form
     for number, line in _logical_lines(text):
         words = line.split("#", 1)[0].split()
         if not words:
@@ -235,14 +376,40 @@ def _read_lines(path: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         where = Location(file=path, line=number)
         if words[0] == "v":
             vertices.append(_vertex(words[1:], where))
+        elif words[0] == "vt":
+            texcoords.append(_values(words[1:], where, "vt", "a texture coordinate 'vt u v'", 2))
+        elif words[0] == "vn":
+            normals.append(_normal(words[1:], where))
         elif words[0] == "f":
-            corners = [_index(word, len(vertices), where) for word in words[1:]]
-            if len(corners) < 3:
-                raise SceneError(where, f"expected a face with at least 3 vertices, got {len(corners)}")
-            faces.extend((corners[0], corners[i], corners[i + 1]) for i in range(1, len(corners) - 1))
-    if not faces:
+            counts = (len(vertices), len(texcoords), len(normals))
+            face = [_corner(word, counts, where) for word in words[1:]]
+            if len(face) < 3:
+                raise SceneError(where, f"expected a face with at least 3 vertices, got {len(face)}")
+            if first is None:
+                first = (words[1], number, _form(face[0]))
+            for word, corner in zip(words[1:], face):
+                if _form(corner) != first[2]:
+                    raise SceneError(where, f"expected every face corner in the form of the first, '{first[0]}' "
+                                            f"(line {first[1]}; {_FORMS}), got '{word}'")
+            for j, column in enumerate(corners):
+                column.extend((face[0][j], face[i][j], face[i + 1][j]) for i in range(1, len(face) - 1))
+    if first is None:
         raise SceneError(Location(file=path), "expected at least one face ('f' line), found none")
-    return np.asarray(vertices, dtype=np.float64).reshape(-1, 3), np.asarray(faces, dtype=np.int64)
+    texcoord, normal = first[2]
+
+    def array(rows, columns, dtype):
+        return np.asarray(rows, dtype=dtype).reshape(-1, columns)
+
+    return ObjMesh(array(vertices, 3, np.float64), array(corners[0], 3, np.int64),
+                   array(texcoords, 2, np.float64) if texcoord else None,
+                   array(corners[1], 3, np.int64) if texcoord else None,
+                   array(normals, 3, np.float64) if normal else None,
+                   array(corners[2], 3, np.int64) if normal else None)
+
+
+def _form(corner: tuple[int, int, int]) -> tuple[bool, bool]:
+    """Whether a corner of :func:`_corner` has a texture coordinate index and a normal index."""
+    return corner[1] >= 0, corner[2] >= 0
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -278,19 +445,56 @@ def _vertex(values: list[str], where: Location) -> tuple[float, float, float]:
     return numbers[0], numbers[1], numbers[2]
 
 
-def _index(word: str, count: int, where: Location) -> int:
-    """The 0-based vertex index of one face corner (``i``, ``i/t``, ``i//n`` or ``i/t/n``).
-
-    ``count`` is the number of vertices read so far: OBJ indices refer only to vertices defined above
-    them, 1-based, or counting back from the latest with negative numbers (-1 is the latest).
-    """
+def _values(values: list[str], where: Location, key: str, what: str, size: int) -> tuple[float, ...]:
+    """The first ``size`` numbers of a ``vt`` or ``vn`` line (``what`` names its form in messages)."""
     try:
-        index = int(word.split("/", 1)[0])
+        numbers = [float(v) for v in values]
     except ValueError:
-        raise SceneError(where, f"expected a vertex index in face corner '{word}'") from None
+        raise SceneError(where, f"expected {what}, got '{key} {' '.join(values)}'") from None
+    if len(numbers) < size:
+        raise SceneError(where, f"expected {what} with {size} coordinates, got {len(numbers)}")
+    if not all(math.isfinite(x) for x in numbers[:size]):
+        raise SceneError(where, f"expected finite coordinates in {what}, got '{key} {' '.join(values)}'")
+    return tuple(numbers[:size])
+
+
+def _normal(values: list[str], where: Location) -> tuple[float, ...]:
+    """The x, y, z of a ``vn x y z`` line, which must not be zero."""
+    normal = _values(values, where, "vn", "a normal 'vn x y z'", 3)
+    if not any(normal):
+        raise SceneError(where, f"expected a nonzero normal, got 'vn {' '.join(values)}'")
+    return normal
+
+
+def _corner(word: str, counts: tuple[int, int, int], where: Location) -> tuple[int, int, int]:
+    """The 0-based vertex, texture coordinate and normal indices of one face corner (``v``, ``v/vt``,
+    ``v//vn`` or ``v/vt/vn``; -1 for an index the corner does not give).
+
+    ``counts`` are the numbers of ``v``, ``vt`` and ``vn`` lines read so far: OBJ indices refer only to
+    values defined above them, 1-based, or counting back from the latest with negative numbers.
+    """
+    parts = word.split("/")
+    vertex = _index(parts[0], word, counts[0], where, "vertex", "vertex index", "vertices")
+    if len(parts) > 3 or (len(parts) == 2 and not parts[1]) or (len(parts) == 3 and not parts[2]):
+        raise SceneError(where, f"expected a face corner {_FORMS}, got '{word}'")
+    texcoord = normal = -1
+    if len(parts) >= 2 and parts[1]:
+        texcoord = _index(parts[1], word, counts[1], where, "texture coordinate", "texture coordinate index",
+                          "texture coordinates ('vt' lines)")
+    if len(parts) == 3:
+        normal = _index(parts[2], word, counts[2], where, "normal", "normal index", "normals ('vn' lines)")
+    return vertex, texcoord, normal
+
+
+def _index(text: str, word: str, count: int, where: Location, what: str, index_name: str, plural: str) -> int:
+    """The 0-based index written ``text`` in face corner ``word``, of ``count`` values defined so far."""
+    try:
+        index = int(text)
+    except ValueError:
+        raise SceneError(where, f"expected a {index_name} in face corner '{word}'") from None
     if index == 0:
-        raise SceneError(where, "expected a nonzero vertex index (OBJ indices start at 1), got 0")
+        raise SceneError(where, f"expected a nonzero {index_name} (OBJ indices start at 1), got 0")
     resolved = index - 1 if index > 0 else count + index
     if not 0 <= resolved < count:
-        raise SceneError(where, f"vertex index {index} is out of range: {count} vertices defined so far")
+        raise SceneError(where, f"{index_name} {index} is out of range: {count} {plural} defined so far")
     return resolved

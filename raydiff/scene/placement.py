@@ -140,6 +140,11 @@ def mesh_triangles(mesh: Mesh) -> np.ndarray:
 
 
 def placed_triangles(mesh: Mesh, local: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``placed_faces(mesh, local)[:2]``: see :func:`placed_faces`."""
+    return placed_faces(mesh, local)[:2]
+
+
+def placed_faces(mesh: Mesh, local: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """The kept triangles of :func:`mesh_triangles` in world space and the same triangles in object space.
 
     Parameters
@@ -156,16 +161,18 @@ def placed_triangles(mesh: Mesh, local: bool = True) -> tuple[np.ndarray, np.nda
 
     Returns
     -------
-    tuple of numpy.ndarray
-        ``(world, local)``, both (T, 3, 3) float64: ``world[k]`` is ``local[k]`` scaled, rotated and
-        translated. The kernels place ``local`` themselves when a mesh's pose is free.
+    tuple
+        ``(world, local, kept)``: ``world`` and ``local`` both (T, 3, 3) float64, ``world[k]`` is
+        ``local[k]`` scaled, rotated and translated (the kernels place ``local`` themselves when a mesh's
+        pose is free); ``kept`` the (T,) indices into ``mesh.faces`` of the kept faces, or None when every
+        face is kept (their corners' normals and texture coordinates follow them).
     """
     vertices = np.asarray(mesh.vertices, dtype=np.float64)
     faces = np.asarray(mesh.faces)
     if vertices.ndim != 2 or vertices.shape[1] != 3:
         raise ValueError(f"mesh {mesh.name!r}: vertices must be (V, 3), not {vertices.shape}")
     if faces.size == 0:
-        return np.zeros((0, 3, 3)), np.zeros((0, 3, 3))
+        return np.zeros((0, 3, 3)), np.zeros((0, 3, 3)), None
     if faces.ndim != 2 or faces.shape[1] != 3 or not np.issubdtype(faces.dtype, np.integer):
         shape = f"{faces.dtype} {faces.shape}"
         raise ValueError(f"mesh {mesh.name!r}: faces must be (F, 3) integers, not {shape}")
@@ -179,9 +186,9 @@ def placed_triangles(mesh: Mesh, local: bool = True) -> tuple[np.ndarray, np.nda
     triangles = np.take(world, faces, axis=0)  # (F, 3, 3); take is faster than world[faces]
     keep = nondegenerate(triangles)
     if keep.all():  # the usual case: no copy
-        return triangles, (np.take(vertices, faces, axis=0) if local else np.zeros((0, 3, 3)))
+        return triangles, (np.take(vertices, faces, axis=0) if local else np.zeros((0, 3, 3))), None
     local_triangles = np.take(vertices, faces, axis=0)[keep] if local else np.zeros((0, 3, 3))
-    return np.ascontiguousarray(triangles[keep]), local_triangles
+    return np.ascontiguousarray(triangles[keep]), local_triangles, np.flatnonzero(keep)
 
 
 def mesh_bounds(mesh: Mesh) -> tuple[np.ndarray, np.ndarray] | None:
