@@ -8,6 +8,11 @@ The surface (:mod:`raydiff.kernels.surface`) returns it for the hit primitive; t
 order of the material's kinds in :data:`raydiff.scene.parameters.KINDS`: ``albedo`` (3) for a diffuse
 surface; ``material.alpha`` (1), ``material.specular_reflectance`` (3), ``material.eta`` (3) and
 ``material.k`` (3) for a rough conductor; the same but ``alpha`` for a smooth ``conductor`` (a mirror).
+
+A diffuse surface whose ``albedo`` is a texture has the type ``textured``; its record's offset is not a
+pool offset but the surface's row in the scene's texture table (:class:`raydiff.device.scene.DeviceScene`'s
+``texture_offset``, ``texture_width``, ``texture_height``: where its texels start in the pool, and its
+size), since a texel's place needs the image's width too.
 """
 
 import taichi as ti
@@ -15,8 +20,11 @@ import taichi as ti
 from ..scene.model import SPECULAR_MATERIALS
 
 DIFFUSE, ROUGHCONDUCTOR, CONDUCTOR = 0, 1, 2
+#: A diffuse surface with a texture (the record's offset is its row in the texture table).
+TEXTURED = 3
 #: Material type -> its number in the record.
 MATERIAL_CODES = {"diffuse": DIFFUSE, "roughconductor": ROUGHCONDUCTOR, "conductor": CONDUCTOR}
+MATERIAL_CODES["textured"] = TEXTURED
 #: Material type -> its fields in the pool, in the kernels' order (each consecutive after the first).
 MATERIAL_FIELDS = {
     "diffuse": (("albedo", 3),),

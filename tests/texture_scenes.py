@@ -1,0 +1,51 @@
+"""Scenes with textures for the texture tests (tests/test_textures.py and the Vulkan comparison)."""
+
+import numpy as np
+
+from raydiff.scene.model import Camera, Film, PointLight, Quad, Scene, Sphere, Texture
+
+
+def smooth_texture(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """(height, width, 3) texels in [0.1, 0.9]: a few low-frequency waves, different in every channel and
+    in u and v (so that a flipped or transposed lookup shows), smooth enough to be seen at a few pixels
+    per texel."""
+    rng = np.random.default_rng(seed)
+    v, u = np.meshgrid((np.arange(height) + 0.5) / height, (np.arange(width) + 0.5) / width, indexing="ij")
+    out = np.empty((height, width, 3), np.float32)
+    for c in range(3):
+        fu, fv, pu, pv = rng.integers(1, 3), rng.integers(1, 3), rng.random() * 6.28, rng.random() * 6.28
+        out[..., c] = 0.5 + 0.25 * np.sin(2 * np.pi * fu * u + pu) + 0.15 * np.cos(2 * np.pi * fv * v + pv) * u
+    out[: height // 4, : width // 4] = (0.9, 0.2, 0.1)  # a corner patch: the image's top left
+    return np.clip(out, 0.1, 0.9)
+
+
+def textured_quad_scene(width: int = 48, height: int = 36, spp: int = 16, texels: np.ndarray | None = None,
+                        cameras=None) -> Scene:
+    """A textured quad (a wall at z = 0, 2.4 x 1.8, edge1 along +x, edge2 along +y) seen from the front
+    under one point light; a textured ball in front of it."""
+    texels = smooth_texture(16, 12) if texels is None else texels
+    cams = cameras or (Camera(position=(0.3, 0.2, 3.2), look_at=(0.0, 0.0, 0.0), fov=50.0),)
+    return Scene(
+        camera=None,
+        cameras=tuple(cams),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("wall", origin=(-1.2, -0.9, 0.0), edge1=(2.4, 0.0, 0.0), edge2=(0.0, 1.8, 0.0), albedo=Texture(texels)),
+        ),
+        lights=(PointLight("key", (0.5, 0.8, 3.0), (9.0, 9.0, 9.0)),),
+    )
+
+
+def textured_sphere_scene(width: int = 48, height: int = 36, spp: int = 16) -> Scene:
+    """A textured sphere (its poles along z, towards the camera: the seam and a pole in view) in front of
+    a grey wall, one point light."""
+    return Scene(
+        camera=None,
+        cameras=(Camera(position=(0.4, 0.9, 3.0), look_at=(0.0, 0.0, 0.0), fov=45.0),),
+        film=Film(width, height, spp),
+        objects=(
+            Quad("wall", origin=(-2.0, -1.5, -0.8), edge1=(4.0, 0.0, 0.0), edge2=(0.0, 3.0, 0.0), albedo=(0.5, 0.5, 0.5)),
+            Sphere("ball", center=(0.1, 0.0, 0.2), radius=0.7, albedo=Texture(smooth_texture(24, 12, seed=3))),
+        ),
+        lights=(PointLight("key", (1.0, 1.5, 3.0), (10.0, 10.0, 10.0)),),
+    )
