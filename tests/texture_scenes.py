@@ -49,3 +49,20 @@ def textured_sphere_scene(width: int = 48, height: int = 36, spp: int = 16) -> S
         ),
         lights=(PointLight("key", (1.0, 1.5, 3.0), (10.0, 10.0, 10.0)),),
     )
+
+
+def noise_texture(width: int, height: int, seed: int = 0) -> np.ndarray:
+    """(height, width, 3) independent texels in [0.2, 0.8]: every texel a different colour."""
+    return np.random.default_rng(seed).uniform(0.2, 0.8, (height, width, 3)).astype(np.float32)
+
+
+def view_filling_textured_sphere_scene(width: int = 32, height: int = 24, spp: int = 4) -> Scene:
+    """A textured sphere of radius 5 seen from 2.2 m off its surface, 30 degree field of view, on its -x
+    side (theta and phi near 90 and 180 degrees: away from the poles, where uv is singular): no outline,
+    no shadow and no terminator in the film, a texel or two (32 x 16 over the sphere) across it."""
+    return Scene(
+        camera=Camera(position=(-1.2, 0.0, 0.0), look_at=(1.0, 0.05, 0.0), fov=30.0),
+        film=Film(width, height, spp),
+        objects=(Sphere("globe", center=(6.0, -0.1, 0.2), radius=5.0, albedo=Texture(noise_texture(32, 16))),),
+        lights=(PointLight("key", (-1.0, 0.8, 0.5), (3.0, 3.0, 2.5)),),
+    )

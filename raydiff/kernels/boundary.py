@@ -322,7 +322,7 @@ class Boundary:
             view, light = cand[c][0], cand[c][1]
             q = p
             if light >= 0:
-                q, _, _, _ = surface(p, shadow_ray(light, p), hit)
+                q, _, _, _uv = surface(p, shadow_ray(light, p), hit)
             x, depth = camera.project(view, q)
             return x, depth, q, ok
 
