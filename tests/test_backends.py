@@ -6,7 +6,8 @@ translation, rotation axis and angle, and a second, weighted camera (the view-fi
 tests/scene_builders.py), and issue 9's rough conductors (a sphere's, a quad's and a mesh's roughness and
 specular colours, and the lights' positions through the GGX BSDF) and mirrors (a light, a mirror's colour
 and plane, an albedo and the camera seen through a mirror: the reflected ray's records and its
-differentiated recomputation).
+differentiated recomputation), and textures (every texel of a small one, and a textured sphere's
+centre, whose gradient goes through its uv).
 
 This is the only module that leaves the CPU backend. The CPU results are computed first (a module-scoped
 fixture, kept as numpy arrays, which survive Taichi's reset), then the tests switch to Vulkan. Later
@@ -29,6 +30,7 @@ from raydiff.optim.loss import ImageLoss
 from raydiff.scene.parameters import resolve_all
 
 import scene_builders as scenes
+import texture_scenes
 
 SEED = 7
 
@@ -81,6 +83,8 @@ SCENES = {
     "two_views": scenes.view_filling_two_view_wall_scene,
     "glossy": scenes.glossy_floating_scene,
     "mirror": _mirror_scene,
+    "texels": texture_scenes.free_texels_scene,
+    "textured_sphere": texture_scenes.moving_textured_sphere_scene,
 }
 
 

@@ -1,8 +1,10 @@
 """Scenes with textures for the texture tests (tests/test_textures.py and the Vulkan comparison)."""
 
+from dataclasses import replace
+
 import numpy as np
 
-from raydiff.scene.model import Camera, Film, PointLight, Quad, Scene, Sphere, Texture
+from raydiff.scene.model import Camera, Film, FreeParameter, PointLight, Quad, Scene, Sphere, Texture
 
 
 def smooth_texture(width: int, height: int, seed: int = 0) -> np.ndarray:
@@ -66,3 +68,14 @@ def view_filling_textured_sphere_scene(width: int = 32, height: int = 24, spp: i
         objects=(Sphere("globe", center=(6.0, -0.1, 0.2), radius=5.0, albedo=Texture(noise_texture(32, 16))),),
         lights=(PointLight("key", (-1.0, 0.8, 0.5), (3.0, 3.0, 2.5)),),
     )
+
+
+def free_texels_scene() -> Scene:
+    """:func:`textured_quad_scene` with a 4 x 3 texture, every texel free (all of them in view)."""
+    scene = textured_quad_scene(48, 36, 4, texels=smooth_texture(4, 3))
+    return replace(scene, optimize=(FreeParameter("objects.wall.albedo"),))
+
+
+def moving_textured_sphere_scene() -> Scene:
+    """:func:`view_filling_textured_sphere_scene` with the sphere's centre free (its uv moves)."""
+    return replace(view_filling_textured_sphere_scene(), optimize=(FreeParameter("objects.globe.center"),))
