@@ -47,6 +47,8 @@ from ..scene.parameters import TEXTURE_SUMMARY, Resolved, resolve_all, scene_siz
 from ..scene.model import Scene
 from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
 
+#: Texels a thread sums for a free texture's history columns (its mean per channel).
+TEXEL_BLOCK = 1024
 #: Rows of the history kept on the device; each full chunk moves to the host (one read per chunk).
 HISTORY_CHUNK = 1024
 
@@ -450,8 +452,14 @@ class Fitter:
                 first, base, count = textures[t]
                 for c in ti.static(range(TEXTURE_SUMMARY)):
                     history[row, first + c] = 0.0
-                for i in range(count):  # texel channels, interleaved RGB
-                    history[row, first + i % 3] += pool[base + i] * (3.0 / count)
+                # the texels (interleaved RGB) summed a block of TEXEL_BLOCK per thread, then added up: a
+                # few hundred atomic adds to each column, not one per texel
+                for block in range((count // 3 + TEXEL_BLOCK - 1) // TEXEL_BLOCK):
+                    total = ti.Vector([0.0, 0.0, 0.0])
+                    for j in range(block * TEXEL_BLOCK, ti.min((block + 1) * TEXEL_BLOCK, count // 3)):
+                        total += ti.Vector([pool[base + 3 * j], pool[base + 3 * j + 1], pool[base + 3 * j + 2]])
+                    for c in ti.static(range(TEXTURE_SUMMARY)):
+                        history[row, first + c] += total[c] * (3.0 / count)
             history[row, 0] = ti.cast(row, ti.f32)
             history[row, 1] = value[None]
 
