@@ -84,7 +84,8 @@ def write_textures(folder: str, shapes: Mapping[str, tuple], values: Mapping[str
         ``mean`` and ``psnr`` (dB against the truth, or None).
     """
     out = []
-    os.makedirs(os.path.join(folder, FITTED_DIR), exist_ok=True)
+    if shapes:  # a fit without a free texture leaves no fitted/ folder
+        os.makedirs(os.path.join(folder, FITTED_DIR), exist_ok=True)
     for path, shape in shapes.items():
         texels = np.asarray(values[path], dtype=np.float32).reshape(shape)
         base = os.path.join(folder, FITTED_DIR, file_name(path))
