@@ -42,7 +42,7 @@ from raydiff.io.outputs import check_output_dir, default_output_dir
 from raydiff.optim.converge import check_due, converged, scales
 from raydiff.optim.fit import CHECKPOINT_ARRAYS, OPTIMIZERS, CheckpointMismatch, optimizer_of
 from raydiff.optim.loss import LOSSES
-from raydiff.run import budget, plots
+from raydiff.run import budget, plots, textures
 from raydiff.run.background import BackgroundWriter
 from raydiff.run.folder import CHECKPOINT, SETTINGS, RunFolder
 from raydiff.scene.parameters import elements, kind_for, parse_path, resolve_all, scene_size, type_name
@@ -464,10 +464,17 @@ def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written:
     lines.append("")
     header = ("parameter", "start", "", "fitted") + (("", "truth") if truth else ())
     rows = [header]
+    shapes = textures.texture_shapes(result.scene, result.values)  # a texture: its size and mean
+
+    def shown(path, value):
+        return textures.describe(value, shapes[path]) if path in shapes else _format_vector(value)
+
     for path, value in result.values.items():
-        row = (path, _format_vector(result.start[path]), "->", _format_vector(value))
+        row = (path, shown(path, result.start[path]), "->", shown(path, value))
         if truth:
-            row += ("vs", _format_vector(truth[path]) if path in truth else "?")
+            row += ("vs", shown(path, truth[path]) if path in truth else "?")
+            if path in shapes and path in truth and np.size(truth[path]) == np.size(value):
+                row = row[:-1] + (f"{row[-1]} (PSNR {textures.psnr(value, truth[path]):.2f} dB)",)
         rows.append(row)
     widths = [max(len(row[i]) for row in rows) for i in range(len(header) - 1)]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(row[:-1], widths)) + "  " + row[-1] for row in rows]
@@ -476,7 +483,11 @@ def _summary(result: raydiff.FitResult, backend: Backend, out_dir: str, written:
 
 
 def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, truth, views: list[tuple[str, str]]) -> str:
-    def floats(v):
+    shapes = textures.texture_shapes(result.scene, result.values)
+
+    def floats(v, path=None):
+        if path in shapes:  # a texture: its mean per channel (the texels are in the folder's fitted/)
+            return [float(x) for x in textures.texture_mean(v, shapes[path])]
         return [float(x) for x in np.asarray(v, dtype=np.float64).ravel()]
 
     return json.dumps(
@@ -495,8 +506,8 @@ def _json_summary(result: raydiff.FitResult, backend: Backend, out_dir: str, tru
             "best_iteration": result.best_iteration,
             "halvings": result.halvings,
             "parameters": {
-                path: {"start": floats(result.start[path]), "fitted": floats(value),
-                       "truth": floats(truth[path]) if truth and path in truth else None}
+                path: {"start": floats(result.start[path], path), "fitted": floats(value, path),
+                       "truth": floats(truth[path], path) if truth and path in truth else None}
                 for path, value in result.values.items()
             },
         }

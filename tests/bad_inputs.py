@@ -241,6 +241,20 @@ def freeing(path: str, text: str = SCENE) -> str:
     return edit(text, "lights.key.position: {lr: 0.1}", f"{path}: {{}}")
 
 
+def with_texture(albedo: str, images: dict[str, np.ndarray] | None = None,
+                 files: dict[str, str | bytes] | None = None) -> Callable[[Path], list[str]]:
+    """A fit of the scene with the floor's ``albedo: 0.7`` (line 15) replaced by ``albedo: <albedo>``, the
+    ``images`` (name -> texels) written beside it as image files and ``files`` as they are."""
+    fit = fit_scene(edit(SCENE, "    albedo: 0.7\n", f"    albedo: {albedo}\n"), files)
+
+    def setup(folder: Path) -> list[str]:
+        for name, texels in (images or {}).items():
+            write_image(folder / name, texels)
+        return fit(folder)
+
+    return setup
+
+
 def many(kind: str, count: int) -> str:
     """``count`` flow-style cameras or point lights, one a line, for a list that is too long."""
     if kind == "cameras":
@@ -977,6 +991,26 @@ CASES: list[Case] = [
          ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got 3.0"]),
     Case("max-depth-text", "wrote max_depth as a word", fit_scene(with_depth("deep")),
          ["scene.yaml:9", "max_depth", "expected an integer from 2 (direct light only) to 4, got 'deep'"]),
+    # --- textures (issue 9) ---
+    Case("texture-missing", "named a texture file that is not there", with_texture("{texture: wood.png}"),
+         ["scene.yaml:15", "objects[0].albedo.texture", "cannot read texture file 'wood.png'", "looked for"]),
+    Case("texture-not-an-image", "named a file that is no image as a texture",
+         with_texture("{texture: wood.png}", files={"wood.png": b"not a picture"}),
+         ["scene.yaml:15", "objects[0].albedo.texture", "texture file 'wood.png'", "cannot read the image"]),
+    Case("texture-above-one", "gave a linear EXR texture with values above 1",
+         with_texture("{texture: wood.exr}", images={"wood.exr": np.full((4, 4, 3), 2.0, np.float32)}),
+         ["scene.yaml:15", "objects[0].albedo.texture", "texture file 'wood.exr' has values outside [0, 1]"]),
+    Case("texture-unknown-key", "gave a texture a key it does not have", with_texture("{texture: wood.png, tiling: 2}"),
+         ["scene.yaml:15", "objects[0].albedo.tiling", "unknown key 'tiling'", "valid keys for a texture: texture, resolution, value"]),
+    Case("texture-and-resolution", "gave a texture file and a resolution",
+         with_texture("{texture: wood.png, resolution: [4, 4]}", images={"wood.png": np.full((4, 4, 3), 0.5, np.float32)}),
+         ["scene.yaml:15", "objects[0].albedo.resolution", "give either 'texture' or 'resolution'", "not both"]),
+    Case("texture-bad-resolution", "gave a texture a resolution of 0", with_texture("{resolution: [0, 4]}"),
+         ["scene.yaml:15", "objects[0].albedo.resolution", "expected [width, height], two integers from 1 to 8192, got [0, 4]"]),
+    Case("texture-value-above-one", "gave a flat texture a value above 1", with_texture("{resolution: [4, 4], value: 1.5}"),
+         ["scene.yaml:15", "objects[0].albedo.value", "expected albedo values in [0, 1]"]),
+    Case("texture-empty", "gave a texture neither a file nor a resolution", with_texture("{}"),
+         ["scene.yaml:15", "objects[0].albedo.resolution", "missing required key 'resolution'"]),
     # --- optimize ---
     Case("fit-no-optimize", "fitted a scene with no optimize section", fit_scene(NO_OPTIMIZE),
          ["scene.yaml", "optimize", "nothing to fit", "lights.key.position: {}"]),

@@ -53,7 +53,7 @@ import tempfile
 import numpy as np
 
 from raydiff.scene.model import (Camera, Conductor, DirectionalLight, Mesh, PointLight, Quad, RoughConductor,
-                                 RoughPlastic, Scene, Sphere)
+                                 RoughPlastic, Scene, Sphere, Texture)
 
 __all__ = ["mitsuba_available", "render_mitsuba", "scene_dict", "select_camera", "mesh_world_vertices",
            "mesh_world_normals"]
@@ -97,7 +97,14 @@ def _rgb(values) -> dict:
 def _bsdf(obj) -> dict:
     """The two-sided Mitsuba BSDF of ``obj``'s surface: ``diffuse`` with its albedo, or its material."""
     material = getattr(obj, "material", None)
-    if material is None:
+    if material is None and isinstance(obj.albedo, Texture):
+        import mitsuba as mi  # the variant is set: scene_dict runs after mitsuba_available
+
+        # Linear float texels (no sRGB curve); Mitsuba's bitmap, bilinear and repeating, as raydiff's
+        texture = {"type": "bitmap", "bitmap": mi.Bitmap(np.ascontiguousarray(obj.albedo.texels, np.float32)),
+                   "raw": True, "filter_type": "bilinear", "wrap_mode": "repeat"}
+        inner = {"type": "diffuse", "reflectance": texture}
+    elif material is None:
         inner = {"type": "diffuse", "reflectance": _rgb(obj.albedo)}
     elif isinstance(material, RoughConductor):
         inner = {

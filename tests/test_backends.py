@@ -7,7 +7,8 @@ tests/scene_builders.py), and issue 9's rough conductors (a sphere's, a quad's a
 specular colours, and the lights' positions through the GGX BSDF), rough plastics (diffuse and specular
 colours and the lights' positions through both lobes and the transmittance tables) and mirrors (a light, a mirror's colour
 and plane, an albedo and the camera seen through a mirror: the reflected ray's records and its
-differentiated recomputation).
+differentiated recomputation), and textures (every texel of a small one, and a textured sphere's
+centre, whose gradient goes through its uv).
 
 This is the only module that leaves the CPU backend. The CPU results are computed first (a module-scoped
 fixture, kept as numpy arrays, which survive Taichi's reset), then the tests switch to Vulkan. Later
@@ -30,6 +31,7 @@ from raydiff.optim.loss import ImageLoss
 from raydiff.scene.parameters import resolve_all
 
 import scene_builders as scenes
+import texture_scenes
 
 SEED = 7
 
@@ -83,6 +85,8 @@ SCENES = {
     "glossy": scenes.glossy_floating_scene,
     "plastic": scenes.plastic_floating_scene,
     "mirror": _mirror_scene,
+    "texels": texture_scenes.free_texels_scene,
+    "textured_sphere": texture_scenes.moving_textured_sphere_scene,
 }
 
 

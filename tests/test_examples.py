@@ -27,7 +27,8 @@ from raydiff.run.plots import truth_values
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: Every example scene; the ones after the first two show issue 7's and 8's recoveries and name their command.
 EXAMPLES = ("three_spheres", "box", "camera_pose", "two_views", "mesh_pose", "sun",
-            "shadow_only", "sun_shadow", "outline_pose", "two_lights", "mesh_light", "glossy", "plastic")
+            "shadow_only", "sun_shadow", "outline_pose", "two_lights", "mesh_light", "glossy", "plastic",
+            "texture")
 ISSUE_7 = EXAMPLES[2:]
 #: The gradient checks on shadows and outlines (scenes/edges_<name>.yaml).
 EDGE_CHECKS = ("light_shadow", "sun_floor", "sphere_outline", "mesh_shadow", "camera")

@@ -14,6 +14,11 @@ surface; ``material.alpha`` (1), ``material.specular_reflectance`` (3), ``materi
 A rough plastic also has Mitsuba's precomputed tables (:mod:`raydiff.device.plastic_tables`), which are
 not parameters: :class:`PlasticTables` keeps them in fixed fields, one row per rough-plastic surface,
 found from the surface's pool offset.
+
+A diffuse surface whose ``albedo`` is a texture has the type ``textured``; its record's offset is not a
+pool offset but the surface's row in the scene's texture table (:class:`raydiff.device.scene.DeviceScene`'s
+``texture_offset``, ``texture_width``, ``texture_height``: where its texels start in the pool, and its
+size), since a texel's place needs the image's width too.
 """
 
 import numpy as np
@@ -24,9 +29,12 @@ from .plastic_tables import TABLE_SIZE, tables
 
 DIFFUSE, ROUGHCONDUCTOR, CONDUCTOR = 0, 1, 2
 ROUGHPLASTIC = 3
+#: A diffuse surface with a texture (the record's offset is its row in the texture table).
+TEXTURED = 4
 #: Material type -> its number in the record.
 MATERIAL_CODES = {"diffuse": DIFFUSE, "roughconductor": ROUGHCONDUCTOR, "conductor": CONDUCTOR}
 MATERIAL_CODES["roughplastic"] = ROUGHPLASTIC
+MATERIAL_CODES["textured"] = TEXTURED
 #: Material type -> its fields in the pool, in the kernels' order (each consecutive after the first).
 MATERIAL_FIELDS = {
     "diffuse": (("albedo", 3),),

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import taichi as ti
 
-from ..scene.model import Scene, material_type
+from ..scene.model import Scene, is_texture, material_type
 from ..scene.parameters import DEVICE_GROUPS, Resolved, entries, scene_size
 from ..scene.placement import placed_faces
 from . import meshes
@@ -70,9 +70,16 @@ def _consecutive(lay: Layout, group: str, name: str, fields: tuple[str, ...], si
     return base
 
 
-def material_record(lay: Layout, obj) -> int:
+def material_record(lay: Layout, obj, textures: list | None = None) -> int:
     """The material record (:mod:`raydiff.device.materials`) of object ``obj``: its material's type and the
-    pool offset of its parameters, which must lie in the kernels' order."""
+    pool offset of its parameters, which must lie in the kernels' order. A textured object's record is
+    ``textured`` with its row in ``textures`` (the texture table, which it joins if it is not there yet:
+    ``(pool offset, width, height)``)."""
+    if textures is not None and is_texture(obj.albedo) and material_type(obj) == "diffuse":
+        row = (lay.of("objects", obj.name, "albedo"), obj.albedo.width, obj.albedo.height)
+        if row not in textures:
+            textures.append(row)
+        return materials.pack("textured", textures.index(row))
     fields = materials.MATERIAL_FIELDS[material_type(obj)]
     names, sizes = tuple(f for f, _ in fields), tuple(n for _, n in fields)
     return materials.pack(material_type(obj), _consecutive(lay, "objects", obj.name, names, sizes))
@@ -158,7 +165,10 @@ class DeviceScene:
     moving_meshes : bool
         True when a mesh's pose is free: the kernels place the triangles before every render.
     material_types : set of str
-        The material types of the scene's objects (the BSDF compiles a branch for each).
+        The material types of the scene's objects (the BSDF compiles a branch for each); ``textured`` for
+        a diffuse surface with a texture.
+    n_textures, texture_offset, texture_width, texture_height : int, ti.field (i32)
+        The texture table: per textured surface, where its texels start in the pool and its size.
     sphere_material, quad_material, tri_material : ti.field (i32)
         Per sphere, quad and (BVH-ordered) triangle, its material record (:mod:`raydiff.device.materials`).
     plastic : raydiff.device.materials.PlasticTables
@@ -217,10 +227,11 @@ class DeviceScene:
         if max(self.n_spheres, self.n_quads) >= MAX_PRIMITIVES:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} spheres or quads are supported")
         self.material_types = {material_type(o) for o in scene.objects}
+        textures: list[tuple[int, int, int]] = []  # the texture table: (pool offset, width, height) per row
         self.sphere_offset = _scalar_field(self.sphere_geometry, ti.i32)
-        self.sphere_material = _scalar_field([material_record(lay, s) for s in spheres], ti.i32)
+        self.sphere_material = _scalar_field([material_record(lay, s, textures) for s in spheres], ti.i32)
         self.quad_offset = _scalar_field(self.quad_geometry, ti.i32)
-        self.quad_material = _scalar_field([material_record(lay, q) for q in quads], ti.i32)
+        self.quad_material = _scalar_field([material_record(lay, q, textures) for q in quads], ti.i32)
         plastics = [materials.offset_in(material_record(lay, o)) for o in scene.objects
                     if material_type(o) == "roughplastic"]
         self.plastic = materials.PlasticTables(scene, plastics) if plastics else None
@@ -236,7 +247,7 @@ class DeviceScene:
             world.append(w)
             local.append(loc)
             kept.append(keep)
-            tri_material.append(np.full(len(w), material_record(lay, mesh), dtype=np.int32))
+            tri_material.append(np.full(len(w), material_record(lay, mesh, textures), dtype=np.int32))
             tri_mesh.append(np.full(len(w), m_index, dtype=np.int32))
             self.mesh_pose.append(_consecutive(lay, "objects", mesh.name, POSE_FIELDS, (3, 3, 1, 3)))
         triangles = _joined(world, (0, 3, 3))
@@ -267,6 +278,7 @@ class DeviceScene:
         self.corner_normals = _corner_fields(
             meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order)
         self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order)
+        self._texture_table(textures)
         self.node_lower = _vec_field(bvh.lower)
         self.node_upper = _vec_field(bvh.upper)
         self.node_skip = _scalar_field(bvh.skip, ti.i32)
@@ -276,6 +288,18 @@ class DeviceScene:
 
         self.scale = scene_size(scene)
         self.epsilon = 1e-4 * self.scale  # ray offset against self-intersection
+
+    def _texture_table(self, rows: list[tuple[int, int, int]]) -> None:
+        """The texture table's fields (one row per textured surface, see :mod:`raydiff.device.materials`),
+        and ``textured`` among the material types when a surface has a texture."""
+        self.n_textures = len(rows)
+        if rows:
+            self.material_types.add("textured")
+            if not any(material_type(o) == "diffuse" and not is_texture(o.albedo) for o in self.scene.objects):
+                self.material_types.discard("diffuse")  # every diffuse surface is textured
+        table = np.array(rows or [(0, 1, 1)], dtype=np.int32)
+        self.texture_offset, self.texture_width, self.texture_height = (_scalar_field(table[:, j], ti.i32)
+                                                                        for j in range(3))
 
     # --- host <-> device ----------------------------------------------------------------------------
     def set_pool(self, values: np.ndarray) -> None:

@@ -110,14 +110,16 @@ def write_params_json(path: str | os.PathLike, values: Mapping[str, np.ndarray])
         The file to write.
     values : mapping of str to array-like
         Values by dotted path, as :attr:`raydiff.FitResult.values`. Each is written as a list of floats
-        (exactly the numbers that :func:`raydiff.dump_scene` writes into fitted.yaml).
+        (exactly the numbers that :func:`raydiff.dump_scene` writes into fitted.yaml), or, given as a
+        string, as that string (a texture: the image file that holds it).
 
     Raises
     ------
     OutputError
         If the file cannot be written.
     """
-    plain = {k: [float(x) for x in np.asarray(v, dtype=np.float64).ravel()] for k, v in values.items()}
+    plain = {k: v if isinstance(v, str) else [float(x) for x in np.asarray(v, dtype=np.float64).ravel()]
+             for k, v in values.items()}
     write_json(path, plain)
 
 

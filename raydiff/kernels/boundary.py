@@ -322,7 +322,7 @@ class Boundary:
             view, light = cand[c][0], cand[c][1]
             q = p
             if light >= 0:
-                q, _, _ = surface(p, shadow_ray(light, p), hit)
+                q, _, _, _uv = surface(p, shadow_ray(light, p), hit)
             x, depth = camera.project(view, q)
             return x, depth, q, ok
 
@@ -397,7 +397,7 @@ class Boundary:
                         else:
                             offset = ti.select(k == 2, -side, ti.select(k == 3, side, 0.0)) * nrm
                             o, d = camera.film_ray(view, (x[0] + offset[0]) / width, (x[1] + offset[1]) / height)
-                        code, mask, pk, nk, ak = trace(o, d)
+                        code, mask, pk, nk, ak, uvk = trace(o, d)
                         if k == 0:
                             hit = code
                             alive = code != MISS
@@ -408,7 +408,7 @@ class Boundary:
                                 alive = False
                             if own_outline(c, code):
                                 pk, nk = sphere_point(c, p)
-                            jump += ti.select(k == 2, 1.0, -1.0) * shade(pk, nk, -d, ak, mask)
+                            jump += ti.select(k == 2, 1.0, -1.0) * shade(pk, nk, -d, ak, uvk, mask)
                     if k == 0 and alive:
                         # The film point and its neighbours at u -+ DU, for the tangent and the normal.
                         xa, xb = x, x

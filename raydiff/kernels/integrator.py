@@ -80,8 +80,8 @@ DEFAULT_BAND_SAMPLES = 1 << 18
 
 @ti.func
 def detach(v):
-    """The vec3 ``v`` with no derivative: a round trip through its bits, which autodiff does not follow."""
-    return ti.Vector([ti.bit_cast(ti.bit_cast(v[i], ti.i32), ti.f32) for i in ti.static(range(3))])
+    """The vector ``v`` with no derivative: a round trip through its bits, which autodiff does not follow."""
+    return ti.Vector([ti.bit_cast(ti.bit_cast(v[i], ti.i32), ti.f32) for i in ti.static(range(v.n))])
 
 
 _FLOAT64: dict[str, bool] = {}  # per backend: whether float64 fields work (probed once)
@@ -234,17 +234,17 @@ class Integrator:
     # =============================================================================================
 
     def radiance(self):
-        """Return a ``ti.func`` ``(p, n, wo, material, visible_mask) -> vec3``: the radiance leaving
-        ``p`` towards ``wo`` (the camera). It must be straight-line code (static loops only) so that it can
+        """Return a ``ti.func`` ``(p, n, wo, material, uv, visible_mask) -> vec3``: the radiance leaving
+        ``p`` (at surface coordinates ``uv``) towards ``wo`` (the camera). It must be straight-line code (static loops only) so that it can
         be differentiated without an adstack."""
         lights, bsdf = self.lights, self.bsdf
 
         @ti.func
-        def radiance(p, n, wo, a, mask):
+        def radiance(p, n, wo, a, uv, mask):
             total = ti.Vector([0.0, 0.0, 0.0])
             for li in ti.static(range(len(lights))):
                 wi, _ = lights[li].towards(p)
-                total += light_seen(mask, li) * bsdf(a, p, n, wi, wo) * lights[li].irradiance(p, n)
+                total += light_seen(mask, li) * bsdf(a, p, n, wi, wo, uv) * lights[li].irradiance(p, n)
             return total
 
         return radiance
@@ -280,24 +280,24 @@ class Integrator:
 
         @ti.func
         def trace(o, d):
-            """``(code, mask, p, n, material)`` of the ray (o, d): the hit record, the visibility mask
+            """``(code, mask, p, n, material, uv)`` of the ray (o, d): the hit record, the visibility mask
             and the hit's geometry (meaningless for a miss). Mirrors are not followed."""
             t, code = nearest(o, d)
             mask = 0
-            p, n, a = o, d, 0
+            p, n, a, uv = o, d, 0, ti.math.vec2(0.0, 0.0)
             if code != MISS:
-                p, n, a = surface(o, d, code)
+                p, n, a, uv = surface(o, d, code)
                 mask = lights_seen(p, n, code)
-            return code, mask, p, n, a
+            return code, mask, p, n, a, uv
 
         @ti.func
         def radiance_along(o, d):
             """The radiance arriving at ``o`` along ``d`` (not differentiated: visibility included; mirrors
             are black)."""
-            code, mask, p, n, a = trace(o, d)
+            code, mask, p, n, a, uv = trace(o, d)
             value = ti.Vector([0.0, 0.0, 0.0])
             if code != MISS:
-                value = radiance(p, n, -d, a, mask)
+                value = radiance(p, n, -d, a, uv, mask)
             return value
 
         self.trace, self.radiance_along = trace, radiance_along
@@ -308,11 +308,11 @@ class Integrator:
         def follow(o, d, v, y, x, b):
             """Trace the ray (o, d) and, while it meets mirrors, their reflected rays (up to ``n_bounces``),
             recording each reflected ray's hit in ``bounce_hit``. Returns ``(first, code, mask, p, n,
-            material, d, weight)``: the first hit's record, the last hit's record, visibility mask, point,
-            normal and material, the ray that met it, and the mirrors' product of reflectances."""
+            material, uv, d, weight)``: the first hit's record, the last hit's record, visibility mask,
+            point, normal, material and uv, the ray that met it, and the mirrors' product of reflectances."""
             weight = ti.Vector([1.0, 1.0, 1.0])
             first, code = MISS, MISS
-            p, n, a = o, d, 0
+            p, n, a, uv = o, d, 0, ti.math.vec2(0.0, 0.0)
             live = True
             for k in range(n_bounces + 1):  # not differentiated: a run-time loop, one nearest-hit walk compiled
                 c = MISS
@@ -320,7 +320,7 @@ class Integrator:
                     _, c = nearest(o, d)
                     live = False
                     if c != MISS:
-                        p, n, a = surface(o, d, c)
+                        p, n, a, uv = surface(o, d, c)
                         if k < n_bounces and is_specular(a):
                             weight *= reflectance(a, n, -d)
                             o, d = p, d - 2.0 * d.dot(n) * n
@@ -334,7 +334,7 @@ class Integrator:
             mask = 0
             if code != MISS:
                 mask = lights_seen(p, n, code)
-            return first, code, mask, p, n, a, d, weight
+            return first, code, mask, p, n, a, uv, d, weight
 
         @ti.kernel
         def visibility(seed: ti.u32, first_sample: ti.i32, shade_too: ti.template()):
@@ -343,15 +343,15 @@ class Integrator:
                 if first_sample + b < spp:
                     o, d = camera_ray(v, x, y, first_sample + b, seed)
                     if ti.static(n_bounces == 0):
-                        code, mask, p, n, a = trace(o, d)
+                        code, mask, p, n, a, uv = trace(o, d)
                         if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
                             if code != MISS:
-                                image[v, y, x] += radiance(p, n, -d, a, mask) * (1.0 / spp)
+                                image[v, y, x] += radiance(p, n, -d, a, uv, mask) * (1.0 / spp)
                     else:
-                        code, last, mask, p, n, a, dl, weight = follow(o, d, v, y, x, b)
+                        code, last, mask, p, n, a, uv, dl, weight = follow(o, d, v, y, x, b)
                         if ti.static(shade_too):
                             if last != MISS:
-                                image[v, y, x] += weight * radiance(p, n, -dl, a, mask) * (1.0 / spp)
+                                image[v, y, x] += weight * radiance(p, n, -dl, a, uv, mask) * (1.0 / spp)
                 else:
                     if ti.static(n_bounces > 0):
                         for k in range(n_bounces):
@@ -367,10 +367,10 @@ class Integrator:
         @ti.func
         def recompute(o, d, code):
             """The hit of record ``code`` on the ray (o, d), recomputed differentiably (see ``surface``)."""
-            p, n, a = surface(o, d, code)
+            p, n, a, uv = surface(o, d, code)
             if ti.static(geometry_constant):
-                p, n = detach(p), detach(n)
-            return p, n, a
+                p, n, uv = detach(p), detach(n), detach(uv)
+            return p, n, a, uv
 
         @ti.kernel
         def shade(seed: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32, sample1: ti.i32):
@@ -380,9 +380,9 @@ class Integrator:
                 code = hit[v, y, x, b]
                 if code != MISS and first_sample + b < spp:
                     o, d = camera_ray(v, x, y, first_sample + b, seed)
-                    p, n, a = recompute(o, d, code)
+                    p, n, a, uv = recompute(o, d, code)
                     if ti.static(n_bounces == 0):
-                        image[v, y, x] += radiance(p, n, -d, a, visible[v, y, x, b]) * (1.0 / spp)
+                        image[v, y, x] += radiance(p, n, -d, a, uv, visible[v, y, x, b]) * (1.0 / spp)
                     else:
                         weight = ti.Vector([1.0, 1.0, 1.0])
                         # Each recorded mirror bounce: reflect the ray off the hit just recomputed (so
@@ -393,8 +393,8 @@ class Integrator:
                             if bounce != MISS:
                                 weight *= reflectance(a, n, -d)
                                 o, d = p, d - 2.0 * d.dot(n) * n
-                                p, n, a = recompute(o, d, bounce)
-                        image[v, y, x] += weight * radiance(p, n, -d, a, visible[v, y, x, b]) * (1.0 / spp)
+                                p, n, a, uv = recompute(o, d, bounce)
+                        image[v, y, x] += weight * radiance(p, n, -d, a, uv, visible[v, y, x, b]) * (1.0 / spp)
 
         self._visibility = visibility
         self._shade = shade

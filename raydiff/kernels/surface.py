@@ -1,8 +1,12 @@
 """The hit's geometry, recomputed differentiably from what the visibility pass recorded.
 
 Given a ray and a hit record (which primitive, which root), return the hit point, the shading normal
-(facing the ray's origin: surfaces are two-sided) and the surface's material record
-(:mod:`raydiff.device.materials`: its type and the pool offset of its parameters). Only
+(facing the ray's origin: surfaces are two-sided), the surface's material record
+(:mod:`raydiff.device.materials`: its type and the pool offset of its parameters) and the hit's uv, as
+Mitsuba 3 defines it: on a sphere ``(phi / 2 pi, theta / pi)`` of the direction from the centre (theta
+from +z, phi from +x towards +y, in [0, 2 pi)); on a quad ``origin + u edge1 + v edge2`` (Mitsuba's
+``rectangle`` mapped onto the quad as tests/mitsuba_oracle.py maps it); on a triangle what
+:func:`triangle_uv` says. Only
 straight-line code and branches on the primitive kind: no loops, so Taichi's autodiff needs no adstack
 and the kernel runs differentiated on every backend, Vulkan included.
 
@@ -51,6 +55,25 @@ def make_place(src):
         return rotate(local * vec3(k), vec3(k + 3), src[k + 6]) + vec3(k + 7)
 
     return place
+
+
+@ti.func
+def sphere_uv(local):
+    """Mitsuba's uv of the unit direction ``local`` from a sphere's centre: ``(phi / 2 pi, theta / pi)``.
+    theta by atan2 rather than acos, whose derivative is infinite at the poles."""
+    rho = ti.sqrt(local[0] * local[0] + local[1] * local[1] + 1e-30)
+    phi = ti.atan2(local[1], local[0])
+    phi = ti.select(phi < 0.0, phi + 2.0 * ti.math.pi, phi)
+    theta = ti.atan2(rho, local[2])
+    return ti.math.vec2(phi * (0.5 / ti.math.pi), theta * (1.0 / ti.math.pi))
+
+
+@ti.func
+def quad_uv(p, origin, e1, e2, nq):
+    """``(u, v)`` with ``p = origin + u e1 + v e2`` for ``p`` on the quad's plane (``nq = e1 x e2``)."""
+    q = p - origin
+    inv = 1.0 / nq.dot(nq)
+    return ti.math.vec2(q.dot(e2.cross(nq)) * inv, q.dot(nq.cross(e1)) * inv)
 
 
 def make_place_normal(src):
@@ -168,7 +191,8 @@ def make_triangle_uv(dev: DeviceScene):
 
 
 def make_surface(dev: DeviceScene):
-    """Build ``surface(o, d, code) -> (p, n, material)`` for this scene."""
+    """Build ``surface(o, d, code) -> (p, n, material, uv)`` for this scene; ``uv`` is the hit's texture
+    coordinates when the scene has a texture, else (0, 0)."""
     geo = dev.source("geometry")
     sphere_offset, sphere_material = dev.sphere_offset, dev.sphere_material
     quad_offset, quad_material = dev.quad_offset, dev.quad_material
@@ -179,6 +203,8 @@ def make_surface(dev: DeviceScene):
     tri_mesh, pose_offset = dev.tri_mesh, dev.mesh_pose_offset
     smooth_normal = make_smooth_normal(dev)
     smooth = smooth_normal is not None
+    triangle_uv = make_triangle_uv(dev)
+    textured = dev.n_textures > 0  # uv only where a texture reads it (else it stays (0, 0))
 
     @ti.func
     def vec3(k):
@@ -200,6 +226,7 @@ def make_surface(dev: DeviceScene):
         p = ti.Vector([0.0, 0.0, 0.0])
         n = ti.Vector([0.0, 0.0, 1.0])
         material = 0
+        uv = ti.math.vec2(0.0, 0.0)
         if kind == SPHERE:
             k = sphere_offset[i]
             center, r = vec3(k), geo[k + 3]
@@ -211,14 +238,18 @@ def make_surface(dev: DeviceScene):
             p = o + t * d
             n = (p - center) / r
             material = sphere_material[i]
+            if ti.static(textured):
+                uv = sphere_uv(n)
         elif kind == QUAD:
             k = quad_offset[i]
-            origin = vec3(k)
-            nq = vec3(k + 3).cross(vec3(k + 6))
+            origin, e1, e2 = vec3(k), vec3(k + 3), vec3(k + 6)
+            nq = e1.cross(e2)
             t = (origin - o).dot(nq) / d.dot(nq)
             p = o + t * d
             n = nq.normalized()
             material = quad_material[i]
+            if ti.static(textured):
+                uv = quad_uv(p, origin, e1, e2, nq)
         else:  # a triangle: the ray meets its plane
             v0, nt = triangle_plane(i)
             t = (v0 - o).dot(nt) / d.dot(nt)
@@ -227,7 +258,9 @@ def make_surface(dev: DeviceScene):
             if ti.static(smooth):
                 n = smooth_normal(i, p, n)
             material = tri_material[i]
+            if ti.static(textured):
+                uv = triangle_uv(i, p)
         n = ti.select(n.dot(d) > 0.0, -n, n)  # two-sided: face the viewer
-        return p, n, material
+        return p, n, material, uv
 
     return surface

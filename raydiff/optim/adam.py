@@ -102,6 +102,9 @@ class Adam:
         self.best_loss = ti.field(ti.f32, shape=())
         self.state = ti.field(ti.i32, shape=4)
         self.flags = ti.field(ti.i32, shape=2)  # [this step is bad, this step improved on the best]
+        # This step's bias corrections and rate scale, computed once a step rather than once a component
+        # (a free texture has hundreds of thousands): [1 / (1 - beta1^t), 1 / (1 - beta2^t), scale].
+        self.factors = ti.field(ti.f32, shape=3)
         if self.n:
             self.index.from_numpy(np.asarray(offsets, dtype=np.int32))
             self.lr.from_numpy(np.asarray(lr, dtype=np.float32))
@@ -116,7 +119,7 @@ class Adam:
     def _build(self, pool, loss, beta1, beta2, eps):
         index, lrs, lo, hi, m, v = self.index, self.lr, self.lower, self.upper, self.m, self.v
         best, best_loss, state, flags, count, guarded = self.best, self.best_loss, self.state, self.flags, self.n, self.guarded
-        unit, n_unit = self.unit, self.n_unit
+        unit, n_unit, factors = self.unit, self.n_unit, self.factors
         STEPS, HALVINGS, BEST_ITERATION, LAST_ROLLBACK = range(4)
 
         normalise_units = unit_normaliser(pool, index, unit, n_unit)
@@ -143,6 +146,10 @@ class Adam:
             for _ in range(1):
                 if flags[0] == 0:
                     state[STEPS] += 1
+                t = ti.cast(state[STEPS], ti.f32)
+                factors[0] = 1.0 / (1.0 - ti.pow(beta1, t))
+                factors[1] = 1.0 / (1.0 - ti.pow(beta2, t))
+                factors[2] = lr_scale * ti.pow(0.5, ti.cast(state[HALVINGS], ti.f32))
             for i in range(count):
                 k = index[i]
                 if flags[0] == 1:
@@ -153,12 +160,11 @@ class Adam:
                     if flags[1] == 1:
                         best[i] = pool[k]
                     g = pool.grad[k]
-                    t = ti.cast(state[STEPS], ti.f32)
                     m[i] = beta1 * m[i] + (1.0 - beta1) * g
                     v[i] = beta2 * v[i] + (1.0 - beta2) * g * g
-                    m_hat = m[i] / (1.0 - ti.pow(beta1, t))
-                    v_hat = v[i] / (1.0 - ti.pow(beta2, t))
-                    scale = lr_scale * ti.pow(0.5, ti.cast(state[HALVINGS], ti.f32))
+                    m_hat = m[i] * factors[0]
+                    v_hat = v[i] * factors[1]
+                    scale = factors[2]
                     pool[k] = ti.min(ti.max(pool[k] - lrs[i] * scale * m_hat / (ti.sqrt(v_hat) + eps), lo[i]), hi[i])
             normalise_units()
             for _ in range(1):

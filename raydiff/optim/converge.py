@@ -63,8 +63,9 @@ def scales(free: list[Resolved], size: float) -> tuple[np.ndarray, np.ndarray]:
             f, lo = 0.0, 1e-3 * size
         else:
             f, lo = 0.0, 1e-3
-        fixed += [f] * kind.size
-        floor += [lo] * kind.size
+        columns = len(r.component_names())  # a texture's history columns are its summary
+        fixed += [f] * columns
+        floor += [lo] * columns
     return np.asarray(fixed, dtype=np.float64), np.asarray(floor, dtype=np.float64)
 
 

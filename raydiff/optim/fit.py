@@ -43,10 +43,12 @@ from .gradient import LossGradient
 from .converge import check_due, converged, scales
 from . import levenberg
 from .levenberg import LevenbergMarquardt
-from ..scene.parameters import Resolved, resolve_all, scene_size, with_values
+from ..scene.parameters import TEXTURE_SUMMARY, Resolved, resolve_all, scene_size, with_values
 from ..scene.model import Scene
 from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
 
+#: Texels a thread sums for a free texture's history columns (its mean per channel).
+TEXEL_BLOCK = 1024
 #: Rows of the history kept on the device; each full chunk moves to the host (one read per chunk).
 HISTORY_CHUNK = 1024
 
@@ -427,13 +429,43 @@ class Fitter:
         return levenberg.STEP * np.where(fixed > 0, fixed, np.maximum(np.abs(start), floor))
 
     def _make_recorder(self):
-        history, value, pool, index = self.history, self.loss.value, self.dev.pool, self.optimizer.index
-        n = self.optimizer.n
+        """The kernel that writes a history row: the loss, every free scalar's value, and for a free texture
+        (hundreds of thousands of scalars) its mean per channel (:data:`TEXTURE_SUMMARY` columns)."""
+        history, value, pool = self.history, self.loss.value, self.dev.pool
+        scalar_columns, scalar_index, textures = [], [], []  # textures: (first column, pool offset, scalars)
+        column, at = 2, 0
+        for r in self.free:
+            offsets = self.dev.free_offsets[at : at + r.kind.size]
+            if r.kind.texture:
+                textures.append((column, int(offsets[0]), r.kind.size))
+            else:
+                scalar_columns += range(column, column + r.kind.size)
+                scalar_index += [int(k) for k in offsets]
+            column += len(r.component_names())
+            at += r.kind.size
+        n = len(scalar_columns)
+        columns = ti.field(ti.i32, shape=max(n, 1))
+        index = ti.field(ti.i32, shape=max(n, 1))
+        if n:
+            columns.from_numpy(np.asarray(scalar_columns, dtype=np.int32))
+            index.from_numpy(np.asarray(scalar_index, dtype=np.int32))
 
         @ti.kernel
         def record(row: ti.i32):
             for i in range(n):
-                history[row, 2 + i] = pool[index[i]]
+                history[row, columns[i]] = pool[index[i]]
+            for t in ti.static(range(len(textures))):
+                first, base, count = textures[t]
+                for c in ti.static(range(TEXTURE_SUMMARY)):
+                    history[row, first + c] = 0.0
+                # the texels (interleaved RGB) summed a block of TEXEL_BLOCK per thread, then added up: a
+                # few hundred atomic adds to each column, not one per texel
+                for block in range((count // 3 + TEXEL_BLOCK - 1) // TEXEL_BLOCK):
+                    total = ti.Vector([0.0, 0.0, 0.0])
+                    for j in range(block * TEXEL_BLOCK, ti.min((block + 1) * TEXEL_BLOCK, count // 3)):
+                        total += ti.Vector([pool[base + 3 * j], pool[base + 3 * j + 1], pool[base + 3 * j + 2]])
+                    for c in ti.static(range(TEXTURE_SUMMARY)):
+                        history[row, first + c] += total[c] * (3.0 / count)
             history[row, 0] = ti.cast(row, ti.f32)
             history[row, 1] = value[None]
 

@@ -274,7 +274,7 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
             if triangles:
                 needs.append(Need("the boundary pass's table of mesh edges", EDGE_TABLE_BYTES * triangles, "host", lever))
     if command == "fit":
-        columns = 2 + sum(r.kind.size for r in resolve_all(scene))
+        columns = 2 + sum(len(r.component_names()) for r in resolve_all(scene))  # a texture: its summary
         needs.append(Need(f"the history ({iterations} iterations x {columns} columns)",
                           HISTORY_CELL_BYTES * int(iterations) * columns, "host", "fewer --iterations"))
         if jacobian:

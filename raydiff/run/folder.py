@@ -8,9 +8,11 @@ is stopped) leaves a folder that ``raydiff fit --resume`` continues.
 When the fit ends, finished or stopped, :meth:`RunFolder.finish` writes the results::
 
     frames/00000.png ...   render | reference | error heat map (one row per view), iteration and loss
-    history.csv            iteration, loss and every free component, one row per iteration
-    params.json            the fitted values (the best iterate) by dotted path
+    history.csv            iteration, loss and every free component (a texture: its mean), one row per iteration
+    params.json            the fitted values (the best iterate) by dotted path (a texture: its image file)
     fitted.yaml            the scene with the fitted values
+    fitted/                every free texture fitted: <object>_albedo.exr (what fitted.yaml names), .png,
+                           and _vs_truth.png beside the true texture (raydiff.run.textures)
     settings.json          the settings, the backend, the timing, how the fit ended
     checkpoint.npz         everything needed to continue (raydiff fit --resume)
     animation.gif          the frames as an animation (and animation.mp4 with imageio-ffmpeg)
@@ -32,7 +34,7 @@ from ..io.checkpoint import save_checkpoint
 from ..io.outputs import frame_name, write_history_csv, write_json, write_params_json
 from ..scene.description import dump_scene
 from ..scene.model import Scene
-from . import animation, frames, plots, report
+from . import animation, frames, plots, report, textures
 from .background import BackgroundWriter
 
 if TYPE_CHECKING:  # run/ never imports Taichi: the result is only annotated here
@@ -151,13 +153,22 @@ class RunFolder:
             written.append(name)
             return self.file(name)
 
+        shapes = textures.texture_shapes(scene, result.values)  # free textures: written as images
         write_history_csv(wrote("history.csv"), result.columns, result.history)
-        write_params_json(wrote("params.json"), result.values)
+        write_params_json(wrote("params.json"), {
+            path: f"{textures.FITTED_DIR}/{textures.file_name(path)}.exr" if path in shapes else value
+            for path, value in result.values.items()})
         dump_scene(scene, wrote("fitted.yaml"), values=result.values)
         settings = {**meta, "settings": asdict(result.settings), **self._outcome(result)}
         write_json(wrote(SETTINGS), settings)
 
         truth_values = plots.truth_values(truth, list(result.values)) if truth is not None else {}
+        fitted_textures = textures.write_textures(self.path, shapes, result.values, truth_values)
+        if shapes:
+            written.append(textures.FITTED_DIR + "/")
+        texture_truth = {path: truth_values.pop(path) for path in shapes if path in truth_values}
+        truth_values.update({f"{path}.mean": textures.texture_mean(value, shapes[path])
+                             for path, value in texture_truth.items() if np.size(value) == np.prod(shapes[path])})
         images = {}
         frame_paths = self.frame_paths()
         movies = (["animation.gif"] + (["animation.mp4"] if animation.ffmpeg_available() else [])) if frame_paths else []
@@ -173,6 +184,8 @@ class RunFolder:
             images["final frame"] = frame_paths[-1]
             images["animation"] = self.file("animation.gif")
 
+        for t in fitted_textures:
+            images[f"{t['path']}: fitted" + (" | truth" if t["comparison"] else "")] = t["comparison"] or t["image"]
         parameters = [
             {
                 "path": path,
@@ -180,8 +193,20 @@ class RunFolder:
                 "final": [float(x) for x in value],
                 "truth": [float(x) for x in truth_values[path]] if path in truth_values else None,
             }
+            if path not in shapes else
+            {
+                "path": f"{path} (mean)",
+                "start": [float(x) for x in textures.texture_mean(result.start[path], shapes[path])],
+                "final": [float(x) for x in textures.texture_mean(value, shapes[path])],
+                "truth": ([float(x) for x in truth_values[f"{path}.mean"]] if f"{path}.mean" in truth_values
+                          else None),
+            }
             for path, value in result.values.items()
         ]
+        notes = self._notes(result) + [
+            f"{t['path']} is a {shapes[t['path']][1]} x {shapes[t['path']][0]} texture, written to {t['file']}"
+            + (f"; PSNR against the truth {t['psnr']:.2f} dB." if t["psnr"] is not None else ".")
+            for t in fitted_textures]
         views = self._views(result, scene, meta, references)
         scene_yaml = _read_text(scene.source)
         report.write_report(
@@ -196,7 +221,7 @@ class RunFolder:
             backend=str(meta.get("backend", {}).get("description", result.backend)),
             seconds=result.seconds,
             iterations=result.iterations,
-            notes=self._notes(result),
+            notes=notes,
             views=views,
         )
         return written

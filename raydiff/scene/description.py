@@ -24,8 +24,9 @@ from typing import Any, Callable
 import numpy as np
 import yaml
 
-from ..errors import Location, OutputError, SceneError
+from ..errors import ImageError, Location, OutputError, SceneError
 from ..io.files import write_text
+from ..io.images import read_image, write_image
 from ..io.paths import Problem, file_problem, read_regular_file
 from ..io.text import decode_utf8
 from .obj import read_obj_mesh
@@ -46,9 +47,11 @@ from .model import (
     RoughPlastic,
     Scene,
     Sphere,
+    Texture,
     Vec3,
+    is_texture,
 )
-from .parameters import resolve, scene_size, write_into_document
+from .parameters import parse_path, resolve, scene_size, write_into_document
 from .limits import (
     INT32_MAX,
     MAX_ALPHA,
@@ -62,6 +65,7 @@ from .limits import (
     MAX_RADIANT,
     MAX_SCENE_BYTES,
     MAX_SPP,
+    MAX_TEXTURE_SIDE,
     MAX_TRIANGLES,
     MAX_YAML_DEPTH,
     MAX_YAML_NODES,
@@ -207,17 +211,42 @@ def dump_scene(scene: Scene, path: str | os.PathLike, values: dict[str, np.ndarr
     if not scene.document:
         raise ValueError("the scene has no YAML document to write (was it read by load_scene?)")
     document = copy.deepcopy(scene.document)
-    for dotted, value in (values or {}).items():
-        write_into_document(scene, document, dotted, value)
     out_dir = os.path.dirname(os.path.abspath(target))
     for i, obj in enumerate(scene.objects):
         if isinstance(obj, Mesh):
             document["objects"][i]["file"] = _relative(obj.file, out_dir)
+        if is_texture(obj.albedo) and obj.albedo.file is not None:
+            document["objects"][i]["albedo"] = {"texture": _relative(obj.albedo.file, out_dir)}
+    for dotted, value in (values or {}).items():
+        write_into_document(scene, document, dotted, _texture_file(scene, dotted, value, out_dir))
     text = yaml.safe_dump(document, sort_keys=False, default_flow_style=None, allow_unicode=True)
     try:
         write_text(target, text)
     except OutputError as err:
         raise SceneError(Location(target), f"cannot write scene file: {err.message}") from None
+
+
+def _texture_file(scene: Scene, dotted: str, value, out_dir: str):
+    """``value`` itself, or, for a texture's texels, the image written for it (linear float EXR, exact,
+    in ``fitted/`` beside the scene file written: ``fitted/<object>_albedo.exr``), relative to ``out_dir``."""
+    array = np.asarray(value) if not isinstance(value, str) else None
+    if array is None or array.size <= 3:
+        return value
+    try:
+        path = parse_path(scene, dotted, Location(scene.source, dotted))
+    except SceneError as err:
+        raise ValueError(err.message) from None
+    obj = next((o for o in scene.objects if o.name == path.name), None)
+    if path.group != "objects" or obj is None or not is_texture(getattr(obj, path.field, None)):
+        return value  # not a texture: write_into_document names the problem
+    texels = array.astype(np.float32).reshape(obj.albedo.texels.shape)
+    relative = f"fitted/{path.name}_{path.field.replace('.', '_')}.exr"
+    os.makedirs(os.path.join(out_dir, "fitted"), exist_ok=True)
+    try:
+        write_image(os.path.join(out_dir, relative), texels)
+    except (OutputError, ImageError) as err:
+        raise SceneError(Location(os.path.join(out_dir, relative)), f"cannot write texture: {err.message}") from None
+    return relative
 
 
 def _file_size(path: str) -> int | None:
@@ -593,6 +622,52 @@ def read_albedo(doc: _Doc, key: str, value: Any) -> Vec3:
     return albedo
 
 
+def _read_resolution(doc: _Doc, key: str, value: Any) -> tuple[int, int]:
+    """A texture's ``resolution: [width, height]``: two integers in [1, :data:`MAX_TEXTURE_SIDE`]."""
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= MAX_TEXTURE_SIDE for v in value))
+    doc.check(ok, key, f"expected [width, height], two integers from 1 to {MAX_TEXTURE_SIDE}, got {_show(value)}")
+    return value[0], value[1]
+
+
+def _read_texture_file(doc: _Doc, key: str, value: Any) -> Texture:
+    """A texture's image file (relative to the scene's directory): sRGB PNG/JPEG or linear EXR, as
+    :func:`raydiff.io.images.read_image` decodes it, every value in [0, 1]."""
+    written = read_text(doc, key, value)
+    resolved = os.path.abspath(os.path.join(doc.base_dir, written))
+    problem = file_problem(resolved)
+    if problem is not None:
+        raise doc.error(key, f"{_cannot_read(problem, 'texture', written)} (looked for {resolved})")
+    try:
+        texels = read_image(resolved).linear
+    except ImageError as err:
+        raise doc.error(key, f"texture file '{written}': {err.message}") from None
+    height, width = texels.shape[:2]
+    doc.check(max(width, height) <= MAX_TEXTURE_SIDE, key,
+              f"texture file '{written}' is {width} x {height} texels; at most {MAX_TEXTURE_SIDE} a side")
+    doc.check(bool(((texels >= 0.0) & (texels <= 1.0)).all()), key,
+              f"texture file '{written}' has values outside [0, 1] (an albedo reflects at most what it receives)")
+    return Texture(np.ascontiguousarray(texels, dtype=np.float32), file=resolved, file_as_written=written)
+
+
+def read_albedo_or_texture(doc: _Doc, key: str, value: Any) -> Vec3 | Texture:
+    """An object's ``albedo``: a colour (:func:`read_albedo`), or a texture, ``{texture: file}`` or a flat
+    start at a given size, ``{resolution: [width, height], value: colour}`` (value 0.5 by default)."""
+    if not isinstance(value, dict):
+        return read_albedo(doc, key, value)
+    m = _Mapping(doc, key, value)
+    m.only(("texture", "resolution", "value"), owner="a texture")
+    if "texture" in value:
+        if "resolution" in value or "value" in value:
+            bad = "resolution" if "resolution" in value else "value"
+            raise doc.error(_join(key, bad), "a texture read from a file has its own size and values: give "
+                                             "either 'texture' or 'resolution' (with 'value'), not both")
+        return m.get("texture", _read_texture_file)
+    width, height = m.get("resolution", _read_resolution)
+    colour = m.get("value", read_albedo, (0.5, 0.5, 0.5))
+    return Texture(np.broadcast_to(np.asarray(colour, np.float32), (height, width, 3)).copy())
+
+
 def read_reflectance(doc: _Doc, key: str, value: Any) -> Vec3:
     """A colour with every channel in [0, 1] (a material's reflectance)."""
     colour = read_colour(doc, key, value)
@@ -957,7 +1032,7 @@ def _read_object(doc: _Doc, key: str, value: Any, index: int) -> Object:
     if material is not None and "albedo" in value:
         raise doc.error(_join(key, "albedo"), f"a {material.type} surface has no albedo (that is the diffuse "
                                               "surface's colour): give either 'albedo' or 'material', not both")
-    obj = read(m, name, m.get("albedo", read_albedo, (0.5, 0.5, 0.5)))
+    obj = read(m, name, m.get("albedo", read_albedo_or_texture, (0.5, 0.5, 0.5)))
     return obj if material is None else replace(obj, material=material)
 
 

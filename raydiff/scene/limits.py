@@ -71,6 +71,9 @@ MAX_IOR = 1e4
 #: more one more mirror bounce. Every bounce is one more int32 record per sample and one more recomputed
 #: hit in the differentiated shading, unrolled; 4 (two bounces: a mirror seen in a mirror) bounds both.
 MIN_DEPTH, MAX_DEPTH = 2, 4
+#: A texture's largest side in texels (``albedo: {texture: ...}`` or ``resolution``): 8192 x 8192 x 3
+#: scalars (201M) still fit the pool's 28-bit offsets (device/materials.py).
+MAX_TEXTURE_SIDE = 8192
 
 # --- a fit ----------------------------------------------------------------------------------------
 #: ``--iterations``: the iteration number is an int32 on the device.

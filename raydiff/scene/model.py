@@ -94,6 +94,35 @@ class RoughPlastic:
     type: str = "roughplastic"
 
 
+@dataclass(frozen=True, eq=False)
+class Texture:
+    """An image painted on a surface (an object's ``albedo: {texture: file}``): Mitsuba 3's ``bitmap``
+    texture, looked up bilinearly at the hit's uv with wrap mode ``repeat``.
+
+    ``texels`` is (height, width, 3) float32 linear RGB, row 0 the image's top row (as the file stores
+    it; Mitsuba's v = 0 reads row 0). ``file`` is the resolved path of the image it came from and
+    ``file_as_written`` what the scene said; both are None for a flat start (``resolution`` and ``value``)
+    or a fitted texture not yet written.
+    """
+
+    texels: np.ndarray
+    file: str | None = None
+    file_as_written: str | None = None
+
+    @property
+    def width(self) -> int:
+        return int(self.texels.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.texels.shape[0])
+
+
+def is_texture(value) -> bool:
+    """Whether an object's ``albedo`` (or another colour) is a :class:`Texture` rather than a flat RGB."""
+    return isinstance(value, Texture)
+
+
 #: The material types that are mirrors (a delta BSDF): their reflected ray is followed, up to ``max_depth``.
 SPECULAR_MATERIALS = frozenset({"conductor"})
 
@@ -115,7 +144,7 @@ class Sphere:
     name: str
     center: Vec3
     radius: float
-    albedo: Vec3 = (0.5, 0.5, 0.5)
+    albedo: Vec3 | Texture = (0.5, 0.5, 0.5)
     type: str = "sphere"
     material: Material | None = None
 
@@ -128,7 +157,7 @@ class Quad:
     origin: Vec3
     edge1: Vec3
     edge2: Vec3
-    albedo: Vec3 = (0.5, 0.5, 0.5)
+    albedo: Vec3 | Texture = (0.5, 0.5, 0.5)
     type: str = "quad"
     material: Material | None = None
 
@@ -162,7 +191,7 @@ class Mesh:
     scale: Vec3 = (1.0, 1.0, 1.0)
     rotate: Rotation = Rotation()
     translate: Vec3 = (0.0, 0.0, 0.0)
-    albedo: Vec3 = (0.5, 0.5, 0.5)
+    albedo: Vec3 | Texture = (0.5, 0.5, 0.5)
     type: str = "mesh"
     material: Material | None = None
     texcoords: np.ndarray | None = None

@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import Location, SceneError
-from .model import FreeParameter, Scene, material_type
+from .model import FreeParameter, Scene, Texture, is_texture, material_type
 from .limits import MAX_ALPHA, MIN_ALPHA
 from .placement import mesh_bounds
 
@@ -96,6 +96,13 @@ class Kind:
     doc: str = ""
     materials: tuple[str, ...] = ()
     fixed_for: tuple[str, ...] = ()
+    shape: tuple[int, ...] = ()
+
+    @property
+    def texture(self) -> bool:
+        """Whether this is an element's texture (``albedo: {texture: ...}``): ``size`` texels' channels,
+        ``shape`` (height, width, 3), made for that element by :func:`kinds_for`."""
+        return bool(self.shape)
 
     def applies(self, type_: str, material: str = "diffuse") -> bool:
         """Whether an element of ``type_`` (with a surface of ``material``, for objects) has this kind."""
@@ -110,6 +117,8 @@ class Kind:
         value = element
         for part in self.field.split("."):
             value = getattr(value, part)
+        if is_texture(value):
+            value = value.texels
         return np.asarray(value, dtype=np.float64).reshape(self.size)
 
 
@@ -185,8 +194,20 @@ def find_kind(group: str, type_: str, field: str, material: str = "diffuse") -> 
 
 
 def kinds_for(group: str, element) -> list[Kind]:
-    """The kinds ``element`` (a camera, light or object of ``group``) has, in pool order."""
-    return kinds_of(group, element.type, material_type(element))
+    """The kinds ``element`` (a camera, light or object of ``group``) has, in pool order. A textured
+    ``albedo`` is the table's kind sized to the element's texture (every texel's channels, in the
+    image's row order: ``Kind.shape``)."""
+    kinds = kinds_of(group, element.type, material_type(element))
+    return [_textured(k, element) for k in kinds]
+
+
+def _textured(kind: Kind, element) -> Kind:
+    """``kind``, or for an element whose value there is a texture, that kind with the texture's size."""
+    if kind.field != "albedo" or not is_texture(getattr(element, "albedo", None)):
+        return kind
+    texels = element.albedo.texels
+    return replace(kind, size=int(texels.size), shape=tuple(texels.shape),
+                   doc="a texture's texels (linear RGB in [0, 1]), every one free")
 
 
 def kind_for(group: str, element, field: str) -> Kind | None:
@@ -270,6 +291,12 @@ def parse_path(scene: Scene, path: str, where: Location) -> Path:
 # ========================================================================================================
 
 
+#: A free texture's columns in a fit's history: its mean per RGB channel (a texture has hundreds of
+#: thousands of scalars; the history, the progress and the plots show the summary, the output folder the
+#: image).
+TEXTURE_SUMMARY = 3
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A free parameter resolved against a scene: its kind, start value, learning rate and bounds.
@@ -291,7 +318,11 @@ class Resolved:
         return self.kind.group, self.element, self.kind.field
 
     def component_names(self) -> list[str]:
-        """Column names for history.csv: ``lights.key.position[0]`` ..."""
+        """Column names for history.csv: ``lights.key.position[0]`` ... A texture is summarised, not
+        listed texel by texel: its mean per channel, ``objects.wall.albedo.mean[0]`` ... (see
+        :data:`TEXTURE_SUMMARY`)."""
+        if self.kind.texture:
+            return [f"{self.path}.mean[{c}]" for c in range(TEXTURE_SUMMARY)]
         return [f"{self.path}[{i}]" for i in range(self.kind.size)]
 
 
@@ -431,7 +462,11 @@ def with_values(scene: Scene, values: dict[str, np.ndarray]) -> Scene:
         kind = kind_for(path.group, items[i], path.field)
         if kind is None:
             raise SceneError(where, f"'{path.field}' is not a parameter of {path.group[:-1]} '{path.name}'")
-        items[i] = _set_field(items[i], path.field, _as_value(kind, value))
+        if kind.texture:  # a texture's texels: a new image, no file until one is written
+            new = Texture(np.asarray(value, dtype=np.float32).reshape(kind.shape).copy())
+        else:
+            new = _as_value(kind, value)
+        items[i] = _set_field(items[i], path.field, new)
     out = replace(scene, objects=tuple(groups["objects"]), lights=tuple(groups["lights"]))
     return out.with_cameras(groups["cameras"])
 
@@ -465,5 +500,10 @@ def write_into_document(scene: Scene, document: dict, text: str, value) -> None:
         if not isinstance(node.get(part), dict):
             node[part] = {}
         node = node[part]
+    if kind.texture:
+        if not isinstance(value, str):
+            raise ValueError(f"texture '{text}' is written as an image file: give its path, not its texels")
+        node[leaf] = {"texture": value}
+        return
     converted = _as_value(kind, value)
     node[leaf] = list(converted) if isinstance(converted, tuple) else converted
