@@ -88,7 +88,7 @@ def device_bsdf(cpu_backend):
     def run():
         for i in range(n):
             out[i] = bsdf(dev.sphere_material[0], ti.Vector([0.0, 0.0, 0.0]), ti.Vector([0.0, 0.0, 1.0]),
-                          light[i], view[i])
+                          light[i], view[i], ti.math.vec2(0.0, 0.0))
 
     def evaluate(material, wi, wo):
         scene = scene_of(material)
