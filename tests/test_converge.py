@@ -145,8 +145,8 @@ def test_resume_decides_as_the_uninterrupted_fit(tiny):
     settings = FitSettings(iterations=300, lr_decay=0.97, seed=3, tol=1e-3, window=5)
     whole = raydiff.fit(start, reference, settings)
     n = whole.iterations
+    first = Fitter(start, reference, settings)  # one fit, checkpointed at each cut (a checkpoint only reads)
     for cut in (n - 7, n - 5, n):  # mid-window, on a window's boundary, and after the fit converged
-        first = Fitter(start, reference, settings)
         while first.iteration < cut and not first.done:
             first.step()
         resumed = raydiff.fit(start, reference, settings, resume=first.checkpoint())

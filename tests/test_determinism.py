@@ -45,20 +45,27 @@ def test_deterministic_backend_is_the_cpu_on_one_thread(deterministic):
         raydiff.init("vulkan", deterministic=True)
 
 
-def test_the_same_fit_twice_gives_the_same_history_bit_for_bit(problem):
+@pytest.fixture(scope="module")
+def straight(problem):
+    """The fit of ``problem`` run straight through (one compilation, shared by the tests that compare
+    other fits with it)."""
     start, reference = problem
-    first = raydiff.fit(start, reference, SETTINGS)
+    return raydiff.fit(start, reference, SETTINGS)
+
+
+def test_the_same_fit_twice_gives_the_same_history_bit_for_bit(problem, straight):
+    start, reference = problem
+    first = straight
     second = raydiff.fit(start, reference, SETTINGS)
     np.testing.assert_array_equal(first.history, second.history)
     assert all(np.array_equal(first.values[p], second.values[p]) for p in first.values)
 
 
-def test_stopped_and_resumed_fit_equals_the_straight_one_bit_for_bit(problem, tmp_path):
+def test_stopped_and_resumed_fit_equals_the_straight_one_bit_for_bit(problem, straight, tmp_path):
     """Stop after 9 iterations, checkpoint to disk (with metadata), resume in a new Fitter: the same
     history, values, last values and best iterate as the fit run straight through. (The CLI's resume on
     the default, multi-threaded backend is tested in tests/test_cli_resume.py.)"""
     start, reference = problem
-    straight = raydiff.fit(start, reference, SETTINGS)
     fitter = Fitter(start, reference, SETTINGS)
     while not fitter.done:
         fitter.step()

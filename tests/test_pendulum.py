@@ -36,7 +36,8 @@ def test_length_angle_and_damping_are_recovered_within_one_percent(cpu_backend, 
     problem = pendulum.PendulumProblem(width=32, height=24, spp=4)
     problem.fit(iterations=2, seed=1)  # every kernel compiled
     trees = snode_trees()
-    result = problem.fit(iterations=100, seed=0)
+    # 70 iterations: within 0.4% on seeds 0, 1, 2 (the goal is 1%; at 50 the damping is still 6% off)
+    result = problem.fit(iterations=70, seed=0)
     assert snode_trees() == trees, "a fit of the built problem made new fields (and recompiled kernels)"
     starts = np.abs(pendulum.START - pendulum.TRUTH) / pendulum.TRUTH
     assert np.all(starts > 0.05), "the fit should start visibly wrong"
