@@ -31,7 +31,7 @@ EXAMPLES = ("three_spheres", "box", "camera_pose", "two_views", "mesh_pose", "su
             "texture")
 ISSUE_7 = EXAMPLES[2:]
 #: The gradient checks on shadows and outlines (scenes/edges_<name>.yaml).
-EDGE_CHECKS = ("light_shadow", "sun_floor", "sphere_outline", "mesh_shadow", "camera")
+EDGE_CHECKS = ("light_shadow", "sun_floor", "sphere_outline", "mesh_shadow", "camera", "mesh_outline", "lowpoly_outline")
 
 
 def header_lines(path: str) -> list[str]:
