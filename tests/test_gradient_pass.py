@@ -113,3 +113,16 @@ def test_records_keep_the_texture_coordinates(cpu_backend):
 def test_no_records_while_the_geometry_is_free(cpu_backend):
     scene = scenes.with_optimize(scenes.shadow_scene(width=16, height=12), "objects.ball.center")
     assert Integrator(DeviceScene(scene, resolve_all(scene))).shading is None
+
+
+def test_the_budget_counts_the_records():
+    """raydiff.run.budget's copy of the records' limit is the integrator's, and a fit's estimate has them."""
+    from raydiff.kernels.integrator import MAX_SHADING_RECORD_SAMPLES
+    from raydiff.run.budget import SHADING_RECORD_BYTES, estimate
+    from raydiff.scene.limits import SHADING_RECORD_SAMPLES
+
+    assert SHADING_RECORD_SAMPLES == MAX_SHADING_RECORD_SAMPLES
+    scene = scenes.with_optimize(scenes.shadow_scene(width=16, height=12), "lights.key.position")
+    needs = {need.what: need.bytes for need in estimate(scene, spp=4, command="fit")}
+    assert needs["the gradient's shading records (4 of 4 spp at a time)"] == SHADING_RECORD_BYTES * 16 * 12 * 4
+    assert not any("shading records" in what for what in (n.what for n in estimate(scene, spp=4, command="render")))

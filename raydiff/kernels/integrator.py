@@ -74,6 +74,7 @@ import taichi as ti
 from .. import backend
 from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
+from ..scene.limits import SHADING_RECORD_SAMPLES
 from .camera import make_camera
 from .intersect import make_intersector
 from .lights import make_lights, make_towards_any
@@ -88,7 +89,7 @@ DEFAULT_MAX_BATCH_SAMPLES = 1 << 23  # 8M samples: 64 MB of records
 DEFAULT_BAND_SAMPLES = 1 << 18
 #: Most samples per batch for which the gradient's visibility pass keeps each hit's shading inputs (see
 #: :class:`ShadingRecords`): 2^21, 80 MB at 40 bytes a sample (a 256x256 fit up to 32 spp, 512x512 up to 8).
-MAX_SHADING_RECORD_SAMPLES = 1 << 21
+MAX_SHADING_RECORD_SAMPLES = SHADING_RECORD_SAMPLES
 
 
 @ti.func
@@ -209,8 +210,10 @@ class Integrator:
         docstring); smaller is more precise and launches more kernels (default
         :data:`DEFAULT_BAND_SAMPLES`).
     shading_records : bool
-        Let the gradient's visibility pass keep the shading inputs when it can (:class:`ShadingRecords`);
-        False recomputes them in the shading gradient (the same gradient within float rounding, slower).
+        Let the gradient's visibility pass keep the shading inputs when it can (:class:`ShadingRecords`:
+        something free, neither a camera nor the geometry, no mirror bounces, a batch of at most
+        :data:`MAX_SHADING_RECORD_SAMPLES`); False recomputes them in the shading gradient (the same
+        gradient within float rounding, slower).
 
     Attributes
     ----------
@@ -242,8 +245,8 @@ class Integrator:
         self.n_bounces = dev.scene.mirror_bounces
         self.bounce_hit = (ti.field(ti.i32, shape=shape + (self.batch, self.n_bounces)) if self.n_bounces
                            else None)
-        records = (shading_records and not ({"camera", "geometry"} & dev.free_groups) and not self.n_bounces
-                   and pixels * self.batch <= MAX_SHADING_RECORD_SAMPLES)
+        records = (shading_records and len(dev.free_offsets) > 0 and not ({"camera", "geometry"} & dev.free_groups)
+                   and not self.n_bounces and pixels * self.batch <= MAX_SHADING_RECORD_SAMPLES)  # (a render: none)
         self.shading = ShadingRecords(shape + (self.batch,), dev.n_textures > 0) if records else None
 
         self.camera = make_camera(dev, self.width, self.height, self.spp)
