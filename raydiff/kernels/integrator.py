@@ -44,6 +44,8 @@ remembers which (seed, batch) its records hold. After ``forward(s)``, ``backward
 batch but the last (free with one batch: today's correlated gradient); ``backward(t)`` with another seed
 ``t`` (an independent set of samples for the gradient, see :mod:`raydiff.optim.gradient`) re-traces
 every batch, one visibility pass over all samples.
+With shading records (:class:`ShadingRecords`), which the fused forward pass does not keep, ``backward``
+re-traces every batch whatever its seed.
 
 **Sums that keep their precision.** The shading gradient adds every sample's contribution into
 ``pool.grad``, a float32 field of a few hundred entries. One float32 accumulator per entry over tens of
