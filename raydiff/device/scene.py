@@ -28,6 +28,7 @@ from ..scene.model import Scene, is_texture, material_type
 from ..scene.parameters import DEVICE_GROUPS, Resolved, entries, scene_size
 from ..scene.placement import placed_faces
 from . import meshes
+from .fixed_reads import FIXED_GROUPS, FixedReads, PoolView
 from . import materials
 from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
 
@@ -199,6 +200,9 @@ class DeviceScene:
             [lay.offsets[r.key] + i for r in self.free for i in range(r.kind.size)], dtype=np.int64
         )
         self.free_groups = {lay.groups[k] for k in self.free_offsets}
+        # The free light scalars' 0-D copies, read by the shading gradient (see device/fixed_reads.py).
+        self.fixed_reads = FixedReads(self.pool, [k for k in self.free_offsets if lay.groups[k] in FIXED_GROUPS])
+        self.pool_view = PoolView(self.pool, self.fixed_reads)
         self.set_pool(np.array(lay.values, dtype=np.float32))
 
         # --- cameras ----------------------------------------------------------------------------------
@@ -353,4 +357,4 @@ class DeviceScene:
         Decided at compile time; use as ``ti.static(dev.source("albedo"))``.
         """
         assert group in DEVICE_GROUPS, group
-        return self.pool if group in self.free_groups else self.mirror
+        return self.pool_view if group in self.free_groups else self.mirror

@@ -227,7 +227,7 @@ class Boundary:
         tolerance = 1e-3 * dev.scale
 
         @ti.func
-        def vec3(src, k):
+        def vec3(src: ti.template(), k):  # src: a field or a PoolView (device/fixed_reads.py)
             return ti.Vector([src[k], src[k + 1], src[k + 2]])
 
         @ti.func

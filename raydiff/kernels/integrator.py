@@ -10,7 +10,17 @@ each batch of samples:
    normal from the record, and add ``bsdf * irradiance`` for each visible light, divided by spp, to the
    pixel. Lights (:mod:`raydiff.kernels.lights`) and materials (:mod:`raydiff.kernels.materials`) are
    pieces; the light loop is unrolled (``ti.static``), so the differentiated kernel carries no locals
-   through a loop and needs no adstack.
+   through a loop and needs no adstack. While the hit geometry is a constant to the gradient (neither a
+   camera nor the geometry free, no mirror bounces), the gradient's visibility pass keeps each hit's
+   shading inputs instead (:class:`ShadingRecords`) and the shading kernel differentiates ``radiance``
+   alone from them.
+
+**The shading gradient's loop.** Its index is split into (row, column, sample) with the inner extents
+compile-time constants (the film's width, the batch's samples), unless a band splits a row: run-time
+extents cost an integer division or two per sample, a tenth of the kernel. The free light scalars are
+read there from 0-D copies (:mod:`raydiff.device.fixed_reads`), whose gradients Taichi sums per thread
+and the backward pass gathers into ``pool.grad`` after each band, instead of an atomic add per sample and
+scalar onto the same few addresses.
 
 **Mirrors.** In a scene with a mirror (a specular material: ``conductor``) and ``max_depth`` above 2, the
 visibility pass follows each mirror's reflected ray, up to ``max_depth - 2`` times, and records each
@@ -34,6 +44,8 @@ remembers which (seed, batch) its records hold. After ``forward(s)``, ``backward
 batch but the last (free with one batch: today's correlated gradient); ``backward(t)`` with another seed
 ``t`` (an independent set of samples for the gradient, see :mod:`raydiff.optim.gradient`) re-traces
 every batch, one visibility pass over all samples.
+With shading records (:class:`ShadingRecords`), which the fused forward pass does not keep, ``backward``
+re-traces every batch whatever its seed.
 
 **Sums that keep their precision.** The shading gradient adds every sample's contribution into
 ``pool.grad``, a float32 field of a few hundred entries. One float32 accumulator per entry over tens of
@@ -64,6 +76,7 @@ import taichi as ti
 from .. import backend
 from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
+from ..scene.limits import SHADING_RECORD_SAMPLES
 from .camera import make_camera
 from .intersect import make_intersector
 from .lights import make_lights, make_towards_any
@@ -76,6 +89,9 @@ DEFAULT_MAX_BATCH_SAMPLES = 1 << 23  # 8M samples: 64 MB of records
 #: spp in one band (no extra launch), relative error ~1e-4 at most as measured (2^17: ~5e-6, 2^16:
 #: ~2e-6, at one or two more launches per 2^18 samples).
 DEFAULT_BAND_SAMPLES = 1 << 18
+#: Most samples per batch for which the gradient's visibility pass keeps each hit's shading inputs (see
+#: :class:`ShadingRecords`): 2^21, 80 MB at 40 bytes a sample (a 256x256 fit up to 32 spp, 512x512 up to 8).
+MAX_SHADING_RECORD_SAMPLES = SHADING_RECORD_SAMPLES
 
 
 @ti.func
@@ -151,6 +167,35 @@ class GradientSum:
         self._finish()
 
 
+class ShadingRecords:
+    """What ``radiance`` takes of every sample's hit, kept by the gradient's visibility pass while the hit
+    geometry is a constant to the gradient (neither a camera nor the geometry free, no mirror bounces).
+
+    The shading gradient then differentiates ``radiance`` alone from these, instead of regenerating the
+    camera ray and recomputing the hit (``surface``) in the reverse-mode kernel: the same values, since
+    they are the ones the visibility pass computed by the same functions, and with the geometry constant
+    their derivatives are cut anyway (``detach``). That recomputation and its adjoint were two thirds of
+    the shading gradient's time (docs/performance.md, section 9). Costs 40 bytes a sample (48 with a
+    texture), hence :data:`MAX_SHADING_RECORD_SAMPLES`.
+
+    Attributes (each shaped like the integrator's ``hit``, one entry per sample of a batch)
+    ----------
+    p, n, wo : ti.Vector.field(3, f32)
+        The hit point, the shading normal (facing the viewer) and the unit direction to the viewer.
+    material : ti.field(i32)
+        The surface's material record.
+    uv : ti.Vector.field(2, f32) or None
+        The hit's texture coordinates, in a scene with a texture (else ``radiance`` gets (0, 0)).
+    """
+
+    def __init__(self, shape: tuple[int, ...], textured: bool):
+        self.p = ti.Vector.field(3, ti.f32, shape=shape)
+        self.n = ti.Vector.field(3, ti.f32, shape=shape)
+        self.wo = ti.Vector.field(3, ti.f32, shape=shape)
+        self.material = ti.field(ti.i32, shape=shape)
+        self.uv = ti.Vector.field(2, ti.f32, shape=shape) if textured else None
+
+
 class Integrator:
     """Renders a :class:`DeviceScene` into ``image`` and propagates ``image.grad`` back to the pool.
 
@@ -166,6 +211,11 @@ class Integrator:
         Upper bound on the samples whose gradient is summed in one float32 partial sum (see the module's
         docstring); smaller is more precise and launches more kernels (default
         :data:`DEFAULT_BAND_SAMPLES`).
+    shading_records : bool
+        Let the gradient's visibility pass keep the shading inputs when it can (:class:`ShadingRecords`:
+        something free, neither a camera nor the geometry, no mirror bounces, a batch of at most
+        :data:`MAX_SHADING_RECORD_SAMPLES`); False recomputes them in the shading gradient (the same
+        gradient within float rounding, slower).
 
     Attributes
     ----------
@@ -176,7 +226,7 @@ class Integrator:
     """
 
     def __init__(self, dev: DeviceScene, spp: int | None = None, max_batch_samples: int = DEFAULT_MAX_BATCH_SAMPLES,
-                 band_samples: int = DEFAULT_BAND_SAMPLES):
+                 band_samples: int = DEFAULT_BAND_SAMPLES, shading_records: bool = True):
         film = dev.scene.film
         self.dev = dev
         self.width, self.height = film.width, film.height
@@ -197,6 +247,9 @@ class Integrator:
         self.n_bounces = dev.scene.mirror_bounces
         self.bounce_hit = (ti.field(ti.i32, shape=shape + (self.batch, self.n_bounces)) if self.n_bounces
                            else None)
+        records = (shading_records and len(dev.free_offsets) > 0 and not ({"camera", "geometry"} & dev.free_groups)
+                   and not self.n_bounces and pixels * self.batch <= MAX_SHADING_RECORD_SAMPLES)  # (a render: none)
+        self.shading = ShadingRecords(shape + (self.batch,), dev.n_textures > 0) if records else None
 
         self.camera = make_camera(dev, self.width, self.height, self.spp)
         self.camera_ray = self.camera.camera_ray
@@ -336,6 +389,19 @@ class Integrator:
                 mask = lights_seen(p, n, code)
             return first, code, mask, p, n, a, uv, d, weight
 
+        shading = self.shading
+        keeps_shading, textured = shading is not None, shading is not None and shading.uv is not None
+
+        @ti.func
+        def keep_shading(v, y, x, b, p, n, wo, a, uv):
+            """Record one sample's shading inputs (see :class:`ShadingRecords`)."""
+            shading.p[v, y, x, b] = p
+            shading.n[v, y, x, b] = n
+            shading.wo[v, y, x, b] = wo
+            shading.material[v, y, x, b] = a
+            if ti.static(textured):
+                shading.uv[v, y, x, b] = uv
+
         @ti.kernel
         def visibility(seed: ti.u32, first_sample: ti.i32, shade_too: ti.template()):
             for v, y, x, b in hit:
@@ -347,6 +413,9 @@ class Integrator:
                         if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
                             if code != MISS:
                                 image[v, y, x] += radiance(p, n, -d, a, uv, mask) * (1.0 / spp)
+                        if ti.static(keeps_shading and not shade_too):  # the gradient's pass
+                            if code != MISS:
+                                keep_shading(v, y, x, b, p, n, -d, a, uv)
                     else:
                         code, last, mask, p, n, a, uv, dl, weight = follow(o, d, v, y, x, b)
                         if ti.static(shade_too):
@@ -362,7 +431,12 @@ class Integrator:
         # ----------------------------------------------------------------------------------------------
         # Shading: the differentiated pass (only its .grad runs; the forward pass fuses it into visibility)
         # ----------------------------------------------------------------------------------------------
-        height, width = self.height, self.width
+        height, width, batch = self.height, self.width, self.batch
+        # A band is whole rows of a batch unless one row alone holds more than band_samples (_plan_bands):
+        # then its sample range is a run-time one. Otherwise the loop's inner extents are compile-time
+        # constants, so splitting its index into (row, x, sample) costs no run-time integer division (a
+        # tenth of the shading gradient's time); samples past spp in a last, partial batch are MISS.
+        split_rows = any(s0 != 0 for bands in self.bands for _, _, s0, _ in bands)
 
         @ti.func
         def recompute(o, d, code):
@@ -374,7 +448,7 @@ class Integrator:
 
         @ti.kernel
         def shade(seed: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32, sample1: ti.i32):
-            for r, x, b in ti.ndrange((row0, row1), width, (sample0, sample1)):  # one band (see _plan_bands)
+            for r, x, b in ti.ndrange((row0, row1), width, (sample0, sample1) if ti.static(split_rows) else batch):
                 v = r // height
                 y = r - v * height
                 code = hit[v, y, x, b]
@@ -396,8 +470,29 @@ class Integrator:
                                 p, n, a, uv = recompute(o, d, bounce)
                         image[v, y, x] += weight * radiance(p, n, -d, a, uv, visible[v, y, x, b]) * (1.0 / spp)
 
+        @ti.func
+        def recorded_uv(v, y, x, b):
+            uv = ti.math.vec2(0.0, 0.0)
+            if ti.static(textured):
+                uv = shading.uv[v, y, x, b]
+            return uv
+
+        @ti.kernel
+        def shade_recorded(seed: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32,
+                           sample1: ti.i32):
+            # `shade` from the gradient's visibility pass's records (see ShadingRecords): radiance alone
+            for r, x, b in ti.ndrange((row0, row1), width, (sample0, sample1) if ti.static(split_rows) else batch):
+                v = r // height
+                y = r - v * height
+                code = hit[v, y, x, b]
+                if code != MISS:  # (no `and`: Taichi keeps the flag of a short-circuit `and` on an adstack)
+                    if first_sample + b < spp:
+                        image[v, y, x] += radiance(shading.p[v, y, x, b], shading.n[v, y, x, b],
+                                                   shading.wo[v, y, x, b], shading.material[v, y, x, b],
+                                                   recorded_uv(v, y, x, b), visible[v, y, x, b]) * (1.0 / spp)
+
         self._visibility = visibility
-        self._shade = shade
+        self._shade = shade if shading is None else shade_recorded
 
     # =============================================================================================
     # Forward and backward
@@ -411,7 +506,8 @@ class Integrator:
             self.place_meshes()
         for b in range(self.n_batches):
             self._visibility(seed, b * self.batch, True)
-        self._records = (seed, self.n_batches - 1)
+        # The fused pass keeps no shading records: with them, the backward pass traces its own.
+        self._records = (seed, self.n_batches - 1) if self.shading is None else None
 
     def forward_samples(self, seed: int, samples: int) -> None:
         """Render into ``image`` only the last ``samples`` of every pixel's ``spp`` samples of the seed
@@ -440,12 +536,18 @@ class Integrator:
         seed = int(seed) & 0xFFFFFFFF
         sums, folds = self.gradient_sum, 0
         last = sum(map(len, self.bands)) - 1
+        fixed = self.dev.fixed_reads  # the free light scalars, summed per thread (device/fixed_reads.py)
+        if fixed.any:
+            fixed.load()
         for b in reversed(range(self.n_batches)):
             if self._records != (seed, b):
                 self._visibility(seed, b * self.batch, False)
                 self._records = (seed, b)
             for row0, row1, sample0, sample1 in self.bands[b]:
-                self._shade.grad(seed, b * self.batch, row0, row1, sample0, sample1)
+                with fixed.reading():
+                    self._shade.grad(seed, b * self.batch, row0, row1, sample0, sample1)
+                if fixed.any:
+                    fixed.gather()
                 if sums is not None and folds < last:  # this band's float32 sum into the float64 total
                     sums.fold(first=folds == 0)
                     folds += 1

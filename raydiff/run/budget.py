@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ResourceError
-from ..scene.limits import BATCH_SAMPLES, BOUNDARY_SAMPLES, MAX_SEED, MAX_SPP, int_range_problem, option_float_problem
+from ..scene.limits import (BATCH_SAMPLES, BOUNDARY_SAMPLES, MAX_SEED, MAX_SPP, SHADING_RECORD_SAMPLES,
+                             int_range_problem, option_float_problem)
 from ..scene.model import Mesh, Scene
 from ..scene.parameters import resolve_all
 from . import frames
@@ -49,6 +50,10 @@ REFERENCE_BYTES = 12
 #: Device bytes per recorded sample: the hit record and the visibility mask (2 x 4), and one more hit
 #: record (4) per mirror bounce (``Scene.mirror_bounces``).
 RECORD_BYTES, BOUNCE_RECORD_BYTES = 8, 4
+#: Device bytes per sample of the gradient's shading records (point, normal, direction to the viewer, material,
+#: uv: 48 with a texture, 40 without), kept for batches of at most ``SHADING_RECORD_SAMPLES`` samples in a
+#: scene without mirror bounces while no camera or geometry is free (counted whenever something is free).
+SHADING_RECORD_BYTES = 48
 #: Device bytes per boundary-pass sample (weight, normal, u, receiver, point) and per candidate curve.
 BOUNDARY_SAMPLE_BYTES, BOUNDARY_CANDIDATE_BYTES = 28, 20
 #: Device bytes per triangle: corners, edges, normal, material record and mesh indices, object-space corners, BVH nodes.
@@ -273,6 +278,9 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
                               BOUNDARY_SAMPLE_BYTES * samples + BOUNDARY_CANDIDATE_BYTES * candidates, "device", lever))
             if triangles:
                 needs.append(Need("the boundary pass's table of mesh edges", EDGE_TABLE_BYTES * triangles, "host", lever))
+        if scene.optimize and not scene.mirror_bounces and pixels * batch <= SHADING_RECORD_SAMPLES:
+            needs.append(Need(f"the gradient's shading records ({batch} of {spp} spp at a time)",
+                              SHADING_RECORD_BYTES * pixels * batch, "device", record_lever))
     if command == "fit":
         columns = 2 + sum(len(r.component_names()) for r in resolve_all(scene))  # a texture: its summary
         needs.append(Need(f"the history ({iterations} iterations x {columns} columns)",

@@ -85,6 +85,9 @@ MAX_SEED = UINT32_MAX
 # checks them against the kernels' own) ------------------------------------------------------------
 #: Samples whose hit records are kept at once (:data:`raydiff.kernels.integrator.DEFAULT_MAX_BATCH_SAMPLES`).
 BATCH_SAMPLES = 1 << 23
+#: Samples per batch up to which a fit's gradient keeps each hit's shading inputs, 40 bytes a sample (48 with
+#: a texture) (:data:`raydiff.kernels.integrator.MAX_SHADING_RECORD_SAMPLES`).
+SHADING_RECORD_SAMPLES = 1 << 21
 #: Boundary-pass samples in all, unless each candidate edge needs more than its minimum
 #: (:data:`raydiff.kernels.boundary.MAX_SAMPLES`).
 BOUNDARY_SAMPLES = 1 << 20
