@@ -1,8 +1,8 @@
 """Shared fixtures: choosing the Taichi backend a test renders on.
 
 Switching backends resets Taichi and invalidates every field and kernel made before, so a test must build
-its scene *after* requesting its backend fixture, and the Vulkan tests all live in tests/test_backends.py
-so that the switch happens rarely (pytest runs modules in file order). Neither fixture is autouse: tests
+its scene *after* requesting its backend fixture, and the Vulkan tests all live in tests/test_backends*.py
+(three modules, by scene family, sharing tests/vulkan_parity.py) so that the switch happens rarely. Neither fixture is autouse: tests
 that never touch Taichi (scene files, OBJ parsing, image files) should not pay for initialising it.
 
 Both fixtures are function-scoped and cheap when the backend is already the requested one
@@ -20,6 +20,41 @@ import raydiff.backend
 #: After a test module, Taichi is reset if it holds more SNode trees than this (it allows 512 per process,
 #: and every device scene, integrator and fit adds a few): a worker running many modules would crash.
 SNODE_TREES_BEFORE_RESET = 200
+
+#: The longest test modules, longest first (their seconds in a suite run with a fresh Taichi cache on two
+#: cores, compiles included), run before all others. pytest-xdist (``--dist loadfile``, with
+#: ``--no-loadscope-reorder`` so that it keeps this order) hands a worker the next module when it is done
+#: with one: the long ones first, the short ones fill in at the end, and no worker starts a 4-minute
+#: module when the other is nearly done. A module missing from the list runs after these, in file order.
+LONGEST_FIRST = (
+    "test_gradients.py",
+    "test_boundary.py",
+    "test_backends.py",
+    "test_recovery.py",
+    "test_backends_rough.py",
+    "test_backends_mirror_textures.py",
+    "test_cli_recover.py",
+    "test_parity.py",
+    "test_cli_views.py",
+    "test_pendulum.py",
+    "test_levenberg.py",
+    "test_fit.py",
+    "test_gradcheck.py",
+    "test_objective.py",
+    "test_mirrors.py",
+    "test_bad_input.py",
+    "test_cli.py",
+    "test_cli_gradcheck.py",
+    "test_textures.py",
+    "test_examples.py",
+    "test_converge.py",
+)
+
+
+def pytest_collection_modifyitems(items):
+    """Moves the modules of :data:`LONGEST_FIRST` to the front, in its order (the rest keep theirs)."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: a module's tests keep their order
 
 
 @pytest.fixture(autouse=True, scope="module")

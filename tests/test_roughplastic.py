@@ -6,7 +6,7 @@ it with Mitsuba's ``eval`` checks both tables at once. Then the kernel's whole B
 (raydiff/kernels/materials/roughplastic.py, both lobes) is evaluated on the device for directions all
 over the hemisphere and compared with Mitsuba's ``eval`` divided by the light's cosine. The images
 (tests/test_parity.py), the gradients (tests/test_gradients.py) and the Vulkan backend
-(tests/test_backends.py) are checked with the other materials.
+(tests/test_backends_rough.py) are checked with the other materials.
 """
 
 from __future__ import annotations
