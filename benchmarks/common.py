@@ -44,3 +44,13 @@ def median_ms(step, iterations: int, warmup: int) -> float:
         ti.sync()
         times.append((time.perf_counter() - t0) * 1000.0)
     return statistics.median(times)
+
+
+def add_scene_arguments(parser, iterations: int = 10) -> None:
+    """The options of the benchmarks that time the scenes of benchmarks/versus_mitsuba.py: ``--scenes``,
+    the film (``--width``, ``--height``, ``--spp``) and ``--iterations``."""
+    parser.add_argument("--scenes", default="three_spheres,two_lights,mesh_light")
+    parser.add_argument("--width", type=int, default=256)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--spp", type=int, default=4)
+    parser.add_argument("--iterations", type=int, default=iterations)

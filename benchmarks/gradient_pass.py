@@ -25,6 +25,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from common import add_scene_arguments  # noqa: E402
 
 SEED = 5
 
@@ -87,11 +88,7 @@ def measure(name: str, width: int, height: int, spp: int, iterations: int, threa
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenes", default="three_spheres,two_lights,mesh_light")
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--spp", type=int, default=4)
-    parser.add_argument("--iterations", type=int, default=10)
+    add_scene_arguments(parser)
     parser.add_argument("--threads", default="1,0", help="1: one thread; 0: every core (comma-separated)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -24,6 +24,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+from common import add_scene_arguments  # noqa: E402
 
 
 def profile(name: str, width: int, height: int, spp: int, iterations: int) -> dict:
@@ -83,11 +84,7 @@ def profile(name: str, width: int, height: int, spp: int, iterations: int) -> di
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--scenes", default="three_spheres,two_lights,mesh_light")
-    parser.add_argument("--width", type=int, default=256)
-    parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--spp", type=int, default=4)
-    parser.add_argument("--iterations", type=int, default=10)
+    add_scene_arguments(parser)
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
