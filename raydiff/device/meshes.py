@@ -75,6 +75,9 @@ class BVH:
     order : numpy.ndarray
         (T,) int64, a permutation of ``0 .. T - 1``: the reordered triangle list is ``triangles[order]``,
         and a hit on reordered triangle ``k`` is a hit on input triangle ``order[k]``.
+    depth : int
+        The number of levels (1: the root is a leaf; 0 when N == 0). A walk that keeps the nodes still
+        to visit on a stack, one per level it went down, needs at most ``depth - 1`` entries.
 
     A BVH over zero triangles has N == 0 (and T == 0); the traversal loop then never runs.
     """
@@ -85,6 +88,7 @@ class BVH:
     first: np.ndarray
     count: np.ndarray
     order: np.ndarray
+    depth: int
 
     @property
     def num_nodes(self) -> int:
@@ -154,7 +158,7 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
         empty = np.zeros((0, 3), dtype=np.float32)
         none = np.zeros(0, dtype=np.int32)
         return BVH(lower=empty, upper=empty.copy(), skip=none, first=none.copy(), count=none.copy(),
-                   order=np.zeros(0, dtype=np.int64))
+                   order=np.zeros(0, dtype=np.int64), depth=0)
 
     # 1. The Morton order, and the triangles' boxes in it (float32 is plenty to choose splits by).
     corners = triangles[:, 0], triangles[:, 1], triangles[:, 2]
@@ -215,6 +219,7 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
         first=first,
         count=count,
         order=order.astype(np.int64),
+        depth=len(levels),
     )
 
 

@@ -262,6 +262,7 @@ class DeviceScene:
         triangles = np.take(triangles, bvh.order, axis=0)  # the one copy, in the order the leaves hold them
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
+        self.bvh_depth = bvh.depth  # the nearest-hit walk's stack: depth - 1 entries
         self.tri_v0 = _vec_field(triangles[:, 0])
         e1 = triangles[:, 1] - triangles[:, 0]
         e2 = triangles[:, 2] - triangles[:, 0]

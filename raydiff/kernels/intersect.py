@@ -2,8 +2,16 @@
 
 The visibility pass calls these to decide *what* each ray hits; the shading pass then recomputes *where*
 from the recorded primitive, differentiably (:mod:`raydiff.surface`). Spheres and quads are tested one by
-one (scenes have few); triangles go through the threaded BVH of :mod:`raydiff.meshes`, walked without a
-stack: on a box hit go to the next node, on a miss (or after a leaf) jump to ``skip``.
+one (scenes have few); triangles go through the threaded BVH of :mod:`raydiff.device.meshes`, walked two
+ways:
+
+- the nearest hit (camera rays): both children's boxes are tested, the nearer child is visited first and
+  the farther one pushed on a short stack (one entry per level, in a local array) with its entry
+  distance, and a node whose box starts beyond the best hit so far is never opened. Among hits at equal
+  distance the lowest triangle index wins, as in pre-order, so the record is the one the stackless walk
+  finds.
+- any hit (shadow rays): the stackless pre-order walk, which stops at the first hit: on a box hit go to
+  the next node, on a miss (or after a leaf) jump to ``skip``.
 """
 
 
@@ -18,10 +26,12 @@ INF = 3.0e38
 UNROLL_LIMIT = 16  # up to this many spheres (quads) are tested in unrolled code with constant offsets
 
 
-def make_intersector(dev: DeviceScene):
+def make_intersector(dev: DeviceScene, ordered: bool = True):
     """Build ``nearest(o, d) -> (t, code)`` and ``occluded(o, d, t_max) -> bool`` for this scene.
 
-    ``d`` must be normalised. ``code`` is the packed hit record (:mod:`raydiff.device.hitrecord`),
+    ``d`` must be normalised. ``ordered``: the nearest hit by the walk that visits nearer children first
+    (the default); False: by the stackless pre-order walk (the same records: the reference for tests and
+    benchmarks). ``code`` is the packed hit record (:mod:`raydiff.device.hitrecord`),
     ``MISS`` (-1) for a miss. Hits closer than ``dev.epsilon`` are ignored (self-intersection).
 
     The functions are specialised to the scene when compiled: a few spheres or quads are tested in
@@ -35,6 +45,7 @@ def make_intersector(dev: DeviceScene):
     v0s, e1s, e2s = dev.tri_v0, dev.tri_e1, dev.tri_e2
     lower, upper = dev.node_lower, dev.node_upper
     skip, first, count = dev.node_skip, dev.node_first, dev.node_count
+    stack_size = max(dev.bvh_depth - 1, 1)
 
     @ti.func
     def vec3(k):
@@ -105,6 +116,15 @@ def make_intersector(dev: DeviceScene):
         return near <= far and far >= 0.0 and near < t_max
 
     @ti.func
+    def box_entry(i, oid, inv_d, t_max):
+        """Where the ray enters box i (clamped at 0), or INF when it misses the box or enters beyond t_max."""
+        t0 = lower[i] * inv_d - oid
+        t1 = upper[i] * inv_d - oid
+        near = ti.max(ti.min(t0, t1).max(), 0.0)
+        far = ti.max(t0, t1).min()
+        return ti.select(near <= far and near <= t_max, near, INF)
+
+    @ti.func
     def safe_inverse(d):
         inv = ti.Vector([0.0, 0.0, 0.0])
         for a in ti.static(range(3)):
@@ -128,8 +148,55 @@ def make_intersector(dev: DeviceScene):
         return best, code
 
     @ti.func
+    def nearest_bvh(o, d, best, code):
+        """The nearest triangle hit closer than ``best`` (or at ``best``: never replacing the sphere or quad
+        ``code`` found there), children nearer first, pruned by the best hit so far."""
+        inv_d = safe_inverse(d)
+        oid = o * inv_d
+        nodes = ti.Vector.zero(ti.i32, stack_size)
+        entries = ti.Vector.zero(ti.f32, stack_size)
+        best_j = -1  # the triangle hit so far; -1: ties keep ``code``
+        top = 0  # entries on the stack
+        node = 0
+        if box_entry(0, oid, inv_d, best) == INF:
+            node = -1
+        while node >= 0:
+            if count[node] > 0:
+                for j in range(first[node], first[node] + count[node]):
+                    t = hit_triangle(j, o, d, INF)
+                    if t < best or (t == best and 0 <= j < best_j):
+                        best, best_j = t, j
+                node = -1
+            else:
+                left = node + 1
+                right = skip[left]
+                t_left = box_entry(left, oid, inv_d, best)
+                t_right = box_entry(right, oid, inv_d, best)
+                if t_left < INF and t_right < INF:
+                    near, far, t_far = left, right, t_right
+                    if t_right < t_left:
+                        near, far, t_far = right, left, t_left
+                    nodes[top], entries[top] = far, t_far
+                    top += 1
+                    node = near
+                elif t_left < INF:
+                    node = left
+                elif t_right < INF:
+                    node = right
+                else:
+                    node = -1
+            while node < 0 and top > 0:  # the nearest pushed node that may still hold a closer hit
+                top -= 1
+                if entries[top] <= best:
+                    node = nodes[top]
+        if best_j >= 0:
+            code = pack(TRIANGLE, 0, best_j)
+        return best, code
+
+    @ti.func
     def walk_bvh(o, d, best, code, ignore, any_hit: ti.template()):
-        """Nearest triangle hit closer than ``best`` (or, with ``any_hit``, stop at the first one)."""
+        """Nearest triangle hit closer than ``best`` (or, with ``any_hit``, stop at the first one), in
+        pre-order."""
         inv_d = safe_inverse(d)
         node = 0
         while node < n_nodes:
@@ -171,7 +238,10 @@ def make_intersector(dev: DeviceScene):
     def nearest(o, d):
         best, code = nearest_analytic(o, d, INF, MISS, MISS)
         if ti.static(n_nodes > 0):
-            best, code = walk_bvh(o, d, best, code, MISS, False)
+            if ti.static(ordered):
+                best, code = nearest_bvh(o, d, best, code)
+            else:
+                best, code = walk_bvh(o, d, best, code, MISS, False)
         return best, code
 
     @ti.func
