@@ -29,6 +29,7 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import Location, SceneError
+from ..io.heap import return_large_blocks
 from ..io.paths import Problem, read_regular_file
 from ..io.text import decode_utf8
 
@@ -106,6 +107,7 @@ def read_obj_mesh(path: str) -> ObjMesh:
         corner's form, or a texture coordinate or normal index is zero, malformed or out of range. The
         location names the file and the 1-based line.
     """
+    return_large_blocks()  # a large mesh's temporaries go back to the system when freed
     data = _read_bytes(path)
     text = None if data.isascii() else _decode(path, data)  # a file that is not UTF-8 is refused here
     fast = _read_fast(data)
