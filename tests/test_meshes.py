@@ -186,16 +186,18 @@ def check_bvh(bvh: BVH, triangles: np.ndarray, leaf_size: int) -> None:
     assert bvh.order.shape == (t,) and bvh.order.dtype == np.int64
     np.testing.assert_array_equal(np.sort(bvh.order), np.arange(t))
     if t == 0:
-        assert n == 0
+        assert n == 0 and bvh.depth == 0
         return
 
     # Skip pointers: forward, in range; pre-order: node i's subtree is exactly i .. skip[i] - 1.
     assert np.all(bvh.skip > np.arange(n)) and np.all(bvh.skip <= n)
     assert bvh.skip[0] == n
     visited = []
+    levels = []
 
-    def walk(i: int) -> None:
+    def walk(i: int, level: int = 1) -> None:
         visited.append(i)
+        levels.append(level)
         if bvh.count[i] > 0:
             assert bvh.skip[i] == i + 1  # a leaf's subtree is itself
             return
@@ -203,11 +205,12 @@ def check_bvh(bvh: BVH, triangles: np.ndarray, leaf_size: int) -> None:
         assert right < bvh.skip[i] and bvh.skip[right] == bvh.skip[i]
         for child in (left, right):
             assert np.all(bvh.lower[child] >= bvh.lower[i]) and np.all(bvh.upper[child] <= bvh.upper[i])
-        walk(left)
-        walk(right)
+        walk(left, level + 1)
+        walk(right, level + 1)
 
     walk(0)
     assert visited == list(range(n))
+    assert bvh.depth == max(levels)  # the nearest-hit walk's stack holds depth - 1 nodes
 
     # Leaves tile the reordered list exactly once, hold 1..leaf_size triangles, and their boxes contain them.
     leaves = np.flatnonzero(bvh.count > 0)

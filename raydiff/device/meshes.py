@@ -62,7 +62,8 @@ class BVH:
     lower, upper : numpy.ndarray
         (N, 3) float32, the node's box: it contains every vertex of every triangle below the node, padded
         outwards by ``1e-6 * max(extent, |coordinate|) + 1e-7`` (extent: the box's longest side;
-        coordinate: its largest absolute coordinate) and then rounded outwards to float32, so that a
+        coordinate: its largest absolute coordinate; less at most half a float32 step, from the vertices'
+        rounding to float32 before the union) and then rounded outwards to float32, so that a
         kernel's float32 slab test never culls a real hit, not even for a flat, axis-aligned box. A
         child's box lies inside its parent's.
     skip : numpy.ndarray
@@ -145,7 +146,7 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     linear BVH), which costs one search, not a pass over 16 bins. Every node of a level is split at once, in numpy: a level costs a few
     passes over the sorted triangles' boxes. The tree is built breadth first and then laid out in
     pre-order with skip pointers; the boxes are computed from the leaves up, exactly, from the triangles.
-    1M triangles take about a second and a half.
+    1M triangles take about two seconds of one core (see docs/performance.md, section 10).
     """
     triangles = np.asarray(triangles, dtype=np.float64)
     if triangles.ndim != 3 or triangles.shape[1:] != (3, 3):
@@ -160,17 +161,21 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
         return BVH(lower=empty, upper=empty.copy(), skip=none, first=none.copy(), count=none.copy(),
                    order=np.zeros(0, dtype=np.int64), depth=0)
 
-    # 1. The Morton order, and the triangles' boxes in it (float32 is plenty to choose splits by).
+    # 1. The triangles' boxes in float32 (plenty to choose splits by; the rounding, at most half a float32
+    #    step, is far inside the pad of step 5), and their Morton order.
     corners = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    low = np.minimum(np.minimum(*corners[:2]), corners[2])
-    high = np.maximum(np.maximum(*corners[:2]), corners[2])
-    codes = _morton_codes(0.5 * (low + high))
+    low = np.minimum(np.minimum(*corners[:2]), corners[2]).astype(np.float32)
+    high = np.maximum(np.maximum(*corners[:2]), corners[2]).astype(np.float32)
+    del corners
+    codes = _morton_codes(0.5 * (low.astype(np.float64) + high))
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
-    low, high = np.take(low, order, axis=0), np.take(high, order, axis=0)
+    boxes = _sorted_boxes(low, high, order)
+    del low, high
 
     # 2. The topology, breadth first: node n covers the sorted triangles begin[n] .. end[n] - 1.
-    begin, end, left = _split(codes, low.astype(np.float32), high.astype(np.float32), leaf_size)
+    begin, end, left = _split(codes, boxes, leaf_size)
+    del codes
 
     # 3. Pre-order layout: sizes from the leaves up, positions from the root down.
     levels = _levels(left)
@@ -193,19 +198,21 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     first[position] = first_triangle
     count[position] = np.where(is_leaf, last_triangle - first_triangle, 0)
 
-    # 4. Exact float64 boxes: the leaves by a segmented reduction over the sorted triangles (the leaves,
-    #    in pre-order, tile them), then the inner nodes level by level, deepest first.
-    lower = np.empty((num_nodes, 3))
-    upper = np.empty((num_nodes, 3))
+    # 4. The boxes, exactly the unions of the triangles' float32 boxes: the leaves by a segmented
+    #    reduction over the sorted triangles (the leaves, in pre-order, tile them), then the inner nodes
+    #    level by level, deepest first.
+    node_boxes = np.empty((num_nodes, 6), dtype=np.float32)  # lower, then -upper
     leaves = np.flatnonzero(is_leaf)
     leaves = leaves[np.argsort(first_triangle[leaves])]
-    lower[position[leaves]] = np.minimum.reduceat(low, first_triangle[leaves], axis=0)
-    upper[position[leaves]] = np.maximum.reduceat(high, first_triangle[leaves], axis=0)
+    node_boxes[position[leaves]] = np.minimum.reduceat(boxes, first_triangle[leaves], axis=1).T
+    del boxes
     for nodes in reversed(levels):
         inner = nodes[left[nodes] >= 0]
         parent, a, b = position[inner], position[left[inner]], position[left[inner] + 1]
-        lower[parent] = np.minimum(lower[a], lower[b])
-        upper[parent] = np.maximum(upper[a], upper[b])
+        node_boxes[parent] = np.minimum(node_boxes[a], node_boxes[b])
+    lower = node_boxes[:, :3].astype(np.float64)
+    upper = -node_boxes[:, 3:].astype(np.float64)
+    del node_boxes
 
     # 5. Pad, then round outwards to float32. A child's pad is at most its parent's, so boxes nest.
     extent = (upper - lower).max(axis=1, initial=0.0)
@@ -240,22 +247,34 @@ def _morton_codes(points: np.ndarray) -> np.ndarray:
     return code
 
 
+def _sorted_boxes(low: np.ndarray, high: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """(6, T + 1) float32: column k the box of triangle ``order[k]`` as ``(low, -high)``, so that one
+    ``np.minimum`` reduction gives both corners of a union, and the last column an empty box (a sentinel,
+    so that a reduction may start at a node's end: its result is not used). Coordinates in rows: a
+    segmented reduction then runs along contiguous memory, several times faster than across (T, 6) rows
+    when the segments are long."""
+    boxes = np.empty((6, len(order) + 1), dtype=np.float32)
+    boxes[:3, :-1] = np.take(low, order, axis=0).T
+    boxes[3:, :-1] = np.take(high, order, axis=0).T
+    np.negative(boxes[3:], out=boxes[3:])
+    boxes[:, -1] = np.inf
+    return boxes
+
+
 def _half_area(low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Half the surface area of boxes (..., 3); 0 for an empty box (low > high)."""
     d = np.maximum(high - low, 0.0)
     return d[..., 0] * d[..., 1] + d[..., 1] * d[..., 2] + d[..., 2] * d[..., 0]
 
 
-def _split(codes, low, high, leaf_size: int):
-    """The tree over the sorted triangles, breadth first, by binned SAH cuts (see :func:`build_bvh`).
+def _split(codes, boxes, leaf_size: int):
+    """The tree over the sorted triangles, breadth first, by binned SAH cuts (see :func:`build_bvh`);
+    ``boxes`` are the sorted triangles' boxes of :func:`_sorted_boxes`.
 
     Returns ``(begin, end, left)``, (N,) int64: node n covers triangles ``begin[n] .. end[n] - 1``; its
     children are nodes ``left[n]`` and ``left[n] + 1``, or ``left[n] == -1`` for a leaf.
     """
     count = len(codes)
-    # A sentinel row, so that a reduction may start at a node's end (its result is not used).
-    low = np.vstack([low, np.full((1, 3), np.inf, np.float32)])
-    high = np.vstack([high, np.full((1, 3), -np.inf, np.float32)])
     b, e = np.array([0]), np.array([count])
     begin, end, left = [b], [e], []
     total = 1
@@ -269,7 +288,7 @@ def _split(codes, low, high, leaf_size: int):
         cut = _radix_cuts(sb, se, codes)  # a small node: at its cell's halves (the SAH would cost more)
         large = se - sb > SAH_BINS
         if large.any():
-            cut[large] = _best_cuts(sb[large], se[large], codes, low, high)
+            cut[large] = _best_cuts(sb[large], se[large], codes, boxes)
         lefts[split] = total + 2 * np.arange(len(sb))
         b = np.stack([sb, cut], axis=1).ravel()
         e = np.stack([cut, se], axis=1).ravel()
@@ -279,7 +298,7 @@ def _split(codes, low, high, leaf_size: int):
     return np.concatenate(begin), np.concatenate(end), np.concatenate(left)
 
 
-def _best_cuts(b, e, codes, low, high) -> np.ndarray:
+def _best_cuts(b, e, codes, boxes) -> np.ndarray:
     """For nodes of sorted triangles ``b .. e - 1`` (more than a leaf's), where each one's right child starts.
 
     The arrays are laid out bin by bin (bins on the first axis), so that the running unions of the
@@ -300,11 +319,9 @@ def _best_cuts(b, e, codes, low, high) -> np.ndarray:
     edges = np.vstack([b, cuts, e])  # (SAH_BINS + 1, n), non-decreasing down each column
     # Reduced node by node (each node's end too, so that its last bin stops there), then bin-major.
     starts = edges.T.ravel()
-    shape = (n, SAH_BINS + 1, 3)
-    bin_low = np.minimum.reduceat(low, starts, axis=0).reshape(shape)[:, :-1].transpose(1, 0, 2)
-    bin_high = np.maximum.reduceat(high, starts, axis=0).reshape(shape)[:, :-1].transpose(1, 0, 2)
+    bins = np.minimum.reduceat(boxes, starts, axis=1).reshape(6, n, SAH_BINS + 1)[:, :, :-1].transpose(2, 1, 0)
     empty = (edges[1:] == edges[:-1])[..., None]
-    bin_low, bin_high = np.where(empty, np.inf, bin_low), np.where(empty, -np.inf, bin_high)
+    bin_low, bin_high = np.where(empty, np.inf, bins[..., :3]), np.where(empty, -np.inf, -bins[..., 3:])
     below = (cuts - b).astype(np.float64)  # (SAH_BINS - 1, n)
     above = (e - cuts).astype(np.float64)
     left_area = _half_area(np.minimum.accumulate(bin_low, axis=0), np.maximum.accumulate(bin_high, axis=0))[:-1]
