@@ -15,6 +15,12 @@ each batch of samples:
    shading inputs instead (:class:`ShadingRecords`) and the shading kernel differentiates ``radiance``
    alone from them.
 
+**The primary cache** (:mod:`raydiff.kernels.primary`; under the same conditions, with every sample in
+one batch, when the caller gives ``primary_seeds``): the camera rays' hits of a few fixed sample sets are
+traced once; the visibility pass then reads the hit of the seed's set instead of tracing the camera ray,
+which leaves it the shadow rays (and, in the forward pass, the shading), and the shading gradient reads
+that set's shading inputs.
+
 **The shading gradient's loop.** Its index is split into (row, column, sample) with the inner extents
 compile-time constants (the film's width, the batch's samples), unless a band splits a row: run-time
 extents cost an integer division or two per sample, a tenth of the kernel. The free light scalars are
