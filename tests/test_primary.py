@@ -193,7 +193,7 @@ def test_the_cache_is_off_for_a_render_without_sets_and_where_it_does_not_fit(cp
 
 
 def test_the_setting_is_checked_and_older_settings_load_without_the_cache():
-    assert FitSettings().primary_sets == 8
+    assert FitSettings().primary_sets == 0  # an option (docs/performance.md, section 10)
     assert FitSettings.from_dict({"iterations": 5}).primary_sets == 0  # saved before the field: as it ran
     for bad in (2, 65, -1, 4.0, True, "8"):
         with pytest.raises(ValueError, match="primary_sets must be 0"):
@@ -226,3 +226,20 @@ def test_vulkan_gives_the_cpu_gradient_with_the_cache():
     raydiff.init("cpu")
     np.testing.assert_allclose(results[1][0], results[0][0], rtol=0, atol=1e-5)
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=2e-4, atol=2e-5 * np.abs(results[0][1]).max())
+
+
+def test_a_reset_fit_with_the_cache_is_the_fresh_fit_of_its_seed(cpu):
+    truth = scenes.fit_scene(width=32, height=24)
+    reference = Reference("<array>", raydiff.render(truth, spp=16, seed=1).astype(np.float32), False)
+    start = {"lights.key.intensity": np.array([7.0, 7.0, 7.0])}
+    scene = with_values(scenes.with_optimize(truth, "lights.key.intensity"), start)
+    settings = FitSettings(iterations=3, tol=0, optimizer="adam", primary_sets=4)
+    fitter = Fitter(scene, reference, settings)
+    for _ in range(3):
+        fitter.step()
+    fitter.reset(start, seed=7)
+    fresh = Fitter(scene, reference, replace(settings, seed=7))
+    for f in (fitter, fresh):
+        for _ in range(3):
+            f.step()
+    np.testing.assert_array_equal(fitter.dev.values()["lights.key.intensity"], fresh.dev.values()["lights.key.intensity"])

@@ -23,6 +23,8 @@ jitter once the learning rate has decayed is the bias of ``K x spp`` samples, no
 iterations'. ``benchmarks/recovery.py --primary-sets`` measures the recovered parameters with and
 without the cache (docs/performance.md).
 
+**Not the default.** A fit asks for it (``FitSettings.primary_sets``, ``--primary-sets``).
+
 **Memory.** :data:`RECORD_BYTES` bytes per sample and set (:data:`TEXTURED_RECORD_BYTES` with a
 texture): at most :data:`raydiff.scene.limits.PRIMARY_CACHE_SAMPLES` samples over all sets
 (:func:`raydiff.scene.limits.primary_sets_that_fit`), else fewer sets, else none (today's path).
@@ -82,11 +84,18 @@ class PrimaryCache:
         self.material = ti.field(ti.i32, shape=full)
         self.uv = ti.Vector.field(2, ti.f32, shape=full) if textured else None
         self.seeds = ti.field(ti.u32, shape=self.sets)
-        self.seeds.from_numpy(np.array([int(s) & 0xFFFFFFFF for s in seeds], dtype=np.uint32))
-        self.seed_values = [int(s) & 0xFFFFFFFF for s in seeds]
-        self.filled = False
         self._fill = None
+        self.reseed(seeds)
         self.inputs = _make_inputs(self.p, self.n, self.wo, self.material, self.uv)
+
+    def reseed(self, seeds: Sequence[int]) -> None:
+        """Take new seeds for the sets (as many as there are sets: a fit reset with another seed); the hits
+        are traced again on the next use."""
+        if len(seeds) != self.sets:
+            raise ValueError(f"the primary cache has {self.sets} sets, not {len(seeds)}")
+        self.seed_values = [int(s) & 0xFFFFFFFF for s in seeds]
+        self.seeds.from_numpy(np.array(self.seed_values, dtype=np.uint32))
+        self.filled = False
 
     @staticmethod
     def bytes_per_sample(textured: bool) -> int:

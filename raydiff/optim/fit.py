@@ -155,7 +155,9 @@ class FitSettings:
         many fixed sets of samples are traced once and every iteration reuses them (the render, the
         gradient, the Jacobian's renders run only shadow rays and shading). Only where it applies (neither
         a camera nor the geometry free, no mirror followed, memory: fewer sets where fewer fit, none below
-        four); elsewhere, or with 0, every iteration traces its own camera rays.
+        four); elsewhere, or with 0 (the default), every iteration traces its own camera rays. It is
+        3 to 4 times faster per iteration and recovers the example scenes within their goals, but its
+        final errors were up to 2 to 5 times those without it (docs/performance.md, section 10).
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -174,7 +176,7 @@ class FitSettings:
     window: int = 10
     beta2: float = 0.9
     optimizer: str = "auto"
-    primary_sets: int = 8
+    primary_sets: int = 0
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -616,6 +618,8 @@ class Fitter:
             if start_values else self.scene
         free = resolve_all(scene)  # the learning rates and bounds a fresh fit from these values would get
         self.dev.set_values({r.path: r.start for r in free})
+        if self.integrator.primary is not None:  # the sets of the new seed, as a fresh fit would have them
+            self.integrator.primary.reseed(primary_seeds(settings.seed, self.integrator.primary.sets))
         lr, lower, upper = self._rates(free)  # the optimiser's fields rewritten in place, its state zeroed,
         if self.method == "lm":             # the start projected onto the bounds: the best values so far
             self.optimizer.restart(lower, upper, self._steps(scene, free))
