@@ -1,7 +1,7 @@
 """Where a fit iteration's time goes: each step of an Adam iteration and of a Levenberg-Marquardt one.
 
     python benchmarks/iteration_profile.py [--scenes three_spheres,two_lights,mesh_light]
-                                           [--width 256 --height 256 --spp 4 --iterations 10]
+                                           [--width 256 --height 256 --spp 4 --iterations 10] [--primary-sets K]
 
 The scenes of benchmarks/versus_mitsuba.py (every point light's position free). For Adam, the steps
 of ``Fitter.step`` with the gradient (:class:`raydiff.optim.gradient.LossGradient`) taken apart: the
@@ -27,7 +27,7 @@ sys.path.insert(0, HERE)
 from common import add_scene_arguments  # noqa: E402
 
 
-def profile(name: str, width: int, height: int, spp: int, iterations: int) -> dict:
+def profile(name: str, width: int, height: int, spp: int, iterations: int, primary_sets: int = 0) -> dict:
     """Median ms per step (in the child process)."""
     import numpy as np
     import taichi as ti
@@ -54,7 +54,8 @@ def profile(name: str, width: int, height: int, spp: int, iterations: int) -> di
 
     out = {}
     for method in ("adam", "lm"):
-        fitter = Fitter(scene, reference, FitSettings(iterations=iterations + 10, tol=0.0, optimizer=method))
+        fitter = Fitter(scene, reference, FitSettings(iterations=iterations + 10, tol=0.0, optimizer=method,
+                                                      primary_sets=primary_sets))
         if method == "adam":
             g, integ = fitter.gradient, fitter.integrator
             integ.zero_grad, integ.forward = timed("zero_grad", integ.zero_grad), timed("forward", integ.forward)
@@ -85,16 +86,17 @@ def profile(name: str, width: int, height: int, spp: int, iterations: int) -> di
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scene_arguments(parser)
+    parser.add_argument("--primary-sets", type=int, default=0, help="FitSettings.primary_sets (the primary cache; 0: none)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(profile(args.child, args.width, args.height, args.spp, args.iterations)))
+        print(json.dumps(profile(args.child, args.width, args.height, args.spp, args.iterations, args.primary_sets)))
         return 0
     print(f"ms per iteration step, {args.width}x{args.height}, {args.spp} spp, cpu "
           f"(median of {args.iterations}; a step run several times per iteration: median x calls)")
     for name in args.scenes.split(","):
         cmd = [sys.executable, __file__, "--child", name, "--width", str(args.width), "--height", str(args.height),
-               "--spp", str(args.spp), "--iterations", str(args.iterations)]
+               "--spp", str(args.spp), "--iterations", str(args.iterations), "--primary-sets", str(args.primary_sets)]
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0:
             print(f"{name}: failed\n{run.stderr[-2000:]}")

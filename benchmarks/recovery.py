@@ -1,6 +1,7 @@
 """How well, and how fast, the example fits recover the truth.
 
     python benchmarks/recovery.py [--arch cpu] [--scenes three_spheres,box,camera_pose,two_views,mesh_pose,sun]
+                                  [--primary-sets K] [--optimizer auto|adam|lm] [--seed S]
 
 For each example, runs the same fit as `raydiff fit scenes/<name>.yaml REF... ` with the default settings
 (at most 200 iterations, stopping once converged, the default learning rates; the references are assets/<name>_ref.png, or one
@@ -16,6 +17,9 @@ parameter with scenes/truth/<name>.yaml, in the units issue 7 states its goals i
 * a direction (a directional light's, a rotation axis alone): the angle between them, degrees;
 * sizes (a radius, a scale, a quad's edges): relative error; colours and brightness: the largest relative
   error of a channel.
+
+``--primary-sets``, ``--optimizer`` and ``--seed`` change those settings (the defaults: FitSettings'), to
+compare a fit with and without the primary cache (raydiff/kernels/primary.py) on the same seeds.
 
 Each line also says from which iteration on the error stayed within the goal (1% of the scene's size,
 1% relative, 0.5 degree of fov, 1 degree of rotation or direction), read from the fit's history.
@@ -77,14 +81,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--arch", default="cpu")
     parser.add_argument("--scenes", default=",".join(EXAMPLES))
+    defaults = raydiff.FitSettings()
+    parser.add_argument("--primary-sets", type=int, default=defaults.primary_sets)
+    parser.add_argument("--optimizer", default=defaults.optimizer)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
     args = parser.parse_args()
     backend = raydiff.init(args.arch)
-    print(f"backend: {backend.describe()}")
+    print(f"backend: {backend.describe()}; primary sets {args.primary_sets}, optimizer {args.optimizer}, seed {args.seed}")
     for name in args.scenes.split(","):
         scene = raydiff.load_scene(os.path.join(ROOT, "scenes", f"{name}.yaml"))
         true_scene = raydiff.load_scene(os.path.join(ROOT, "scenes", "truth", f"{name}.yaml"))
         refs = [raydiff.read_reference(p, scene.film.width, scene.film.height) for p in reference_paths(scene)]
-        settings = raydiff.FitSettings()
+        settings = raydiff.FitSettings(primary_sets=args.primary_sets, optimizer=args.optimizer, seed=args.seed)
         t0 = time.perf_counter()
         result = raydiff.fit(scene, refs, settings)
         seconds = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """raydiff against Mitsuba 3, per fit iteration, on the example scenes, in one run.
 
     python benchmarks/versus_mitsuba.py [--scenes three_spheres,box,...] [--width 256 --height 256 --spp 4]
-                                        [--backends cpu,vulkan,cuda] [--iterations 20]
+                                        [--backends cpu,vulkan,cuda] [--iterations 20] [--primary-sets K]
 
 One iteration = render, MSE loss against a reference, gradient, one Adam step, for the same scene,
 resolution, spp and free parameters on both sides: every point light's position (the parameters a
@@ -42,7 +42,8 @@ def benchmark_scene(name: str, width: int, height: int, spp: int):
     return replace(scene, film=replace(scene.film, width=width, height=height, spp=spp), optimize=free)
 
 
-def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iterations: int, boundary: bool) -> float:
+def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iterations: int, boundary: bool,
+               primary_sets: int = 0) -> float:
     """Median ms of raydiff's fit step (in the child process)."""
     import numpy as np
 
@@ -54,7 +55,8 @@ def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iteratio
     raydiff.init(arch)
     scene = benchmark_scene(name, width, height, spp)
     reference = Reference("<rendered>", np.clip(raydiff.render(scene, spp=spp, seed=1), 0, 1), True)
-    settings = FitSettings(iterations=iterations + 10, tol=0.0, boundary=boundary, optimizer="adam")  # as Mitsuba
+    settings = FitSettings(iterations=iterations + 10, tol=0.0, boundary=boundary, optimizer="adam",  # as Mitsuba
+                           primary_sets=primary_sets)
     return median_ms(Fitter(scene, reference, settings).step, iterations, warmup=3)
 
 
@@ -93,14 +95,15 @@ def child(args) -> int:
         ms = mitsuba_ms(name, *size)
     else:
         arch, boundary = what.split("/")
-        ms = raydiff_ms(name, arch, *size, boundary == "edges")
+        ms = raydiff_ms(name, arch, *size, boundary == "edges", args.primary_sets)
     print(json.dumps({"ms": ms}))
     return 0
 
 
 def run_child(args, what: str, name: str) -> float | None:
     cmd = [sys.executable, __file__, "--child", f"{what}:{name}", "--width", str(args.width), "--height",
-           str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations)]
+           str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations),
+           "--primary-sets", str(args.primary_sets)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         print(f"    ({what} on {name} failed: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
@@ -117,6 +120,8 @@ def main() -> int:
     parser.add_argument("--spp", type=int, default=4)
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--no-mitsuba", action="store_true")
+    parser.add_argument("--primary-sets", type=int, default=0,
+                        help="raydiff's FitSettings.primary_sets (the primary cache; 0: none)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

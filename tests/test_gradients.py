@@ -245,13 +245,16 @@ class Setup:
         The scene; its ``optimize`` section says what is free.
     max_batch_samples : int, optional
         Passed to the :class:`Integrator` (None: its default, one batch here).
+    primary_seeds : sequence of int
+        Passed to the :class:`Integrator`: the sets of a primary cache (none: no cache).
     """
 
-    def __init__(self, scene: Scene, max_batch_samples: int | None):
+    def __init__(self, scene: Scene, max_batch_samples: int | None, primary_seeds=()):
         self.scene = scene
         self.free = resolve_all(scene)
         self.dev = DeviceScene(scene, self.free)
         kwargs = {} if max_batch_samples is None else {"max_batch_samples": max_batch_samples}
+        kwargs["primary_seeds"] = primary_seeds  # tests/test_primary.py: the same checks with a primary cache
         self.integrator = Integrator(self.dev, **kwargs)
         self.start = self.dev.pool_values().copy()
         self.weights = np.array([c.weight for c in scene.cameras], dtype=np.float64)

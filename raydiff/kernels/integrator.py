@@ -15,6 +15,12 @@ each batch of samples:
    shading inputs instead (:class:`ShadingRecords`) and the shading kernel differentiates ``radiance``
    alone from them.
 
+**The primary cache** (:mod:`raydiff.kernels.primary`; under the same conditions, with every sample in
+one batch, when the caller gives ``primary_seeds``): the camera rays' hits of a few fixed sample sets are
+traced once; the visibility pass then reads the hit of the seed's set instead of tracing the camera ray,
+which leaves it the shadow rays (and, in the forward pass, the shading), and the shading gradient reads
+that set's shading inputs.
+
 **The shading gradient's loop.** Its index is split into (row, column, sample) with the inner extents
 compile-time constants (the film's width, the batch's samples), unless a band splits a row: run-time
 extents cost an integer division or two per sample, a tenth of the kernel. The free light scalars are
@@ -76,12 +82,13 @@ import taichi as ti
 from .. import backend
 from ..device.hitrecord import MISS, light_seen
 from ..device.scene import DeviceScene
-from ..scene.limits import SHADING_RECORD_SAMPLES
+from ..scene.limits import SHADING_RECORD_SAMPLES, primary_sets_that_fit
 from .camera import make_camera
 from .intersect import make_intersector
 from .lights import make_lights, make_towards_any
 from .materials import make_bsdf, make_specular
 from .placement import make_placement
+from .primary import PrimaryCache, make_cached_visibility
 from .surface import make_surface
 
 DEFAULT_MAX_BATCH_SAMPLES = 1 << 23  # 8M samples: 64 MB of records
@@ -216,6 +223,10 @@ class Integrator:
         something free, neither a camera nor the geometry, no mirror bounces, a batch of at most
         :data:`MAX_SHADING_RECORD_SAMPLES`); False recomputes them in the shading gradient (the same
         gradient within float rounding, slower).
+    primary_seeds : sequence of int
+        The seeds of a primary cache's sample sets (:mod:`raydiff.kernels.primary`), or none for no cache.
+        The cache is kept where the shading records apply and every sample fits in one batch, with as
+        many of the sets as :func:`raydiff.scene.limits.primary_sets_that_fit` allows (none: no cache).
 
     Attributes
     ----------
@@ -223,10 +234,13 @@ class Integrator:
         Linear RGB radiance of every view; row 0 is the top of the picture, as in the image files.
     n_views : int
         The number of views (the scene's cameras, in order).
+    primary : PrimaryCache or None
+        The primary cache, where there is one: a pass with seed ``s`` then uses the samples of its set
+        ``primary.set_of(s)``.
     """
 
     def __init__(self, dev: DeviceScene, spp: int | None = None, max_batch_samples: int = DEFAULT_MAX_BATCH_SAMPLES,
-                 band_samples: int = DEFAULT_BAND_SAMPLES, shading_records: bool = True):
+                 band_samples: int = DEFAULT_BAND_SAMPLES, shading_records: bool = True, primary_seeds=()):
         film = dev.scene.film
         self.dev = dev
         self.width, self.height = film.width, film.height
@@ -249,6 +263,9 @@ class Integrator:
                            else None)
         records = (shading_records and len(dev.free_offsets) > 0 and not ({"camera", "geometry"} & dev.free_groups)
                    and not self.n_bounces and pixels * self.batch <= MAX_SHADING_RECORD_SAMPLES)  # (a render: none)
+        sets = primary_sets_that_fit(len(primary_seeds), pixels * self.spp) if records and self.n_batches == 1 else 0
+        self.primary = PrimaryCache(shape + (self.spp,), primary_seeds[:sets], dev.n_textures > 0) if sets else None
+        records = records and self.primary is None  # the cache holds the shading inputs itself
         self.shading = ShadingRecords(shape + (self.batch,), dev.n_textures > 0) if records else None
 
         self.camera = make_camera(dev, self.width, self.height, self.spp)
@@ -477,22 +494,36 @@ class Integrator:
                 uv = shading.uv[v, y, x, b]
             return uv
 
+        @ti.func
+        def from_records(source, v, y, x, b):
+            """``(p, n, wo, material, uv)`` of a sample, from the shading records (``source`` unused)."""
+            return (shading.p[v, y, x, b], shading.n[v, y, x, b], shading.wo[v, y, x, b],
+                    shading.material[v, y, x, b], recorded_uv(v, y, x, b))
+
+        primary = self.primary
+        # With a primary cache, the shading inputs are those of the set the visibility pass read (its
+        # index in place of the seed: ``source``); one batch holds every sample then
+        recorded = from_records if primary is None else primary.inputs
+
         @ti.kernel
-        def shade_recorded(seed: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32,
+        def shade_recorded(source: ti.u32, first_sample: ti.i32, row0: ti.i32, row1: ti.i32, sample0: ti.i32,
                            sample1: ti.i32):
-            # `shade` from the gradient's visibility pass's records (see ShadingRecords): radiance alone
+            # `shade` from the gradient's visibility pass's records (see ShadingRecords) or from the primary
+            # cache's set `source`: radiance alone
             for r, x, b in ti.ndrange((row0, row1), width, (sample0, sample1) if ti.static(split_rows) else batch):
                 v = r // height
                 y = r - v * height
                 code = hit[v, y, x, b]
                 if code != MISS:  # (no `and`: Taichi keeps the flag of a short-circuit `and` on an adstack)
                     if first_sample + b < spp:
-                        image[v, y, x] += radiance(shading.p[v, y, x, b], shading.n[v, y, x, b],
-                                                   shading.wo[v, y, x, b], shading.material[v, y, x, b],
-                                                   recorded_uv(v, y, x, b), visible[v, y, x, b]) * (1.0 / spp)
+                        p, n, wo, a, uv = recorded(ti.cast(source, ti.i32), v, y, x, b)
+                        image[v, y, x] += radiance(p, n, wo, a, uv, visible[v, y, x, b]) * (1.0 / spp)
 
         self._visibility = visibility
-        self._shade = shade if shading is None else shade_recorded
+        self._shade = shade if shading is None and primary is None else shade_recorded
+        if primary is not None:
+            primary.build(camera_ray, nearest, surface)
+            self._visibility = make_cached_visibility(primary, lights_seen, radiance, hit, visible, image, spp)
 
     # =============================================================================================
     # Forward and backward
@@ -505,8 +536,9 @@ class Integrator:
         if self.place_meshes is not None:
             self.place_meshes()
         for b in range(self.n_batches):
-            self._visibility(seed, b * self.batch, True)
-        # The fused pass keeps no shading records: with them, the backward pass traces its own.
+            self._visibility(self._source(seed), b * self.batch, True)
+        # The fused pass keeps no shading records: with them, the backward pass traces its own (the
+        # primary cache has them: its records stand).
         self._records = (seed, self.n_batches - 1) if self.shading is None else None
 
     def forward_samples(self, seed: int, samples: int) -> None:
@@ -521,7 +553,7 @@ class Integrator:
         if self.place_meshes is not None:
             self.place_meshes()
         for first in range(self.spp - samples, self.spp, self.batch):
-            self._visibility(seed, first, True)
+            self._visibility(self._source(seed), first, True)
         self._records = None
 
     def backward(self, seed: int) -> None:
@@ -541,11 +573,11 @@ class Integrator:
             fixed.load()
         for b in reversed(range(self.n_batches)):
             if self._records != (seed, b):
-                self._visibility(seed, b * self.batch, False)
+                self._visibility(self._source(seed), b * self.batch, False)
                 self._records = (seed, b)
             for row0, row1, sample0, sample1 in self.bands[b]:
                 with fixed.reading():
-                    self._shade.grad(seed, b * self.batch, row0, row1, sample0, sample1)
+                    self._shade.grad(self._source(seed), b * self.batch, row0, row1, sample0, sample1)
                 if fixed.any:
                     fixed.gather()
                 if sums is not None and folds < last:  # this band's float32 sum into the float64 total
@@ -553,6 +585,14 @@ class Integrator:
                     folds += 1
         if folds:
             sums.finish()  # the total, plus the last band's partial sum, back into pool.grad
+
+    def _source(self, seed: int) -> int:
+        """What the visibility and shading kernels take for the samples of ``seed``: the seed itself, or
+        with a primary cache the index of its set (the cache filled first)."""
+        if self.primary is None:
+            return seed
+        self.primary.fill()
+        return self.primary.set_of(seed)
 
     def zero_grad(self) -> None:
         self.dev.pool.grad.fill(0.0)

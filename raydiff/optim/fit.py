@@ -39,13 +39,13 @@ from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
 from .loss import ImageLoss
 from .adam import Adam
-from .gradient import LossGradient
+from .gradient import LossGradient, primary_seeds
 from .converge import check_due, converged, scales
 from . import levenberg
 from .levenberg import LevenbergMarquardt
 from ..scene.parameters import TEXTURE_SUMMARY, Resolved, resolve_all, scene_size, with_values
 from ..scene.model import Scene
-from ..scene.limits import MAX_ITERATIONS, MAX_SEED, MAX_SPP, float32_problem
+from ..scene.limits import MAX_ITERATIONS, MAX_PRIMARY_SETS, MAX_SEED, MAX_SPP, MIN_PRIMARY_SETS, float32_problem
 
 #: Texels a thread sums for a free texture's history columns (its mean per channel).
 TEXEL_BLOCK = 1024
@@ -150,6 +150,14 @@ class FitSettings:
         (:mod:`raydiff.optim.adam`). ``"auto"`` (the default): ``"lm"`` when at most
         :data:`raydiff.optim.levenberg.MAX_FREE` scalars are free and the loss is ``"mse"``, Adam
         otherwise (:func:`optimizer_of`).
+    primary_sets : int
+        Sample sets of the primary cache (:mod:`raydiff.kernels.primary`): the camera rays' hits of that
+        many fixed sets of samples are traced once and every iteration reuses them (the render, the
+        gradient, the Jacobian's renders run only shadow rays and shading). Only where it applies (neither
+        a camera nor the geometry free, no mirror followed, memory: fewer sets where fewer fit, none below
+        four); elsewhere, or with 0 (the default), every iteration traces its own camera rays. It is
+        3 to 4 times faster per iteration and recovers the example scenes within their goals, but its
+        final errors were up to 2 to 5 times those without it (docs/performance.md, section 11).
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -168,6 +176,7 @@ class FitSettings:
     window: int = 10
     beta2: float = 0.9
     optimizer: str = "auto"
+    primary_sets: int = 0
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -198,6 +207,10 @@ class FitSettings:
             raise ValueError(f"seed must be in [0, {MAX_SEED}] (sample seeds are 32 bits), got {self.seed}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
+        if (isinstance(self.primary_sets, bool) or not isinstance(self.primary_sets, int)
+                or not (self.primary_sets == 0 or MIN_PRIMARY_SETS <= self.primary_sets <= MAX_PRIMARY_SETS)):
+            raise ValueError(f"primary_sets must be 0 (no primary cache) or a whole number in [{MIN_PRIMARY_SETS}, "
+                             f"{MAX_PRIMARY_SETS}], got {self.primary_sets!r}")
         if self.optimizer == "lm" and self.loss != "mse":
             raise ValueError(f"optimizer lm fits the mse loss, not {self.loss}: choose adam (or auto) for it")
 
@@ -211,7 +224,7 @@ class FitSettings:
 
 #: The values of fields that changed how fits run when they were added, for settings saved before them:
 #: no stop criterion (the fit ran all its iterations), Adam's usual beta2, and Adam.
-PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam"}
+PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam", "primary_sets": 0}
 
 
 def optimizer_of(settings: FitSettings, free_scalars: int) -> str:
@@ -375,7 +388,8 @@ class Fitter:
         if not self.free:
             raise ValueError("the scene frees no parameter: add an 'optimize' section")
         self.dev = DeviceScene(scene, self.free)
-        self.integrator = Integrator(self.dev, spp=settings.spp)
+        self.integrator = Integrator(self.dev, spp=settings.spp,
+                                     primary_seeds=primary_seeds(settings.seed, settings.primary_sets))
         self.loss = ImageLoss(
             self.integrator.image,
             [r.linear for r in self.references],
@@ -604,6 +618,8 @@ class Fitter:
             if start_values else self.scene
         free = resolve_all(scene)  # the learning rates and bounds a fresh fit from these values would get
         self.dev.set_values({r.path: r.start for r in free})
+        if self.integrator.primary is not None:  # the sets of the new seed, as a fresh fit would have them
+            self.integrator.primary.reseed(primary_seeds(settings.seed, self.integrator.primary.sets))
         lr, lower, upper = self._rates(free)  # the optimiser's fields rewritten in place, its state zeroed,
         if self.method == "lm":             # the start projected onto the bounds: the best values so far
             self.optimizer.restart(lower, upper, self._steps(scene, free))

@@ -19,6 +19,12 @@ behaviour before decorrelation: the forward pass's records are reused.
 The boundary terms (:mod:`raydiff.kernels.boundary`) sample edges with a third seed,
 ``b = derive_seed(s, BOUNDARY_STREAM)``, whatever ``decorrelate`` says.
 
+**With a primary cache** (:mod:`raydiff.kernels.primary`) a pass with seed ``s`` uses the samples of
+the cache's set ``s mod K``, so two seeds are independent only if their sets differ: :func:`stream_seed`
+moves a stream's seed to the next set that none of the given seeds uses (the gradient's from the
+forward pass's), and is :func:`derive_seed` itself without a cache. The sets' own seeds are streams
+:data:`PRIMARY_STREAM` + k of the fit's seed (:func:`primary_seeds`).
+
 **Seeds.** :func:`derive_seed` is a host-side copy of the sample hash of :mod:`raydiff.kernels.sampling`
 (Chris Wellons' "lowbias32", a bijection of 32-bit integers with full avalanche) applied to the seed
 mixed with the stream number: distinct streams of one seed, and the same stream of distinct seeds, give
@@ -33,6 +39,7 @@ from typing import Protocol
 _MASK = 0xFFFFFFFF
 GRADIENT_STREAM = 1  # the shading gradient's samples (with decorrelation)
 BOUNDARY_STREAM = 2  # the boundary terms' samples
+PRIMARY_STREAM = 64  # set k of a primary cache has the samples of stream PRIMARY_STREAM + k of the fit's seed
 
 
 def hash_u32(x: int) -> int:
@@ -50,6 +57,28 @@ def derive_seed(seed: int, stream: int) -> int:
     """A 32-bit seed for sample stream ``stream`` (>= 1) of the seed ``seed``, unrelated to ``seed``
     itself and to every other stream's: ``hash(hash(seed) ^ hash(stream * golden ratio))``."""
     return hash_u32(hash_u32(int(seed)) ^ hash_u32((int(stream) * 0x9E3779B9) & _MASK))
+
+
+def primary_seeds(seed: int, sets: int) -> list[int]:
+    """The sample seeds of a primary cache's ``sets`` sets for a fit with seed ``seed`` (none for 0)."""
+    return [derive_seed(seed, PRIMARY_STREAM + k) for k in range(int(sets))]
+
+
+def stream_seed(integrator, seed: int, stream: int, avoid=()) -> int:
+    """``derive_seed(seed, stream)``; with the integrator's primary cache, that seed moved to the first set
+    (counting up from its own, modulo the sets) that none of the seeds in ``avoid`` uses, so that its
+    samples are independent of theirs (the sets must outnumber ``avoid``)."""
+    derived = derive_seed(seed, stream)
+    cache = getattr(integrator, "primary", None)
+    if cache is None:
+        return derived
+    taken = {cache.set_of(other) for other in avoid}
+    if len(taken) >= cache.sets:
+        raise ValueError(f"a primary cache of {cache.sets} sets cannot keep {len(taken) + 1} passes independent")
+    k = cache.set_of(derived)
+    step = next(d for d in range(cache.sets) if (k + d) % cache.sets not in taken)
+    moved = derived - k + (k + step) % cache.sets  # the same multiple of K, another remainder
+    return moved if moved <= _MASK else moved - cache.sets
 
 
 class Boundary(Protocol):
@@ -86,7 +115,7 @@ class LossGradient:
     def seeds(self, seed: int) -> tuple[int, int, int]:
         """``(forward, gradient, boundary)`` sample seeds of the call with ``seed``."""
         seed = int(seed) & _MASK
-        gradient = derive_seed(seed, GRADIENT_STREAM) if self.decorrelate else seed
+        gradient = stream_seed(self.integrator, seed, GRADIENT_STREAM, (seed,)) if self.decorrelate else seed
         return seed, gradient, derive_seed(seed, BOUNDARY_STREAM)
 
     def __call__(self, seed: int) -> None:

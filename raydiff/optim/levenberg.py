@@ -44,7 +44,8 @@ component, plus one at θ), no backward pass. Noise can leave ``A`` slightly ind
 to be positive (:func:`solve`).
 
 **Independent samples.** The residual's samples (``s``), the Jacobians' (``s_J1``, ``s_J2``) and the
-trials' (``s_T``) are streams of the iteration's seed (:func:`raydiff.optim.gradient.derive_seed`). A
+trials' (``s_T``) are streams of the iteration's seed (:func:`raydiff.optim.gradient.derive_seed`;
+with a primary cache, each on a set of its own: :func:`raydiff.optim.gradient.stream_seed`). A
 Jacobian from the residual's own samples correlates with the residual's noise, and the step fits that
 noise (the bias the gradient's decorrelation removes, :mod:`raydiff.optim.gradient`); a trial compared on
 the residual's samples favours the steps that fitted them. The trials compare ``θ`` and ``θ + δ`` on the
@@ -79,7 +80,7 @@ import taichi as ti
 
 from ..kernels.integrator import float64_supported
 from .adam import unit_normaliser
-from .gradient import derive_seed
+from .gradient import stream_seed
 
 JACOBIAN_STREAMS = (3, 5)  # the samples of the Jacobian's two independent estimates
 TRIAL_STREAM = 4  # the trials' samples
@@ -341,11 +342,13 @@ class LevenbergMarquardt:
         """One Levenberg-Marquardt iteration from the render :meth:`evaluate` (``seed``) left (see the
         module's docstring). Afterwards the integrator's image and the loss are that render's again."""
         self._keep()
+        seeds = [seed]  # with a primary cache, each of these passes on a set of its own (stream_seed)
         for estimate, stream in enumerate(JACOBIAN_STREAMS):
-            self._jacobian(estimate, derive_seed(seed, stream))
+            seeds.append(stream_seed(self.integrator, seed, stream, seeds))
+            self._jacobian(estimate, seeds[-1])
         self._equations()
         m = self.normal.to_numpy().astype(np.float64)  # the one read of the iteration's sums
-        trial_seed = derive_seed(seed, TRIAL_STREAM)
+        trial_seed = stream_seed(self.integrator, seed, TRIAL_STREAM, seeds)
         self._restore()
         a, g = tangent(m[:, : self.n], m[:, self.n], m[:, self.n + 1], self.unit_starts)
         if not (self.settled and self._settle(a, g, iteration)):

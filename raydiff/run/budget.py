@@ -27,7 +27,8 @@ import re
 from dataclasses import dataclass
 
 from ..errors import ResourceError
-from ..scene.limits import (BATCH_SAMPLES, BOUNDARY_SAMPLES, MAX_SEED, MAX_SPP, SHADING_RECORD_SAMPLES,
+from ..scene.limits import (BATCH_SAMPLES, BOUNDARY_SAMPLES, MAX_SEED, MAX_SPP, PRIMARY_TEXTURED_RECORD_BYTES,
+                             SHADING_RECORD_SAMPLES, primary_sets_that_fit,
                              int_range_problem, option_float_problem)
 from ..scene.model import Mesh, Scene
 from ..scene.parameters import resolve_all
@@ -221,7 +222,7 @@ def _boundary_samples(scene: Scene, precise: bool) -> tuple[int, int]:
 
 def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = True, iterations: int = 0,
              frame_every: int = 0, animation_every: int = 1, references: int | None = None,
-             jacobian: int = 0) -> list[Need]:
+             jacobian: int = 0, primary_sets: int = 0) -> list[Need]:
     """The memory a command will need for ``scene``, part by part.
 
     Parameters
@@ -239,6 +240,10 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
     jacobian : int
         A fit by Levenberg-Marquardt: its number of free scalars (the Jacobian's columns, two estimates
         of each, and its images on the device); 0 for Adam.
+    primary_sets : int
+        A fit's sets of the primary cache asked for (``FitSettings.primary_sets``): counted, as many as
+        fit (:func:`raydiff.scene.limits.primary_sets_that_fit`), at the textured scene's bytes a sample,
+        wherever something is free and no mirror is followed (where the cache may apply).
 
     Returns
     -------
@@ -281,6 +286,12 @@ def estimate(scene: Scene, spp: int, command: str = "fit", *, boundary: bool = T
         if scene.optimize and not scene.mirror_bounces and pixels * batch <= SHADING_RECORD_SAMPLES:
             needs.append(Need(f"the gradient's shading records ({batch} of {spp} spp at a time)",
                               SHADING_RECORD_BYTES * pixels * batch, "device", record_lever))
+    if command == "fit" and scene.optimize and not scene.mirror_bounces and batch == spp:
+        sets = primary_sets_that_fit(primary_sets, pixels * int(spp))
+        if sets:
+            needs.append(Need(f"the primary cache ({sets} sets of {spp} spp)",
+                              PRIMARY_TEXTURED_RECORD_BYTES * sets * pixels * int(spp), "device",
+                              "--primary-sets 0 (or fewer sets)"))
     if command == "fit":
         columns = 2 + sum(len(r.component_names()) for r in resolve_all(scene))  # a texture: its summary
         needs.append(Need(f"the history ({iterations} iterations x {columns} columns)",
@@ -410,5 +421,5 @@ def check_fit(scene: Scene, settings, backend: str, frame_every: int = 0, animat
         _check_int(option, value, 2**31 - 1, 1 if option == "--animation-every" else 0)
     needs = estimate(scene, settings.spp or scene.film.spp, "fit", boundary=settings.boundary,
                      iterations=settings.iterations, frame_every=frame_every, animation_every=animation_every,
-                     jacobian=jacobian)
+                     jacobian=jacobian, primary_sets=settings.primary_sets)
     check_memory(scene, needs, backend, "fit")

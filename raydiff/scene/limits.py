@@ -88,6 +88,20 @@ BATCH_SAMPLES = 1 << 23
 #: Samples per batch up to which a fit's gradient keeps each hit's shading inputs, 40 bytes a sample (48 with
 #: a texture) (:data:`raydiff.kernels.integrator.MAX_SHADING_RECORD_SAMPLES`).
 SHADING_RECORD_SAMPLES = 1 << 21
+#: The primary cache (:mod:`raydiff.kernels.primary`): bytes per sample and set (hit record, point, normal,
+#: direction to the viewer, material; + uv with a texture), the most samples over all its sets (2^21:
+#: 92 MB, eight sets of 256x256 at 4 spp), the fewest sets it runs with (four: the Levenberg-Marquardt
+#: residual, its two Jacobians and its trials each need a set of their own) and the most a fit may ask for.
+PRIMARY_RECORD_BYTES, PRIMARY_TEXTURED_RECORD_BYTES = 44, 52
+PRIMARY_CACHE_SAMPLES = 1 << 21
+MIN_PRIMARY_SETS, MAX_PRIMARY_SETS = 4, 64
+
+
+def primary_sets_that_fit(requested: int, samples: int) -> int:
+    """The sets a primary cache of ``requested`` sets of ``samples`` samples each gets: as many as fit in
+    :data:`PRIMARY_CACHE_SAMPLES`, or 0 (no cache) if that is fewer than :data:`MIN_PRIMARY_SETS`."""
+    sets = min(int(requested), PRIMARY_CACHE_SAMPLES // max(int(samples), 1))
+    return sets if sets >= MIN_PRIMARY_SETS else 0
 #: Boundary-pass samples in all, unless each candidate edge needs more than its minimum
 #: (:data:`raydiff.kernels.boundary.MAX_SAMPLES`).
 BOUNDARY_SAMPLES = 1 << 20
