@@ -34,6 +34,7 @@ import taichi as ti
 
 from .. import backend
 from ..device.scene import DeviceScene
+from ..device.upload import upload
 from ..io.images import Reference
 from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
@@ -446,9 +447,8 @@ class Fitter:
         n = len(scalar_columns)
         columns = ti.field(ti.i32, shape=max(n, 1))
         index = ti.field(ti.i32, shape=max(n, 1))
-        if n:
-            columns.from_numpy(np.asarray(scalar_columns, dtype=np.int32))
-            index.from_numpy(np.asarray(scalar_index, dtype=np.int32))
+        if n:  # one kernel for both (device/upload.py)
+            upload([(columns, np.asarray(scalar_columns, dtype=np.int32)), (index, np.asarray(scalar_index, dtype=np.int32))])
 
         @ti.kernel
         def record(row: ti.i32):
