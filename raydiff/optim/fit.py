@@ -525,7 +525,9 @@ class Fitter:
 
     def history_array(self) -> np.ndarray:
         """The rows recorded so far (one device read), float64; the iteration column exact."""
-        rows = np.concatenate(self._host_history + [self.history.to_numpy()[: self.iteration - self._host_rows]])
+        on_device = self.iteration - self._host_rows  # none at the start: no read (a kernel the start compiles)
+        recent = self.history.to_numpy()[:on_device] if on_device else np.zeros((0, len(self.columns)), np.float32)
+        rows = np.concatenate(self._host_history + [recent])
         rows = rows.astype(np.float64)
         rows[:, 0] = np.arange(len(rows))  # float32 holds whole numbers exactly only up to 2^24
         return rows
