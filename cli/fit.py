@@ -384,9 +384,10 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
     def started(state: dict) -> None:
         if resume is None:  # a resumed fit's folder has its checkpoint already
             writer.submit(folder.write_checkpoint, state, meta)
-        # the plots at the end need matplotlib: imported while the fit runs, after the first checkpoint
-        # (which a fit stopped before its first iteration resumes from) is written
-        writer.submit(plots.warm_up)
+
+    warming = [plots.warm_up]  # the plots at the end need matplotlib: imported while the fit runs, once
+    # the first iteration is done (before it, the import took turns at the GIL with the kernels' compilation
+    # and held the first iteration back by about as long as it took: docs/performance.md, section 12)
 
     def callback(it: raydiff.Iteration) -> None:
         stopper.started = True
@@ -401,6 +402,8 @@ def _run(scene, refs: list, settings, folder: RunFolder, meta: dict, resume, fra
             progress.update(task, completed=it.index + 1, loss=f"{it.loss:.4g}")
         else:
             progress.update(task, completed=it.index + 1)
+        if warming:
+            writer.submit(warming.pop())
         if stopping:
             it.stop()
 

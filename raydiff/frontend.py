@@ -3,7 +3,7 @@
 Taichi 1.7.4 runs its front end on every kernel at every start, even when the offline cache holds the
 compiled kernel (the AST transform computes the key the cache is looked up by), and most of that time
 is not the transform: it is source text looked up again and again (docs/performance.md, section 2,
-has the profile). :func:`install` replaces four of Taichi's private helpers with equivalents that give
+has the profile). :func:`install` replaces five of Taichi's private helpers with equivalents that give
 the same answers, or answers that differ only in the error messages' layout:
 
 * ``kernel_impl._inside_class`` (asked at every ``@ti.kernel`` and ``@ti.func`` decoration: is it in a
@@ -18,6 +18,13 @@ the same answers, or answers that differ only in the error messages' layout:
 * ``get_traceback`` (asked for every field and SNode made, for the message of an error about it
   later) stat-ed every source file on the stack (``traceback.extract_stack`` checks each one for
   changes); it now formats the same frames from :mod:`linecache` without the checks.
+* ``kernel_impl``'s ``textwrap`` (asked every time a ``ti.func`` is inlined, once per call site:
+  ``_get_tree_and_ctx`` runs ``textwrap.fill`` over every source line and ``textwrap.dedent`` over the
+  function) is a stand-in whose ``fill`` and ``dedent`` remember their answers (pure functions of their
+  arguments); every other name is :mod:`textwrap`'s own. About a tenth of the visibility kernel's front
+  end (docs/performance.md, section 12). The parse that follows is left alone: a remembered tree has
+  to be copied for each call site (the transform writes into it), and unpickling a copy measured no
+  faster than parsing again.
 
 None of these takes part in what a kernel computes or in its cache key's meaning: compiled code is the
 same. Each is replaced only if Taichi is the version it was written against (:data:`TAICHI_VERSION`) and
@@ -27,6 +34,7 @@ the helper is there; otherwise Taichi is left as it is and only slower to start.
 import linecache
 import re
 import sys
+import textwrap
 
 import taichi as ti
 
@@ -48,7 +56,7 @@ def install() -> bool:
 
     needed = [(kernel_impl, "_inside_class"), (kernel_impl, "getsourcefile"), (kernel_impl, "getsourcelines"),
               (ast_transformer_utils.ASTTransformerContext, "get_pos_info"), (impl, "get_traceback"),
-              (snode, "get_traceback")]
+              (snode, "get_traceback"), (kernel_impl, "textwrap")]
     if not all(hasattr(owner, name) for owner, name in needed):
         return False
     class_statement = list(kernel_impl._KERNEL_CLASS_STACKFRAME_STMT_RES)
@@ -57,6 +65,8 @@ def install() -> bool:
     kernel_impl.getsourcelines = _remembered(kernel_impl.getsourcelines)
     ast_transformer_utils.ASTTransformerContext.get_pos_info = _pos_info
     impl.get_traceback = snode.get_traceback = _traceback
+    if kernel_impl.textwrap is textwrap:
+        kernel_impl.textwrap = _RememberedTextwrap()
     _installed = True
     return True
 
@@ -118,3 +128,28 @@ def _traceback(stacklevel: int = 1) -> str:
         line = linecache.getline(filename, lineno, frame.f_globals).strip()
         parts.append(f'  File "{filename}", line {lineno}, in {name}\n' + (f"    {line}\n" if line else ""))
     return "".join(parts)
+
+
+class _RememberedTextwrap:
+    """:mod:`textwrap` with ``fill`` and ``dedent`` remembered per argument (a ``ti.func``'s source lines
+    are the same at every call site); every other name is :mod:`textwrap`'s own."""
+
+    def __init__(self):
+        self._fill, self._dedent = {}, {}
+
+    def fill(self, text, **options):
+        key = (text, tuple(sorted(options.items())))
+        answer = self._fill.get(key)
+        if answer is None:
+            answer = self._fill[key] = textwrap.fill(text, **options)
+        return answer
+
+    def dedent(self, text):
+        answer = self._dedent.get(text)
+        if answer is None:
+            answer = self._dedent[text] = textwrap.dedent(text)
+        return answer
+
+    def __getattr__(self, name):
+        return getattr(textwrap, name)
+

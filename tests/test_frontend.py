@@ -71,3 +71,40 @@ def test_kernels_compile_and_errors_still_name_file_and_line():
     else:
         raise AssertionError("the kernel compiled")
     assert "test_frontend.py" in message and "undefined_name" in message and "line " in message
+
+
+
+def test_remembered_textwrap_answers_as_textwrap():
+    import textwrap
+
+    ours = frontend._RememberedTextwrap()
+    lines = ["    def f(x):\t# a tab", "        return x +  1   ", "", "\t\tmixed"]
+    for line in lines * 2:  # the second time from the memory
+        assert ours.fill(line, tabsize=4, width=9999) == textwrap.fill(line, tabsize=4, width=9999)
+    source = "\n".join(lines[:2])
+    assert ours.dedent(source) == textwrap.dedent(source) == ours.dedent(source)
+    assert ours.TextWrapper is textwrap.TextWrapper
+
+
+def test_kernel_impl_uses_the_remembered_textwrap_and_inlined_funcs_compute_the_same():
+    assert frontend.install()
+    assert isinstance(kernel_impl.textwrap, frontend._RememberedTextwrap)
+    backend.init("cpu")
+    x = ti.field(ti.f32, shape=5)
+
+    @ti.func
+    def twice(v):
+        return 2.0 * v
+
+    @ti.func
+    def poly(v):  # inlined several times per kernel: the remembered source lines at each call site
+        return twice(v) * twice(v) + twice(1.0) - v
+
+    @ti.kernel
+    def fill():
+        for i in x:
+            x[i] = poly(ti.cast(i, ti.f32)) + poly(0.5)
+
+    fill()
+    expected = [4.0 * i * i + 2.0 - i + (1.0 + 2.0 - 0.5) for i in range(5)]
+    assert list(x.to_numpy()) == expected

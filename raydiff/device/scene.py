@@ -31,6 +31,7 @@ from . import meshes
 from .fixed_reads import FIXED_GROUPS, FixedReads, PoolView
 from . import materials
 from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
+from .upload import Uploads
 
 #: Mesh fields that make up its pose (consecutive in the pool: scale 3, axis 3, angle 1, translate 3).
 POSE_FIELDS = ("scale", "rotate.axis", "rotate.angle", "translate")
@@ -86,13 +87,22 @@ def material_record(lay: Layout, obj, textures: list | None = None) -> int:
     return materials.pack(material_type(obj), _consecutive(lay, "objects", obj.name, names, sizes))
 
 
-def _vec_field(data: np.ndarray, dtype=ti.f32) -> ti.Field:
-    """A vector field holding ``data`` (n, 3); Taichi fields cannot be empty, so n = 0 gets one dummy row."""
+def _vec_field(data: np.ndarray, dtype=ti.f32, uploads: Uploads | None = None) -> ti.Field:
+    """A vector field holding ``data`` (n, 3); Taichi fields cannot be empty, so n = 0 gets one dummy row.
+    With ``uploads``, the values are written by its next flush (a large array at once)."""
     n = max(len(data), 1)
     f = ti.Vector.field(3, dtype=dtype, shape=n)
     if len(data):
-        f.from_numpy(np.ascontiguousarray(data, dtype=np.float32 if dtype == ti.f32 else np.int32))
+        _write(f, np.ascontiguousarray(data, dtype=np.float32 if dtype == ti.f32 else np.int32), uploads)
     return f
+
+
+def _write(f: ti.Field, values: np.ndarray, uploads: Uploads | None) -> None:
+    """``f.from_numpy(values)``, or through ``uploads`` when given."""
+    if uploads is None:
+        f.from_numpy(values)
+    else:
+        uploads.add(f, values)
 
 
 def _joined(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray:
@@ -102,12 +112,12 @@ def _joined(parts: list[np.ndarray], empty_shape: tuple[int, ...]) -> np.ndarray
     return np.concatenate(parts) if parts else np.zeros(empty_shape)
 
 
-def _scalar_field(data, dtype) -> ti.Field:
+def _scalar_field(data, dtype, uploads: Uploads | None = None) -> ti.Field:
     data = np.asarray(data)
     n = max(len(data), 1)
     f = ti.field(dtype=dtype, shape=n)
     if len(data):
-        f.from_numpy(np.ascontiguousarray(data, dtype=np.float32 if dtype == ti.f32 else np.int32))
+        _write(f, np.ascontiguousarray(data, dtype=np.float32 if dtype == ti.f32 else np.int32), uploads)
     return f
 
 
@@ -121,8 +131,9 @@ class CornerFields:
     rows: ti.Field | None
 
 
-def _corner_fields(attributes, order: np.ndarray) -> CornerFields | None:
-    """The :class:`CornerFields` of ``attributes`` (None: None), triangles reordered by ``order`` (the BVH's)."""
+def _corner_fields(attributes, order: np.ndarray, uploads: Uploads | None = None) -> CornerFields | None:
+    """The :class:`CornerFields` of ``attributes`` (None: None), triangles reordered by ``order`` (the BVH's);
+    with ``uploads``, written by its next flush."""
     if attributes is None:
         return None
     values, rows = attributes.values, attributes.rows
@@ -133,9 +144,9 @@ def _corner_fields(attributes, order: np.ndarray) -> CornerFields | None:
     for j in range(3):
         f = ti.Vector.field(dim, dtype=ti.f32, shape=max(len(values), 1))
         if len(values):
-            f.from_numpy(np.ascontiguousarray(values[:, j], dtype=np.float32))
+            _write(f, np.ascontiguousarray(values[:, j], dtype=np.float32), uploads)
         corners.append(f)
-    return CornerFields(corners, None if rows is None else _scalar_field(rows[order], ti.i32))
+    return CornerFields(corners, None if rows is None else _scalar_field(rows[order], ti.i32, uploads))
 
 
 class DeviceScene:
@@ -203,7 +214,10 @@ class DeviceScene:
         # The free light scalars' 0-D copies, read by the shading gradient (see device/fixed_reads.py).
         self.fixed_reads = FixedReads(self.pool, [k for k in self.free_offsets if lay.groups[k] in FIXED_GROUPS])
         self.pool_view = PoolView(self.pool, self.fixed_reads)
-        self.set_pool(np.array(lay.values, dtype=np.float32))
+        # Every small field below is written by one kernel at the end (device/upload.py), not one each.
+        uploads = Uploads()
+        for f in (self.pool, self.mirror):
+            uploads.add(f, np.array(lay.values, dtype=np.float32))
 
         # --- cameras ----------------------------------------------------------------------------------
         self.n_views = len(scene.cameras)
@@ -232,10 +246,10 @@ class DeviceScene:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} spheres or quads are supported")
         self.material_types = {material_type(o) for o in scene.objects}
         textures: list[tuple[int, int, int]] = []  # the texture table: (pool offset, width, height) per row
-        self.sphere_offset = _scalar_field(self.sphere_geometry, ti.i32)
-        self.sphere_material = _scalar_field([material_record(lay, s, textures) for s in spheres], ti.i32)
-        self.quad_offset = _scalar_field(self.quad_geometry, ti.i32)
-        self.quad_material = _scalar_field([material_record(lay, q, textures) for q in quads], ti.i32)
+        self.sphere_offset = _scalar_field(self.sphere_geometry, ti.i32, uploads)
+        self.sphere_material = _scalar_field([material_record(lay, s, textures) for s in spheres], ti.i32, uploads)
+        self.quad_offset = _scalar_field(self.quad_geometry, ti.i32, uploads)
+        self.quad_material = _scalar_field([material_record(lay, q, textures) for q in quads], ti.i32, uploads)
         plastics = [materials.offset_in(material_record(lay, o)) for o in scene.objects
                     if material_type(o) == "roughplastic"]
         self.plastic = materials.PlasticTables(scene, plastics) if plastics else None
@@ -263,38 +277,39 @@ class DeviceScene:
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
         self.bvh_depth = bvh.depth  # the nearest-hit walk's stack: depth - 1 entries
-        self.tri_v0 = _vec_field(triangles[:, 0])
+        self.tri_v0 = _vec_field(triangles[:, 0], uploads=uploads)
         e1 = triangles[:, 1] - triangles[:, 0]
         e2 = triangles[:, 2] - triangles[:, 0]
         del triangles  # (a million triangles: 72 MB)
-        self.tri_e1, self.tri_e2 = _vec_field(e1), _vec_field(e2)
+        self.tri_e1, self.tri_e2 = _vec_field(e1, uploads=uploads), _vec_field(e2, uploads=uploads)
         normal = np.cross(e1, e2)
         del e1, e2
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-30)
-        self.tri_normal = _vec_field(normal)
+        self.tri_normal = _vec_field(normal, uploads=uploads)
         del normal
-        self.tri_material = _scalar_field(_joined(tri_material, (0,))[bvh.order], ti.i32)
-        self.tri_mesh = _scalar_field(_joined(tri_mesh, (0,))[bvh.order], ti.i32)
-        self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32)
+        self.tri_material = _scalar_field(_joined(tri_material, (0,))[bvh.order], ti.i32, uploads)
+        self.tri_mesh = _scalar_field(_joined(tri_mesh, (0,))[bvh.order], ti.i32, uploads)
+        self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32, uploads)
         if self.moving_meshes:  # object-space corners, placed by a kernel before every render
             local_triangles = np.take(_joined(local, (0, 3, 3)), bvh.order, axis=0)
-            self.tri_local = [_vec_field(local_triangles[:, j]) for j in range(3)]
+            self.tri_local = [_vec_field(local_triangles[:, j], uploads=uploads) for j in range(3)]
         counts = [len(t) for t in tri_mesh]
         self.corner_normals = _corner_fields(
-            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order)
-        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order)
-        self._texture_table(textures)
-        self.node_lower = _vec_field(bvh.lower)
-        self.node_upper = _vec_field(bvh.upper)
-        self.node_skip = _scalar_field(bvh.skip, ti.i32)
-        self.node_first = _scalar_field(bvh.first, ti.i32)
-        self.node_count = _scalar_field(bvh.count, ti.i32)
-        self.node_span = _scalar_field(meshes.subtree_triangle_counts(bvh), ti.i32)
+            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order, uploads)
+        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order, uploads)
+        self._texture_table(textures, uploads)
+        self.node_lower = _vec_field(bvh.lower, uploads=uploads)
+        self.node_upper = _vec_field(bvh.upper, uploads=uploads)
+        self.node_skip = _scalar_field(bvh.skip, ti.i32, uploads)
+        self.node_first = _scalar_field(bvh.first, ti.i32, uploads)
+        self.node_count = _scalar_field(bvh.count, ti.i32, uploads)
+        self.node_span = _scalar_field(meshes.subtree_triangle_counts(bvh), ti.i32, uploads)
 
         self.scale = scene_size(scene)
         self.epsilon = 1e-4 * self.scale  # ray offset against self-intersection
+        uploads.flush()
 
-    def _texture_table(self, rows: list[tuple[int, int, int]]) -> None:
+    def _texture_table(self, rows: list[tuple[int, int, int]], uploads: Uploads | None = None) -> None:
         """The texture table's fields (one row per textured surface, see :mod:`raydiff.device.materials`),
         and ``textured`` among the material types when a surface has a texture."""
         self.n_textures = len(rows)
@@ -303,7 +318,7 @@ class DeviceScene:
             if not any(material_type(o) == "diffuse" and not is_texture(o.albedo) for o in self.scene.objects):
                 self.material_types.discard("diffuse")  # every diffuse surface is textured
         table = np.array(rows or [(0, 1, 1)], dtype=np.int32)
-        self.texture_offset, self.texture_width, self.texture_height = (_scalar_field(table[:, j], ti.i32)
+        self.texture_offset, self.texture_width, self.texture_height = (_scalar_field(table[:, j], ti.i32, uploads)
                                                                         for j in range(3))
 
     # --- host <-> device ----------------------------------------------------------------------------

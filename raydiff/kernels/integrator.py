@@ -112,8 +112,10 @@ _FLOAT64: dict[str, bool] = {}  # per backend: whether float64 fields work (prob
 
 def float64_supported() -> bool:
     """Whether the current backend computes in float64 (CPU and CUDA do; a Vulkan device only with
-    ``shaderFloat64``, which Mesa's lavapipe has). Probed once per backend by running a tiny kernel."""
+    ``shaderFloat64``, which Mesa's lavapipe has). Probed once per Vulkan backend by running a tiny kernel."""
     name = backend.current().name
+    if name in ("cpu", "cuda"):  # always: no probe kernel to compile at start-up (docs/performance.md, 10)
+        return True
     if name not in _FLOAT64:
         try:
             probe = ti.field(ti.f64, shape=2)

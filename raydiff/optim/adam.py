@@ -17,6 +17,8 @@ The guard (when a loss field is given) runs inside the same kernel, before the s
 import numpy as np
 import taichi as ti
 
+from ..device.upload import Uploads
+
 _EXPONENT = 0x7F800000
 
 
@@ -90,8 +92,9 @@ class Adam:
         self.n = len(offsets)
         self.n_unit = len(unit)
         self.unit = ti.field(ti.i32, shape=max(self.n_unit, 1))
+        uploads = Uploads()  # the fields' first values, written by one kernel (device/upload.py)
         if self.n_unit:
-            self.unit.from_numpy(np.asarray(unit, dtype=np.int32))
+            uploads.add(self.unit, np.asarray(unit, dtype=np.int32))
         self.index = ti.field(ti.i32, shape=n)
         self.lr = ti.field(ti.f32, shape=n)
         self.lower = ti.field(ti.f32, shape=n)
@@ -106,13 +109,14 @@ class Adam:
         # (a free texture has hundreds of thousands): [1 / (1 - beta1^t), 1 / (1 - beta2^t), scale].
         self.factors = ti.field(ti.f32, shape=3)
         if self.n:
-            self.index.from_numpy(np.asarray(offsets, dtype=np.int32))
-            self.lr.from_numpy(np.asarray(lr, dtype=np.float32))
+            uploads.add(self.index, np.asarray(offsets, dtype=np.int32))
+            uploads.add(self.lr, np.asarray(lr, dtype=np.float32))
             big = np.float32(3e38)
-            self.lower.from_numpy(np.clip(np.asarray(lower, dtype=np.float32), -big, big))
-            self.upper.from_numpy(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
+            uploads.add(self.lower, np.clip(np.asarray(lower, dtype=np.float32), -big, big))
+            uploads.add(self.upper, np.clip(np.asarray(upper, dtype=np.float32), -big, big))
         self.best_loss[None] = 3e38
-        self.state.from_numpy(np.array([0, 0, -1, -1], dtype=np.int32))
+        uploads.add(self.state, np.array([0, 0, -1, -1], dtype=np.int32))
+        uploads.flush()
         self.guarded = loss is not None
         self._build(pool, loss, beta1, beta2, eps)
 

@@ -34,6 +34,7 @@ import taichi as ti
 
 from .. import backend
 from ..device.scene import DeviceScene
+from ..device.upload import upload
 from ..io.images import Reference
 from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
@@ -460,9 +461,8 @@ class Fitter:
         n = len(scalar_columns)
         columns = ti.field(ti.i32, shape=max(n, 1))
         index = ti.field(ti.i32, shape=max(n, 1))
-        if n:
-            columns.from_numpy(np.asarray(scalar_columns, dtype=np.int32))
-            index.from_numpy(np.asarray(scalar_index, dtype=np.int32))
+        if n:  # one kernel for both (device/upload.py)
+            upload([(columns, np.asarray(scalar_columns, dtype=np.int32)), (index, np.asarray(scalar_index, dtype=np.int32))])
 
         @ti.kernel
         def record(row: ti.i32):
@@ -539,7 +539,9 @@ class Fitter:
 
     def history_array(self) -> np.ndarray:
         """The rows recorded so far (one device read), float64; the iteration column exact."""
-        rows = np.concatenate(self._host_history + [self.history.to_numpy()[: self.iteration - self._host_rows]])
+        on_device = self.iteration - self._host_rows  # none at the start: no read (a kernel the start compiles)
+        recent = self.history.to_numpy()[:on_device] if on_device else np.zeros((0, len(self.columns)), np.float32)
+        rows = np.concatenate(self._host_history + [recent])
         rows = rows.astype(np.float64)
         rows[:, 0] = np.arange(len(rows))  # float32 holds whole numbers exactly only up to 2^24
         return rows

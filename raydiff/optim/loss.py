@@ -8,6 +8,8 @@ that, fits against bright images are biased towards dimmer lights.
 import numpy as np
 import taichi as ti
 
+from ..device.upload import upload
+
 LOSSES = ("mse", "l1")
 
 
@@ -43,12 +45,12 @@ class ImageLoss:
         self.kind, self.clamp = kind, clamps
         self.image = image
         self.reference = ti.Vector.field(3, ti.f32, shape=(views, height, width))
-        self.reference.from_numpy(np.ascontiguousarray(references))
         self.value = ti.field(ti.f32, shape=(), needs_grad=True)
         self.scale = ti.field(ti.f32, shape=views)  # weight / (3 * pixels), per view
-        self.scale.from_numpy(np.array(weights, dtype=np.float32) / (3.0 * width * height))
         self.clamped = ti.field(ti.i32, shape=views)
-        self.clamped.from_numpy(np.array(clamps, dtype=np.int32))
+        upload([(self.reference, references),  # one kernel for the three (device/upload.py)
+                (self.scale, np.array(weights, dtype=np.float32) / (3.0 * width * height)),
+                (self.clamped, np.array(clamps, dtype=np.int32))])
         ref, value, scale, clamped = self.reference, self.value, self.scale, self.clamped
         flat = len(image.shape) == 2
 

@@ -1,0 +1,227 @@
+"""Where the start of ``raydiff fit`` goes: a table of its phases, warm and cold, and the imports.
+
+    python benchmarks/startup_profile.py [--scene scenes/three_spheres.yaml --reference assets/three_spheres_ref.png]
+                                         [--kernels] [--imports]
+
+Runs ``raydiff fit SCENE REF --arch cpu --iterations 1 --quiet`` (the real command in a fresh process, as
+benchmarks/startup.py does) twice: with a new, empty Taichi offline cache (*cold*), then again with the
+cache that run filled (*warm*). In the child, the steps of the start are wrapped with timers (no
+profiler) and every Taichi kernel's two costs before its first result are noted by phase:
+
+* **front end**: ``Kernel.materialize``, Taichi's Python AST transform into its C++ IR, which 1.7.4 runs
+  at every start, cached or not (the offline cache's key is computed from that IR);
+* **first launch**: the first launch of each compiled kernel: the offline cache's lookup and load
+  (warm) or the LLVM code generation (cold), and the kernel's first run.
+
+The table's rows are the phases, in order, each with its wall time less that of the phases inside it
+(``other`` is the rest of the command: Typer, the checks, the output folder), up to the end of the
+first iteration. ``--kernels`` also lists
+each kernel's front end and first launch; ``--imports`` adds the import time by top-level package
+(``python -X importtime -c "import raydiff_cli.main"``: each module's own time summed by package,
+raydiff's by sub-package).
+"""
+
+import argparse
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+#: The wrapped steps: (phase name, module, attribute path). Phases nest; each is timed less its children.
+PHASES = (
+    ("ti.init", "raydiff", "init"),
+    ("scene load", "raydiff", "load_scene"),
+    ("references", "raydiff", "read_reference"),
+    ("Fitter (rest)", "raydiff.optim.fit", "Fitter.__init__"),
+    ("device scene", "raydiff.device.scene", "DeviceScene.__init__"),
+    ("integrator", "raydiff.kernels.integrator", "Integrator.__init__"),
+    ("loss", "raydiff.optim.loss", "ImageLoss.__init__"),
+    ("optimiser", "raydiff.optim.levenberg", "LevenbergMarquardt.__init__"),
+    ("optimiser", "raydiff.optim.adam", "Adam.__init__"),
+    ("gradient", "raydiff.optim.gradient", "LossGradient.__init__"),
+    ("boundary", "raydiff.kernels.boundary", "make_boundary"),
+    ("first checkpoint", "raydiff.optim.fit", "Fitter.checkpoint"),
+    ("first iteration", "raydiff.optim.fit", "Fitter.step"),
+)
+
+
+def _child(args: list[str]) -> None:
+    """In the child: wrap the phases and Taichi's kernels, run the command, write what was seen as JSON."""
+    t0 = float(os.environ["RAYDIFF_BENCH_T0"])
+    import importlib
+
+    import raydiff_cli.main as command
+
+    imported = time.time() - t0
+    from taichi.lang import kernel_impl
+
+    stack = [["other", time.perf_counter(), 0.0]]  # [phase, started, time in children]
+    own = collections.defaultdict(float)  # phase -> wall less children
+    front = collections.defaultdict(float)  # phase -> front-end seconds
+    launch = collections.defaultdict(float)  # phase -> first-launch seconds
+    kernels = collections.defaultdict(lambda: [0.0, 0.0, 0])  # kernel -> [front end, first launch, instances]
+    launched = set()
+    first_iteration_done = {}
+
+    def timed(phase, fn, once=False):
+        def wrapper(*a, **k):
+            if once and phase in own:
+                return fn(*a, **k)
+            stack.append([phase, time.perf_counter(), 0.0])
+            try:
+                return fn(*a, **k)
+            finally:
+                name, start, inner = stack.pop()
+                spent = time.perf_counter() - start
+                own[name] += spent - inner
+                stack[-1][2] += spent
+                if phase == "first iteration" and not first_iteration_done:
+                    first_iteration_done["t"] = time.time() - t0
+                    # what happens after the first iteration is not the start's: the figures end here
+                    own["other"] += time.perf_counter() - stack[0][1] - stack[0][2]
+                    first_iteration_done["seen"] = json.loads(json.dumps(
+                        {"own": own, "front": front, "launch": launch, "kernels": kernels}))
+
+        return wrapper
+
+    for phase, module_name, attribute in PHASES:
+        owner = importlib.import_module(module_name)
+        *path, name = attribute.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, timed(phase, getattr(owner, name), once=phase.startswith("first")))
+
+    materialize, launch_kernel = kernel_impl.Kernel.materialize, kernel_impl.Kernel.launch_kernel
+
+    def timed_materialize(self, key=None, args=None, arg_features=None):
+        fresh = (key if key is not None else (self.func, 0, self.autodiff_mode)) not in self.compiled_kernels
+        start = time.perf_counter()
+        try:
+            return materialize(self, key, args, arg_features)
+        finally:
+            if fresh:
+                spent = time.perf_counter() - start
+                front[stack[-1][0]] += spent
+                entry = kernels[_kernel_name(self)]
+                entry[0] += spent
+                entry[2] += 1
+
+    def timed_launch(self, t_kernel, *a):
+        if id(t_kernel) in launched:
+            return launch_kernel(self, t_kernel, *a)
+        launched.add(id(t_kernel))
+        start = time.perf_counter()
+        try:
+            return launch_kernel(self, t_kernel, *a)
+        finally:
+            spent = time.perf_counter() - start
+            launch[stack[-1][0]] += spent
+            kernels[_kernel_name(self)][1] += spent
+
+    kernel_impl.Kernel.materialize, kernel_impl.Kernel.launch_kernel = timed_materialize, timed_launch
+    stack[0][1] = time.perf_counter()
+    try:
+        command.app(["fit", *args], standalone_mode=False)
+    finally:
+        with open(os.environ["RAYDIFF_BENCH_ANSWER"], "w") as f:
+            json.dump({"imported": imported, "first_iteration_done": first_iteration_done.get("t"),
+                       **first_iteration_done.get("seen", {})}, f)
+
+
+def _kernel_name(kernel) -> str:
+    func = kernel.func
+    module = getattr(func, "__module__", "") or ""
+    name = f"{module.rsplit('.', 1)[-1]}.{func.__name__}"
+    return name + (".grad" if str(kernel.autodiff_mode) != "AutodiffMode.NONE" else "")
+
+
+def run(args: list[str], cache: str) -> dict:
+    """One profiled ``raydiff fit ARGS`` in a fresh process with the offline cache ``cache``."""
+    with tempfile.TemporaryDirectory() as folder:
+        answer = os.path.join(folder, "profile.json")
+        env = {**os.environ, "TI_OFFLINE_CACHE_FILE_PATH": cache, "RAYDIFF_BENCH_ANSWER": answer,
+               "RAYDIFF_BENCH_T0": repr(time.time())}
+        out = subprocess.run([sys.executable, __file__, "--child", *args, "--out", os.path.join(folder, "out")],
+                             cwd=ROOT, env=env, capture_output=True, text=True)
+        if out.returncode != 0 or not os.path.exists(answer):
+            raise RuntimeError(f"raydiff fit {' '.join(args)} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        with open(answer) as f:
+            return json.load(f)
+
+
+def imports() -> list[tuple[str, float]]:
+    """Seconds of ``import raydiff_cli.main`` by top-level package (raydiff's by sub-package), each module's
+    own time summed, largest first."""
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", "import raydiff_cli.main"], cwd=ROOT,
+                         capture_output=True, text=True, env={**os.environ, "ENABLE_TAICHI_HEADER_PRINT": "false"})
+    totals = collections.defaultdict(float)
+    for line in out.stderr.splitlines():
+        if not line.startswith("import time:") or "self [us]" in line:
+            continue
+        own_us, _, name = [part.strip() for part in line[len("import time:"):].split("|")]
+        parts = name.split(".")
+        totals[".".join(parts[:2]) if parts[0] == "raydiff" else parts[0]] += int(own_us) / 1e6
+    return sorted(totals.items(), key=lambda item: -item[1])
+
+
+def _table(results: dict) -> list[str]:
+    phases = ["import"] + list(dict.fromkeys([p for p, _, _ in PHASES[:3]] + ["other"] +
+                                            [p for p, _, _ in PHASES[3:]]))
+    lines = ["| phase | " + " | ".join(f"{name}: wall / front end / first launch" for name in results) + " |",
+             "|---|" + "---|" * len(results)]
+    for phase in phases:
+        cells = []
+        for r in results.values():
+            if phase == "import":
+                cells.append(f"{r['imported']:.2f} s")
+                continue
+            wall = r["own"].get(phase, 0.0)
+            cells.append(f"{wall:.2f} / {r['front'].get(phase, 0.0):.2f} / {r['launch'].get(phase, 0.0):.2f} s")
+        if any(not c.startswith("0.00 / 0.00 / 0.00") for c in cells):
+            lines.append(f"| {phase} | " + " | ".join(cells) + " |")
+    totals = [f"{sum(r['front'].values()):.2f} s front end ({len(r['kernels'])} kernels), "
+              f"{sum(r['launch'].values()):.2f} s first launches" for r in results.values()]
+    lines.append("| of which Taichi | " + " | ".join(totals) + " |")
+    lines.append("| first iteration done | " + " | ".join(f"{r['first_iteration_done']:.2f} s" for r in results.values()) + " |")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scene", default="scenes/three_spheres.yaml")
+    parser.add_argument("--reference", default="assets/three_spheres_ref.png")
+    parser.add_argument("--kernels", action="store_true", help="list every kernel's front end and first launch")
+    parser.add_argument("--imports", action="store_true", help="the import time by top-level package")
+    args = parser.parse_args()
+    command = [args.scene, args.reference, "--arch", "cpu", "--iterations", "1", "--quiet"]
+    with tempfile.TemporaryDirectory() as folder:
+        cache = os.path.join(folder, "cache")
+        results = {"cold": run(command, cache), "warm": run(command, cache)}
+    print(f"raydiff fit {args.scene}, cpu, one iteration: seconds of each phase (wall less the phases inside it)")
+    print("\n".join(_table(results)))
+    if args.kernels:
+        print("\n| kernel | instances | cold: front end / first launch | warm: front end / first launch |\n|---|---|---|---|")
+        names = sorted(results["cold"]["kernels"], key=lambda k: -results["cold"]["kernels"][k][1])
+        for name in names:
+            cold, warm = results["cold"]["kernels"][name], results["warm"]["kernels"].get(name, [0.0, 0.0, 0])
+            print(f"| {name} | {cold[2]} | {cold[0]:.3f} / {cold[1]:.3f} s | {warm[0]:.3f} / {warm[1]:.3f} s |")
+    if args.imports:
+        print("\n| package | import s (own time of its modules) |\n|---|---|")
+        for name, seconds in imports():
+            if seconds >= 0.01:
+                print(f"| {name} | {seconds:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        sys.path.insert(0, ROOT)
+        _child(sys.argv[2:])
+    else:
+        sys.exit(main())
