@@ -21,7 +21,7 @@ import raydiff.backend
 
 #: The bytes Taichi's offline cache of compiled kernels may hold before it evicts its oldest quarter (set
 #: for the test session through Taichi's own ``TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES``, unless already set).
-#: Taichi's default, 100 MiB, is about one suite's kernels (some 90 MB): the kernels of a change evicted others.
+#: Taichi's default, 100 MiB, is less than one fresh suite's kernels (118 MB): the kernels of a change evicted others.
 OFFLINE_CACHE_BYTES = 1 << 30
 os.environ.setdefault("TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES", str(OFFLINE_CACHE_BYTES))
 
