@@ -12,14 +12,18 @@ shared by several tests calls ``raydiff.init("cpu")`` itself (see ``cpu_backend`
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import raydiff
 import raydiff.backend
 
-#: After a test module, Taichi is reset if it holds more SNode trees than this (it allows 512 per process,
-#: and every device scene, integrator and fit adds a few): a worker running many modules would crash.
-SNODE_TREES_BEFORE_RESET = 200
+#: The bytes Taichi's offline cache of compiled kernels may hold before it evicts its oldest quarter (set
+#: for the test session through Taichi's own ``TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES``, unless already set).
+#: Taichi's default, 100 MiB, is less than one fresh suite's kernels (118 MB): the kernels of a change evicted others.
+OFFLINE_CACHE_BYTES = 1 << 30
+os.environ.setdefault("TI_OFFLINE_CACHE_MAX_SIZE_OF_FILES", str(OFFLINE_CACHE_BYTES))
 
 #: The longest test modules, longest first (their seconds in a suite run with a fresh Taichi cache on two
 #: cores, compiles included), run before all others. pytest-xdist (``--dist loadfile``, with
@@ -58,12 +62,18 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _fresh_taichi_when_crowded():
-    """Resets Taichi after a module that left it crowded with SNode trees (modules build their own scenes
-    after requesting a backend fixture, so nothing built earlier is needed again)."""
+def _fresh_taichi_per_module():
+    """Resets Taichi after every module (modules build their own scenes after requesting a backend
+    fixture, so nothing built earlier is needed again).
+
+    Taichi allows 512 SNode trees per process and every device scene, integrator and fit adds a few, so a
+    worker running many modules would crash without it. And the offline cache finds a compiled kernel by
+    its code, which names the fields it reads by their number, given in the order the process made them:
+    a module that starts on a fresh Taichi numbers its fields the same way in every run, whatever its
+    worker ran before it, so that a second run (or a module building the same scenes first) takes its
+    kernels from the cache instead of compiling them again."""
     yield
-    if raydiff.backend.snode_trees() > SNODE_TREES_BEFORE_RESET:
-        raydiff.backend.release()
+    raydiff.backend.release()
 
 
 VULKAN_SKIP_REASON = (

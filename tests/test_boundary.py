@@ -29,8 +29,8 @@ from raydiff.scene.parameters import resolve_all
 
 import scene_builders as scenes
 
-FD_SPP = 64 * 64  # stratified: a 64 x 64 grid in every pixel
-AD_SPP = 1024  # the interior term with forward and backward on the same samples: biased by O(1/spp)
+FD_SPP = 64 * 64  # stratified: a 64 x 64 grid in every pixel; the configs' interior term uses it too
+AD_SPP = 1024  # the film's: the interior term with forward and backward on the same samples: biased by O(1/spp)
 EDGE_SAMPLES = 4096  # per candidate curve
 EDGE_DENSITY = 128.0  # adaptive samples per pixel of visible curve (the curves here are 10-40 pixels long)
 RTOL = 0.04
@@ -149,7 +149,9 @@ class Setup:
         self.reference = self.render(nudged, seed=99)
         self.dev.set_pool(self.start)
 
-        integrator = Integrator(self.dev)
+        # The interior term on the finite differences' integrator (and samples): a second integrator at
+        # the film's spp would compile every forward kernel again for this scene.
+        integrator = self.fd_integrator
         loss = ImageLoss(integrator.image, list(self.reference), "mse", clamp=False, weights=list(self.weights))
         integrator.zero_grad()
         integrator.forward(1)
@@ -240,13 +242,15 @@ def test_the_gradient_at_64_and_at_2048_spp_agree_within_the_noise(cpu_backend):
     nudged = start.copy()
     nudged[dev.free_offsets] += np.array([0.1, 0.0, 0.1, 0.04, 0.0, 0.03], dtype=np.float32)
     dev.set_pool(nudged)
-    reference_integrator = Integrator(dev, spp=1024)
-    reference_integrator.forward(99)
-    reference = reference_integrator.views_numpy()
+    # The reference from the 2048-spp integrator that the high side uses (another integrator, at another
+    # spp, would compile its forward kernels once more).
+    integrators = {spp: Integrator(dev, spp=spp) for spp in (64, 2048)}
+    integrators[2048].forward(99)
+    reference = integrators[2048].views_numpy()
     dev.set_pool(start)
 
     def gradients(spp: int, seeds) -> np.ndarray:
-        integrator = Integrator(dev, spp=spp)
+        integrator = integrators[spp]
         loss = ImageLoss(integrator.image, reference, "mse", clamp=False)
         gradient = LossGradient(integrator, loss, boundary=make_boundary(integrator))
         out = []
