@@ -2,6 +2,11 @@
 
     python benchmarks/versus_mitsuba.py [--scenes three_spheres,box,...] [--width 256 --height 256 --spp 4]
                                         [--backends cpu,vulkan,cuda] [--iterations 20] [--primary-sets K]
+                                        [--resolutions 64,128,256,512] [--spp 1,4,16]
+
+The curves: ``--resolutions`` (square films, overriding ``--width``/``--height``) and ``--spp`` take
+comma-separated lists, and every pair of the two lists is a row of the table (so ``--resolutions
+64,128,256,512`` is the resolution curve at one spp, ``--spp 1,4,16`` the spp curve at one film).
 
 One iteration = render, MSE loss against a reference, gradient, one Adam step, for the same scene,
 resolution, spp and free parameters on both sides: every point light's position (the parameters a
@@ -117,7 +122,9 @@ def main() -> int:
     parser.add_argument("--backends", default="cpu,vulkan,cuda")
     parser.add_argument("--width", type=int, default=256)
     parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--spp", type=int, default=4)
+    parser.add_argument("--spp", default="4", help="samples per pixel, or a comma-separated list (a curve)")
+    parser.add_argument("--resolutions", default="",
+                        help="comma-separated square film sizes (a curve; overrides --width/--height)")
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--no-mitsuba", action="store_true")
     parser.add_argument("--primary-sets", type=int, default=0,
@@ -125,25 +132,32 @@ def main() -> int:
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
+        args.spp = int(args.spp)
         return child(args)
 
     from raydiff import backend
 
     archs = [a for a in args.backends.split(",") if backend.available(a)]
-    print(f"ms per fit iteration, {args.width}x{args.height}, {args.spp} spp, every point light's position free "
-          f"(median of {args.iterations}); backends here: {', '.join(archs)}")
-    print(f"{'scene':14s} {'backend':7s} {'raydiff':>9s} {'no edges':>9s} {'mitsuba':>9s} {'ratio':>6s} "
-          f"{'(no edges)':>10s} {'it/s':>6s}")
+    films = [(int(r), int(r)) for r in args.resolutions.split(",") if r] or [(args.width, args.height)]
+    spps = [int(s) for s in str(args.spp).split(",")]
+    print(f"ms per fit iteration, every point light's position free (median of {args.iterations}); "
+          f"backends here: {', '.join(archs)}")
+    print(f"{'scene':14s} {'film':>9s} {'spp':>4s} {'backend':7s} {'raydiff':>9s} {'no edges':>9s} {'mitsuba':>9s} "
+          f"{'ratio':>6s} {'(no edges)':>10s} {'it/s':>6s}")
+    fmt = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9s}"  # noqa: E731
     for name in args.scenes.split(","):
-        mi = None if args.no_mitsuba else run_child(args, "mitsuba", name)
-        for arch in archs:
-            ours = run_child(args, f"{arch}/edges", name)
-            plain = run_child(args, f"{arch}/plain", name)
-            fmt = lambda v: f"{v:9.1f}" if v is not None else f"{'-':>9s}"  # noqa: E731
-            ratio = f"{mi / ours:5.1f}x" if mi and ours else f"{'-':>6s}"
-            ratio_plain = f"{mi / plain:9.1f}x" if mi and plain else f"{'-':>10s}"
-            rate = f"{1000.0 / ours:6.1f}" if ours else f"{'-':>6s}"
-            print(f"{name:14s} {arch:7s} {fmt(ours)} {fmt(plain)} {fmt(mi)} {ratio} {ratio_plain} {rate}", flush=True)
+        for (args.width, args.height) in films:
+            for args.spp in spps:
+                film = f"{args.width}x{args.height}"
+                mi = None if args.no_mitsuba else run_child(args, "mitsuba", name)
+                for arch in archs:
+                    ours = run_child(args, f"{arch}/edges", name)
+                    plain = run_child(args, f"{arch}/plain", name)
+                    ratio = f"{mi / ours:5.1f}x" if mi and ours else f"{'-':>6s}"
+                    ratio_plain = f"{mi / plain:9.1f}x" if mi and plain else f"{'-':>10s}"
+                    rate = f"{1000.0 / ours:6.1f}" if ours else f"{'-':>6s}"
+                    print(f"{name:14s} {film:>9s} {args.spp:4d} {arch:7s} {fmt(ours)} {fmt(plain)} {fmt(mi)} "
+                          f"{ratio} {ratio_plain} {rate}", flush=True)
     return 0
 
 
