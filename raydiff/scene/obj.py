@@ -159,34 +159,40 @@ def _read_fast(data: bytes) -> ObjMesh | None:
     if b"\r" in data:
         data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
     if b"#" in data:
-        data = _COMMENT.sub(b"", data)
+        data = _without_comments(data)
     if data.translate(None, _PLAIN):
         return None
-    data = data.replace(b"\t", b" ")  # (each step copies only if it changes something)
-    while b"  " in data:
-        data = data.replace(b"  ", b" ")
-    data = data.replace(b" \n", b"\n").replace(b"\n ", b"\n").strip(b" ")
-    alone = (b"v", b"f", b"vt", b"vn")
-    if (not data or data in alone or data.startswith(tuple(key + b"\n" for key in alone))
-            or data.endswith(tuple(b"\n" + key for key in alone)) or any(b"\n" + key + b"\n" in data for key in alone)):
-        return None  # no text, or a 'v', 'vt', 'vn' or 'f' with nothing after it: an error
+    if b"\t" in data:
+        data = data.replace(b"\t", b" ")
+    if not data.strip(b" \n"):
+        return None  # no text
+    chars = np.frombuffer(data, dtype=np.uint8)
+    lines = _lines(chars)
+    if _spaced(chars, *lines):  # (a file written by a program rarely is: numpy looks, bytes.replace copies)
+        while b"  " in data:
+            data = data.replace(b"  ", b" ")
+        data = data.replace(b" \n", b"\n").replace(b"\n ", b"\n").strip(b" ")
+        chars = np.frombuffer(data, dtype=np.uint8)
+        lines = _lines(chars)
+    if not data:
+        return None
 
     # Which lines are 'v', 'vt', 'vn' and 'f' lines, in order: how many of each a face line may index.
-    chars = np.frombuffer(data, dtype=np.uint8)
-    breaks = np.flatnonzero(chars == ord("\n"))
-    starts = np.concatenate([[0], breaks + 1])  # line i is data[starts[i]:ends[i]]
-    ends = np.append(breaks, len(data))
-    first = chars[np.minimum(starts, len(chars) - 1)]
+    starts, ends, first = lines  # line i is data[starts[i]:ends[i]]
     second = chars[np.minimum(starts + 1, len(chars) - 1)]
-    is_vertex = (first == ord("v")) & (second == ord(" ")) & (ends - starts > 2)
-    is_face = (first == ord("f")) & (second == ord(" ")) & (ends - starts > 2)
+    length = ends - starts
+    is_attribute = (first == ord("v")) & ((second == ord("t")) | (second == ord("n")))
+    if (((length == 1) & ((first == ord("v")) | (first == ord("f")))) | ((length == 2) & is_attribute)).any():
+        return None  # a 'v', 'vt', 'vn' or 'f' with nothing after it: an error
+    is_vertex = (first == ord("v")) & (second == ord(" ")) & (length > 2)
+    is_face = (first == ord("f")) & (second == ord(" ")) & (length > 2)
     is_texcoord = is_normal = None
-    if b"vt " in data or b"vn " in data:
+    if is_attribute.any():
         third = chars[np.minimum(starts + 2, len(chars) - 1)]
         long = (first == ord("v")) & (third == ord(" ")) & (ends - starts > 3)
         is_texcoord, is_normal = long & (second == ord("t")), long & (second == ord("n"))
         del third, long
-    del chars, first, second
+    del chars, first, second, length, is_attribute
 
     vertices = _value_block(_block(data, b"v", is_vertex, starts, ends), int(is_vertex.sum()), 3)
     texcoords = normals = None
@@ -208,6 +214,38 @@ def _read_fast(data: bytes) -> ObjMesh | None:
     return ObjMesh(vertices, corners,
                    None if texcoord_faces is None else texcoords, texcoord_faces,
                    None if normal_faces is None else normals, normal_faces)
+
+
+def _without_comments(data: bytes) -> bytes:
+    """``data`` with every ``#`` and the rest of its line removed (the line end kept)."""
+    if data.count(b"#") > 256:
+        return _COMMENT.sub(b"", data)
+    pieces, at = [], 0
+    while (comment := data.find(b"#", at)) >= 0:
+        pieces.append(data[at:comment])
+        end = data.find(b"\n", comment)
+        at = len(data) if end < 0 else end
+    pieces.append(data[at:])
+    pieces = [piece for piece in pieces if piece]
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)  # (a header's comment: one copy, not two)
+
+
+def _lines(chars: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each LF-separated line of the text ``chars`` starts and ends (its end excluded), and its first
+    character (the next line's LF for an empty line). The text must not be empty."""
+    breaks = np.flatnonzero(chars == ord("\n"))
+    starts = np.concatenate([[0], breaks + 1])
+    ends = np.append(breaks, len(chars))
+    return starts, ends, chars[np.minimum(starts, len(chars) - 1)]
+
+
+def _spaced(chars: np.ndarray, starts: np.ndarray, ends: np.ndarray, first: np.ndarray) -> bool:
+    """Whether the text ``chars`` (tabs already spaces; its :func:`_lines`) has two spaces in a row or a
+    line that starts or ends with a space: words not yet separated by one space alone."""
+    if not len(chars):
+        return False
+    space = chars == ord(" ")
+    return bool((first == ord(" ")).any() or space[np.maximum(ends - 1, 0)].any() or (space[1:] & space[:-1]).any())
 
 
 def _block(data: bytes, key: bytes, lines: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> bytes:
