@@ -260,14 +260,52 @@ def _block(data: bytes, key: bytes, lines: np.ndarray, starts: np.ndarray, ends:
     return block.replace(b"\n" + key + b" ", b"\n")
 
 
-def _words_per_line(block: bytes, lines: int) -> np.ndarray:
-    """How many words each of the ``lines`` LF-separated lines of ``block`` has (one space between words)."""
+def _separators(block: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """``block``'s bytes and where its spaces and line ends are (the only bytes below ``!`` in a block)."""
     chars = np.frombuffer(block, dtype=np.uint8)
-    spaces = np.flatnonzero(chars == ord(" "))
-    ends = np.append(np.flatnonzero(chars == ord("\n")), len(chars))
-    if len(ends) != lines:
+    return chars, np.flatnonzero(chars <= ord(" "))
+
+
+def _words_per_line(chars: np.ndarray, separators: np.ndarray, lines: int) -> np.ndarray:
+    """How many words each of the ``lines`` LF-separated lines of a block has (one space between words),
+    from its :func:`_separators`: a line's words are its spaces and one more."""
+    line_ends = np.flatnonzero(chars[separators] == ord("\n"))  # which separators end a line
+    if len(line_ends) + 1 != lines:
         raise AssertionError("the lines picked out do not match the lines counted")
-    return np.diff(np.searchsorted(spaces, ends), prepend=0) + 1
+    return np.diff(np.concatenate([[-1], line_ends, [len(separators)]]))
+
+
+def _fixed_point(block: bytes, chars: np.ndarray, separators: np.ndarray) -> np.ndarray | None:
+    """The numbers of ``block`` when every word is ``[sign]digits.digits`` with the same number k of
+    decimals and at most 15 digits (what a program writes with ``%.kf``), else None.
+
+    Read as integers with the point taken out, then divided by 10^k: both numbers are exact in float64,
+    so that the quotient, correctly rounded, is the decimal correctly rounded: ``float(word)`` (a zero
+    with a minus sign is -0.0, as ``float`` has it). numpy reads integers in half the time of floats.
+    """
+    if b"e" in block or b"E" in block:
+        return None
+    dots = np.flatnonzero(chars == ord("."))
+    if len(dots) != len(separators) + 1:
+        return None
+    starts = np.concatenate([[0], separators + 1])
+    ends = np.append(separators, len(chars))
+    decimals = int(ends[0] - dots[0] - 1)
+    if not 1 <= decimals <= 15 or (ends - dots - 1 != decimals).any() or (dots < starts).any():
+        return None  # (so that every word has its one point, k digits from its end)
+    if (ends - starts > 16).any():
+        return None  # more than 15 digits: not exact in float64
+    signs = np.flatnonzero((chars == ord("-")) | (chars == ord("+")))
+    if ((signs > 0) & (chars[signs - 1] > ord(" "))).any():
+        return None  # a sign inside a word
+    mantissas = _parse(block.replace(b".", b""), np.int64)
+    if mantissas is None or len(mantissas) != len(starts):
+        return None
+    values = mantissas / float(10**decimals)
+    zeros = mantissas == 0
+    if zeros.any():
+        values[zeros & (chars[starts] == ord("-"))] = -0.0
+    return values
 
 
 def _parse(block: bytes, dtype) -> np.ndarray | None:
@@ -294,8 +332,12 @@ def _value_block(block: bytes, lines: int, size: int) -> np.ndarray | None:
         return np.zeros((0, size))
     if block.translate(None, _NUMBER_BYTES):
         return None  # nan, inf, 1_0 ...: for the line-by-line reader
-    words = _words_per_line(block, lines)
-    values = _parse(block, np.float64)
+    chars, separators = _separators(block)
+    words = _words_per_line(chars, separators, lines)
+    values = _fixed_point(block, chars, separators)
+    if values is None:
+        values = _parse(block, np.float64)
+    del chars, separators
     if values is None or len(values) != words.sum() or words.min() < size:
         return None
     starts = np.cumsum(words) - words
@@ -329,7 +371,7 @@ def _face_block(block: bytes, defined: np.ndarray, defined_attributes) -> \
         return None
     texcoord, normal = form
     per_corner = 1 + texcoord + normal
-    words = _words_per_line(block, len(defined))
+    words = _words_per_line(*_separators(block), len(defined))
     if per_corner == 1 and b"/" in block:
         return None  # corners of other forms than the first
     if per_corner > 1:  # every corner i/t, i//n or i/t/n, as the first: then their numbers, read together
