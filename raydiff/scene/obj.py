@@ -164,18 +164,18 @@ def _read_fast(data: bytes) -> ObjMesh | None:
         return None
     if b"\t" in data:
         data = data.replace(b"\t", b" ")
-    if not data.strip(b" \n"):
-        return None  # no text
+    if not data:
+        return None
     chars = np.frombuffer(data, dtype=np.uint8)
     lines = _lines(chars)
     if _spaced(chars, *lines):  # (a file written by a program rarely is: numpy looks, bytes.replace copies)
         while b"  " in data:
             data = data.replace(b"  ", b" ")
         data = data.replace(b" \n", b"\n").replace(b"\n ", b"\n").strip(b" ")
+        if not data:
+            return None
         chars = np.frombuffer(data, dtype=np.uint8)
         lines = _lines(chars)
-    if not data:
-        return None
 
     # Which lines are 'v', 'vt', 'vn' and 'f' lines, in order: how many of each a face line may index.
     starts, ends, first = lines  # line i is data[starts[i]:ends[i]]
