@@ -52,3 +52,16 @@ def test_what_it_cannot_write_is_refused_when_added(cpu):
         bulk.add(ti.field(ti.f64, shape=3), np.zeros(3))
     with pytest.raises(ValueError, match="shape"):
         bulk.add(ti.Vector.field(3, ti.f32, shape=4), np.zeros((4, 2)))
+
+
+def test_the_kernel_runs_on_vulkan(vulkan):
+    # Vulkan takes the two buffers as ndarray arguments as the CPU does (lavapipe in CI).
+    rng = np.random.default_rng(4)
+    vectors, scalars = ti.Vector.field(3, ti.f32, shape=100), ti.field(ti.i32, shape=7)
+    values, ints = rng.normal(size=(100, 3)).astype(np.float32), rng.integers(0, 99, 7)
+    bulk = BulkUploads()
+    bulk.add(vectors, values)
+    bulk.add(scalars, ints)
+    bulk.flush()
+    np.testing.assert_array_equal(vectors.to_numpy(), values)
+    np.testing.assert_array_equal(scalars.to_numpy(), ints)
