@@ -104,3 +104,9 @@ def _write(waiting: list[tuple]) -> None:
                         fields[g][k][i] = source[starts[g][k] + i]
 
     write(floats, ints)
+    ti.sync()  # (the launch has read the buffers on every backend)
+    # Taichi's compiler keeps the first launch's arguments in its context, which sits in a reference
+    # cycle: the buffers (80 MB for a million triangles) would stay until the next full collection, so
+    # they are given back now.
+    floats.resize(0, refcheck=False)
+    ints.resize(0, refcheck=False)
