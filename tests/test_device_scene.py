@@ -47,8 +47,8 @@ def test_set_values_writes_free_parameters_and_nothing_else(cpu):
 
 def test_a_large_mesh_is_written_by_one_kernel_with_the_values_of_the_small_path(cpu, monkeypatch):
     """A mesh whose arrays are too large for the joined small-field kernel goes through device/bulk.py: the
-    fields hold the triangles in the BVH's order, their edges and normals, the BVH and the object-space
-    corners of a free pose, as the small path writes them."""
+    fields hold the triangles in the BVH's order, their edges and normals, the BVH, the object-space
+    corners of a free pose and the corners' OBJ normals and texture coordinates, as the small path writes them."""
     import numpy as np
 
     from raydiff.device import bulk, meshes
@@ -61,8 +61,10 @@ def test_a_large_mesh_is_written_by_one_kernel_with_the_values_of_the_small_path
     vertices = np.stack([u, 0.1 * np.sin(3 * u) * v, v], axis=-1).reshape(-1, 3)
     a = (np.arange(n)[:, None] * (n + 1) + np.arange(n)).ravel()
     faces = np.concatenate([np.stack([a, a + n + 1, a + n + 2], 1), np.stack([a, a + n + 2, a + 1], 1)])
+    normals = np.stack([-0.3 * np.cos(3 * u) * v, np.ones_like(u), -0.1 * np.sin(3 * u)], axis=-1).reshape(-1, 3)
     mesh = Mesh(name="sheet", file="sheet.obj", file_as_written="sheet.obj", vertices=vertices, faces=faces,
-                rotate=Rotation(axis=(1, 0, 0), angle=20), translate=(0, 0.5, 0))
+                rotate=Rotation(axis=(1, 0, 0), angle=20), translate=(0, 0.5, 0),
+                normals=normals, normal_faces=faces, texcoords=vertices[:, [0, 2]], texcoord_faces=faces)
     base = description.load_scene_string(
         "camera: {position: [0, 1, 4], look_at: [0, 0, 0]}\nfilm: {width: 8, height: 6}\n"
         "objects: [{name: ball, type: sphere, center: [0, 0, 0], radius: 0.1}]\n"
@@ -74,7 +76,7 @@ def test_a_large_mesh_is_written_by_one_kernel_with_the_values_of_the_small_path
     flush = bulk.BulkUploads.flush
     monkeypatch.setattr(bulk.BulkUploads, "flush", lambda self: flushed.append(len(self._waiting)) or flush(self))
     dev = DeviceScene(scene, resolve_all(scene))
-    assert flushed == [15]  # 4 triangle vectors, 2 triangle ints, 3 object-space corners, 6 node arrays
+    assert flushed == [21]  # 4 triangle vectors, 2 ints, 3 object-space corners, 3 normals, 3 uv, 6 node arrays
 
     world, local, _ = placed_faces(mesh)
     bvh = meshes.build_bvh(world)
@@ -89,3 +91,8 @@ def test_a_large_mesh_is_written_by_one_kernel_with_the_values_of_the_small_path
     np.testing.assert_array_equal(dev.node_skip.to_numpy(), bvh.skip)
     np.testing.assert_array_equal(dev.node_span.to_numpy(), meshes.subtree_triangle_counts(bvh))
     assert (dev.tri_mesh.to_numpy() == 0).all()
+    kept = [None]
+    smooth = meshes.corner_normals([mesh], kept, [len(tri)], object_space=True).values[bvh.order]
+    uv = meshes.corner_texcoords([mesh], kept, [len(tri)]).values[bvh.order]
+    np.testing.assert_array_equal(dev.corner_normals.corners[1].to_numpy(), smooth[:, 1])
+    np.testing.assert_array_equal(dev.corner_texcoords.corners[2].to_numpy(), uv[:, 2])

@@ -298,8 +298,8 @@ class DeviceScene:
             self.tri_local = [_vec_field(local_triangles[:, j], uploads=bulk) for j in range(3)]
         counts = [len(t) for t in tri_mesh]
         self.corner_normals = _corner_fields(
-            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order, uploads)
-        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order, uploads)
+            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order, bulk)
+        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order, bulk)
         self._texture_table(textures, uploads)
         self.node_lower = _vec_field(bvh.lower, uploads=bulk)
         self.node_upper = _vec_field(bvh.upper, uploads=bulk)
