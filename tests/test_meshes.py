@@ -18,6 +18,7 @@ from raydiff.device.meshes import (
     transform_matrix,
     traverse_reference,
 )
+from raydiff.scene import placement
 from raydiff.scene.model import Mesh, Rotation
 
 CUBE = Path(__file__).resolve().parents[1] / "assets" / "cube.obj"
@@ -166,6 +167,33 @@ def test_mesh_triangles_drops_degenerate_faces():
     # A zero scale flattens the triangle in the xy plane to a segment.
     assert mesh_triangles(make_mesh(vertices, faces, scale=(1, 0, 1))).shape == (0, 3, 3)
     assert mesh_triangles(make_mesh(np.zeros((0, 3)), np.zeros((0, 3)))).shape == (0, 3, 3)
+
+
+def test_mesh_bounds_are_the_kept_triangles_box_and_the_kept_faces_found_once(monkeypatch):
+    # Vertex 4 is used only by a degenerate face and vertex 5 by none: neither widens the box.
+    vertices = [(0, 0, 0), (1, 0, 0), (0, 1, 0), (0, 0, 1), (9, 0, 0), (-9, -9, -9)]
+    faces = [(0, 1, 2), (0, 2, 3), (0, 1, 4)]
+    pose = dict(scale=(2, 1, 3), rotate=Rotation(axis=(1, 2, 3), angle=40), translate=(1, -2, 0.5))
+    mesh = make_mesh(vertices, faces, **pose)
+    tests = []
+    nondegenerate = placement.nondegenerate
+    monkeypatch.setattr(placement, "nondegenerate", lambda t: tests.append(len(t)) or nondegenerate(t))
+    lower, upper = placement.mesh_bounds(mesh)
+    triangles = mesh_triangles(mesh)
+    assert len(triangles) == 2 and tests == [3]  # the degenerate test ran once, for both answers
+    np.testing.assert_array_equal(lower, triangles.reshape(-1, 3).min(axis=0))
+    np.testing.assert_array_equal(upper, triangles.reshape(-1, 3).max(axis=0))
+    assert placement.mesh_bounds(make_mesh(vertices, [(0, 1, 4)], **pose)) is None  # nothing kept
+    assert placement.mesh_bounds(make_mesh(vertices, np.zeros((0, 3)), **pose)) is None
+
+
+def test_apply_matrix_is_the_matrix_product():
+    rng = np.random.default_rng(5)
+    points = rng.normal(size=(50, 3, 3))
+    matrix = transform_matrix((2, -1, 0.5), Rotation(axis=(1, 1, 0), angle=30), (1, 2, 3))
+    np.testing.assert_allclose(placement.apply_matrix(points, matrix), points @ matrix[:3, :3].T + matrix[:3, 3],
+                               atol=1e-14)
+    np.testing.assert_allclose(placement.apply_matrix(points, matrix[:3, :3]), points @ matrix[:3, :3].T, atol=1e-14)
 
 
 def test_mesh_triangles_rejects_out_of_range_faces():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
@@ -409,3 +410,37 @@ def test_numpy_reads_a_word_as_python_does_or_tells(alphabet, read):
             assert taken and list(got) == expected, words
         else:
             assert not taken, words
+
+
+def test_fixed_point_words_read_as_python_reads_them_or_are_left_to_numpy():
+    # _fixed_point's contract: the values of float() for words [sign]digits.digits with k decimals in
+    # every word (-0.0 included), or None; random words of digits, signs and points, most of that form.
+    from raydiff.scene import obj
+
+    rng = np.random.default_rng(8)
+    taken = 0
+    for _ in range(3000):
+        k = int(rng.integers(1, 4))
+        words = []
+        for _ in range(rng.integers(1, 6)):
+            sign = rng.choice(["", "-", "+"])
+            word = f"{sign}{'0' * rng.integers(0, 2)}{rng.integers(0, 10**rng.integers(0, 5)) if rng.random() < 0.9 else ''}." \
+                   f"{rng.integers(0, 10**k):0{k}d}"
+            if rng.random() < 0.03:
+                word = "".join(rng.choice(list("0123456789+-."), size=rng.integers(1, 6)))
+            words.append(word)
+        block = " ".join(words).encode()
+        chars, separators = obj._separators(block)
+        got = obj._fixed_point(block, chars, separators)
+        try:
+            expected = [float(w) for w in words]
+        except ValueError:
+            expected = None
+        if got is not None:
+            taken += 1
+            assert expected is not None, words
+            assert got.tolist() == expected and list(np.signbit(got)) == [math.copysign(1, x) < 0 for x in expected], words
+    assert taken > 2000
+    assert obj._fixed_point(b"0.5 1.25", *obj._separators(b"0.5 1.25")) is None  # decimals differ
+    assert obj._fixed_point(b"1.5e3", *obj._separators(b"1.5e3")) is None
+    assert obj._fixed_point(b"12345678901234567.0", *obj._separators(b"12345678901234567.0")) is None

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..scene.model import Mesh
-from ..scene.placement import mesh_triangles, rotation_matrix, transform_matrix  # noqa: F401 (the order of the pieces)
+from ..scene.placement import apply_matrix, mesh_triangles, rotation_matrix, transform_matrix  # noqa: F401 (the order of the pieces)
 
 #: :func:`traverse_reference` ignores hits closer than this (in units of the ray direction's length), so
 #: that a ray leaving a surface does not hit it again. (The kernels scale it by the scene's size.)
@@ -116,6 +116,11 @@ def _round_up_f32(values: np.ndarray) -> np.ndarray:
 SAH_BITS = 4
 SAH_BINS = 1 << SAH_BITS
 
+#: A node of at most this many triangles is cut where its Morton cell halves, without weighing bins: the
+#: SAH's cost is per node, and the many small nodes of the deep levels were most of the build's time
+#: for a fraction of a percent of a ray's box tests (docs/performance.md, section 14).
+SAH_SMALLEST = 64
+
 
 def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     """Build a :class:`BVH` by the surface-area heuristic, binned over the triangles' Morton order.
@@ -142,11 +147,12 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     fewer near the bottom), whose boundaries are the candidate cuts (the bins). The cut taken is the one
     whose two sides have the least surface area times triangle count, the surface-area heuristic's
     estimate of what a ray costs below the node (ties go to the more even split; triangles whose codes are
-    all equal are cut in half). A node of at most 16 triangles is cut where its cell halves (the rule of a
-    linear BVH), which costs one search, not a pass over 16 bins. Every node of a level is split at once, in numpy: a level costs a few
+    all equal are cut in half). A node of at most 64 triangles (:data:`SAH_SMALLEST`) is cut where its cell
+    halves (the rule of a linear BVH), which costs one search, not a pass over 16 bins. Every node of a
+    level is split at once, in numpy: a level costs a few
     passes over the sorted triangles' boxes. The tree is built breadth first and then laid out in
     pre-order with skip pointers; the boxes are computed from the leaves up, exactly, from the triangles.
-    1M triangles take about two seconds of one core (see docs/performance.md, section 10).
+    1M triangles take about 1.5 seconds of one core (see docs/performance.md, sections 10 and 14).
     """
     triangles = np.asarray(triangles, dtype=np.float64)
     if triangles.ndim != 3 or triangles.shape[1:] != (3, 3):
@@ -167,7 +173,7 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     low = np.minimum(np.minimum(*corners[:2]), corners[2]).astype(np.float32)
     high = np.maximum(np.maximum(*corners[:2]), corners[2]).astype(np.float32)
     del corners
-    codes = _morton_codes(0.5 * (low.astype(np.float64) + high))
+    codes = _morton_codes(low, high)
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
     boxes = _sorted_boxes(low, high, order)
@@ -200,23 +206,32 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
 
     # 4. The boxes, exactly the unions of the triangles' float32 boxes: the leaves by a segmented
     #    reduction over the sorted triangles (the leaves, in pre-order, tile them), then the inner nodes
-    #    level by level, deepest first.
-    node_boxes = np.empty((num_nodes, 6), dtype=np.float32)  # lower, then -upper
+    #    level by level, deepest first, in breadth-first numbering: there a level's inner nodes have their
+    #    children in pairs, one after the other, as the next level (contiguous rows, no gathers); then
+    #    the boxes are put in pre-order.
+    bfs_boxes = np.empty((num_nodes, 6), dtype=np.float32)  # lower, then -upper
     leaves = np.flatnonzero(is_leaf)
     leaves = leaves[np.argsort(first_triangle[leaves])]
-    node_boxes[position[leaves]] = np.minimum.reduceat(boxes, first_triangle[leaves], axis=1).T
+    bfs_boxes[leaves] = np.minimum.reduceat(boxes, first_triangle[leaves], axis=1).T
     del boxes
     for nodes in reversed(levels):
         inner = nodes[left[nodes] >= 0]
-        parent, a, b = position[inner], position[left[inner]], position[left[inner] + 1]
-        node_boxes[parent] = np.minimum(node_boxes[a], node_boxes[b])
+        if len(inner):
+            children = bfs_boxes[left[inner[0]]:left[inner[-1]] + 2].reshape(-1, 2, 6)
+            bfs_boxes[inner] = np.minimum(children[:, 0], children[:, 1])
+    node_boxes = np.empty_like(bfs_boxes)
+    node_boxes[position] = bfs_boxes
+    del bfs_boxes
     lower = node_boxes[:, :3].astype(np.float64)
     upper = -node_boxes[:, 3:].astype(np.float64)
     del node_boxes
 
     # 5. Pad, then round outwards to float32. A child's pad is at most its parent's, so boxes nest.
-    extent = (upper - lower).max(axis=1, initial=0.0)
-    magnitude = np.maximum(np.abs(lower), np.abs(upper)).max(axis=1, initial=0.0)
+    side = upper - lower
+    extent = np.maximum(np.maximum(side[:, 0], side[:, 1]), side[:, 2])  # (columns: 5 times faster than max(axis=1))
+    reach = np.maximum(np.abs(lower), np.abs(upper))
+    magnitude = np.maximum(np.maximum(reach[:, 0], reach[:, 1]), reach[:, 2])
+    del side, reach
     pad = (1e-6 * np.maximum(extent, magnitude) + 1e-7)[:, None]
 
     return BVH(
@@ -230,20 +245,33 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     )
 
 
-def _morton_codes(points: np.ndarray) -> np.ndarray:
-    """(T,) uint64 Morton codes of (T, 3) points: 21 bits an axis, interleaved, over the cube around them
-    (cubic cells, so that a flat or long mesh is cut across its long side first)."""
-    lo = points.min(axis=0)
-    extent = float((points.max(axis=0) - lo).max())
+def _spread_table(bits: int) -> np.ndarray:
+    """(2^bits,) uint64: each index's bits spread 3 apart (bit i to bit 3 i), for :func:`_morton_codes`."""
+    index = np.arange(1 << bits, dtype=np.uint64)
+    spread = np.zeros(1 << bits, dtype=np.uint64)
+    for bit in range(bits):
+        spread |= ((index >> np.uint64(bit)) & np.uint64(1)) << np.uint64(3 * bit)
+    return spread
+
+
+_SPREAD = _spread_table(11)  # 21 bits an axis: spread in two looks, bits 0 to 10 and 11 to 20
+
+
+def _morton_codes(low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """(T,) uint64 Morton codes of the centres of (T, 3) boxes ``low .. high``: 21 bits an axis, interleaved,
+    over the cube around the centres (cubic cells, so that a flat or long mesh is cut across its long side
+    first). Each axis is worked on as one contiguous column, and its bits spread by table."""
+    centres = [0.5 * (low[:, axis].astype(np.float64) + high[:, axis]) for axis in range(3)]
+    start = [float(c.min()) for c in centres]
+    extent = max(float(c.max()) - s for c, s in zip(centres, start))
     scale = (2**21 - 1) / extent if extent > 0 else 0.0
-    cells = ((points - lo) * scale).astype(np.uint64)
-    code = np.zeros(len(points), dtype=np.uint64)
-    for axis in range(3):
-        x = cells[:, axis]
-        for shift, mask in ((32, 0x1F00000000FFFF), (16, 0x1F0000FF0000FF), (8, 0x100F00F00F00F00F),
-                            (4, 0x10C30C30C30C30C3), (2, 0x1249249249249249)):
-            x = (x | (x << np.uint64(shift))) & np.uint64(mask)
-        code |= x << np.uint64(axis)
+    code = np.zeros(len(low), dtype=np.uint64)
+    for axis, (centre, s) in enumerate(zip(centres, start)):
+        cells = ((centre - s) * scale).astype(np.int64)
+        part = np.take(_SPREAD, cells & 2047)
+        part |= np.take(_SPREAD, cells >> 11) << np.uint64(33)
+        part <<= np.uint64(axis)
+        code |= part
     return code
 
 
@@ -286,7 +314,7 @@ def _split(codes, boxes, leaf_size: int):
             break
         sb, se = b[split], e[split]
         cut = _radix_cuts(sb, se, codes)  # a small node: at its cell's halves (the SAH would cost more)
-        large = se - sb > SAH_BINS
+        large = se - sb > SAH_SMALLEST
         if large.any():
             cut[large] = _best_cuts(sb[large], se[large], codes, boxes)
         lefts[split] = total + 2 * np.arange(len(sb))
@@ -544,7 +572,7 @@ def corner_normals(meshes: list[Mesh], kept: list[np.ndarray | None], counts: li
             continue
         n = _kept_corners(np.asarray(mesh.normals, np.float64), np.asarray(mesh.normal_faces), keep)
         if not object_space:
-            n = (n / np.asarray(mesh.scale, np.float64)) @ rotation_matrix(mesh.rotate).T
+            n = apply_matrix(n / np.asarray(mesh.scale, np.float64), rotation_matrix(mesh.rotate))
         parts.append(n / np.maximum(np.linalg.norm(n, axis=-1, keepdims=True), 1e-30))
     return _gathered(parts, counts, 3)
 

@@ -31,7 +31,8 @@ from . import meshes
 from .fixed_reads import FIXED_GROUPS, FixedReads, PoolView
 from . import materials
 from .hitrecord import MAX_LIGHTS, MAX_PRIMITIVES
-from .upload import Uploads
+from .upload import SMALL, Uploads
+from .bulk import BulkUploads
 
 #: Mesh fields that make up its pose (consecutive in the pool: scale 3, axis 3, angle 1, translate 3).
 POSE_FIELDS = ("scale", "rotate.axis", "rotate.angle", "translate")
@@ -273,37 +274,41 @@ class DeviceScene:
         if len(triangles) >= MAX_PRIMITIVES:
             raise ValueError(f"at most {MAX_PRIMITIVES - 1} triangles are supported")
         bvh = meshes.build_bvh(triangles)
+        # A large mesh's fields are written together by one kernel (device/bulk.py), not one from_numpy each.
+        bulk = BulkUploads() if 3 * len(triangles) > SMALL else uploads
         triangles = np.take(triangles, bvh.order, axis=0)  # the one copy, in the order the leaves hold them
         self.n_triangles = len(triangles)
         self.n_nodes = len(bvh.skip)
         self.bvh_depth = bvh.depth  # the nearest-hit walk's stack: depth - 1 entries
-        self.tri_v0 = _vec_field(triangles[:, 0], uploads=uploads)
+        self.tri_v0 = _vec_field(triangles[:, 0], uploads=bulk)
         e1 = triangles[:, 1] - triangles[:, 0]
         e2 = triangles[:, 2] - triangles[:, 0]
         del triangles  # (a million triangles: 72 MB)
-        self.tri_e1, self.tri_e2 = _vec_field(e1, uploads=uploads), _vec_field(e2, uploads=uploads)
+        self.tri_e1, self.tri_e2 = _vec_field(e1, uploads=bulk), _vec_field(e2, uploads=bulk)
         normal = np.cross(e1, e2)
         del e1, e2
         normal /= np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-30)
-        self.tri_normal = _vec_field(normal, uploads=uploads)
+        self.tri_normal = _vec_field(normal, uploads=bulk)
         del normal
-        self.tri_material = _scalar_field(_joined(tri_material, (0,))[bvh.order], ti.i32, uploads)
-        self.tri_mesh = _scalar_field(_joined(tri_mesh, (0,))[bvh.order], ti.i32, uploads)
+        self.tri_material = _scalar_field(_joined(tri_material, (0,))[bvh.order], ti.i32, bulk)
+        self.tri_mesh = _scalar_field(_joined(tri_mesh, (0,))[bvh.order], ti.i32, bulk)
         self.mesh_pose_offset = _scalar_field(self.mesh_pose, ti.i32, uploads)
         if self.moving_meshes:  # object-space corners, placed by a kernel before every render
             local_triangles = np.take(_joined(local, (0, 3, 3)), bvh.order, axis=0)
-            self.tri_local = [_vec_field(local_triangles[:, j], uploads=uploads) for j in range(3)]
+            self.tri_local = [_vec_field(local_triangles[:, j], uploads=bulk) for j in range(3)]
         counts = [len(t) for t in tri_mesh]
         self.corner_normals = _corner_fields(
-            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order, uploads)
-        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order, uploads)
+            meshes.corner_normals(mesh_objects, kept, counts, object_space=self.moving_meshes), bvh.order, bulk)
+        self.corner_texcoords = _corner_fields(meshes.corner_texcoords(mesh_objects, kept, counts), bvh.order, bulk)
         self._texture_table(textures, uploads)
-        self.node_lower = _vec_field(bvh.lower, uploads=uploads)
-        self.node_upper = _vec_field(bvh.upper, uploads=uploads)
-        self.node_skip = _scalar_field(bvh.skip, ti.i32, uploads)
-        self.node_first = _scalar_field(bvh.first, ti.i32, uploads)
-        self.node_count = _scalar_field(bvh.count, ti.i32, uploads)
-        self.node_span = _scalar_field(meshes.subtree_triangle_counts(bvh), ti.i32, uploads)
+        self.node_lower = _vec_field(bvh.lower, uploads=bulk)
+        self.node_upper = _vec_field(bvh.upper, uploads=bulk)
+        self.node_skip = _scalar_field(bvh.skip, ti.i32, bulk)
+        self.node_first = _scalar_field(bvh.first, ti.i32, bulk)
+        self.node_count = _scalar_field(bvh.count, ti.i32, bulk)
+        self.node_span = _scalar_field(meshes.subtree_triangle_counts(bvh), ti.i32, bulk)
+        if bulk is not uploads:
+            bulk.flush()
 
         self.scale = scene_size(scene)
         self.epsilon = 1e-4 * self.scale  # ray offset against self-intersection

@@ -18,6 +18,10 @@ from .model import Mesh, Rotation, Vec3
 #: after it is made): a scene's size is asked for by the loader, the parameters, the fit and the device.
 _BOUNDS: "weakref.WeakKeyDictionary[Mesh, tuple[np.ndarray, np.ndarray] | None]" = weakref.WeakKeyDictionary()
 
+#: Which faces of each mesh are kept (:func:`nondegenerate` in world space), found once per Mesh: the
+#: loader's bounds and the device scene's triangles both need them. A (T,) index array, or None for all.
+_KEPT: "weakref.WeakKeyDictionary[Mesh, np.ndarray | None]" = weakref.WeakKeyDictionary()
+
 #: A triangle is dropped as degenerate when twice its area is at most this times its longest edge squared.
 _DEGENERATE_TOLERANCE = 1e-12
 
@@ -80,6 +84,34 @@ def transform_matrix(scale: Vec3, rotate: Rotation, translate: Vec3) -> np.ndarr
     matrix[:3, :3] = rotation_matrix(rotate) * np.asarray(scale, dtype=np.float64).reshape(1, 3)
     matrix[:3, 3] = np.asarray(translate, dtype=np.float64).reshape(3)
     return matrix
+
+
+def apply_matrix(points: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``points @ matrix[:3, :3].T + matrix[:3, 3]``, written out by columns.
+
+    Parameters
+    ----------
+    points : numpy.ndarray
+        (..., 3) float64.
+    matrix : numpy.ndarray
+        (4, 4) or (3, 3) (then no translation).
+
+    Returns
+    -------
+    numpy.ndarray
+        (..., 3) float64, C-contiguous. (numpy's ``matmul`` on (n, 3) rows goes to BLAS, which after
+        ``ti.init`` took 4 times as long, most of it its threads' waiting: docs/performance.md, section 14.)
+    """
+    out = np.empty(points.shape, dtype=np.float64)
+    x, y, z = points[..., 0], points[..., 1], points[..., 2]
+    for i in range(3):
+        row = out[..., i]
+        np.multiply(x, matrix[i, 0], out=row)
+        row += y * matrix[i, 1]
+        row += z * matrix[i, 2]
+        if matrix.shape[1] == 4:
+            row += matrix[i, 3]
+    return out
 
 
 def nondegenerate(triangles: np.ndarray) -> np.ndarray:
@@ -182,13 +214,16 @@ def placed_faces(mesh: Mesh, local: bool = True) -> tuple[np.ndarray, np.ndarray
         matrix = transform_matrix(mesh.scale, mesh.rotate, mesh.translate)
     except ValueError as err:
         raise ValueError(f"mesh {mesh.name!r}: {err}") from None
-    world = vertices @ matrix[:3, :3].T + matrix[:3, 3]
+    world = apply_matrix(vertices, matrix)
     triangles = np.take(world, faces, axis=0)  # (F, 3, 3); take is faster than world[faces]
-    keep = nondegenerate(triangles)
-    if keep.all():  # the usual case: no copy
+    if mesh not in _KEPT:
+        keep = nondegenerate(triangles)
+        _KEPT[mesh] = None if keep.all() else np.flatnonzero(keep)
+    kept = _KEPT[mesh]
+    if kept is None:  # the usual case: no copy
         return triangles, (np.take(vertices, faces, axis=0) if local else np.zeros((0, 3, 3))), None
-    local_triangles = np.take(vertices, faces, axis=0)[keep] if local else np.zeros((0, 3, 3))
-    return np.ascontiguousarray(triangles[keep]), local_triangles, np.flatnonzero(keep)
+    local_triangles = np.take(vertices, faces[kept], axis=0) if local else np.zeros((0, 3, 3))
+    return np.take(triangles, kept, axis=0), local_triangles, kept
 
 
 def mesh_bounds(mesh: Mesh) -> tuple[np.ndarray, np.ndarray] | None:
@@ -208,6 +243,22 @@ def mesh_bounds(mesh: Mesh) -> tuple[np.ndarray, np.ndarray] | None:
         As :func:`mesh_triangles`.
     """
     if mesh not in _BOUNDS:
-        triangles = mesh_triangles(mesh).reshape(-1, 3)
-        _BOUNDS[mesh] = (triangles.min(axis=0), triangles.max(axis=0)) if len(triangles) else None
+        _BOUNDS[mesh] = _placed_bounds(mesh)
     return _BOUNDS[mesh]
+
+
+def _placed_bounds(mesh: Mesh) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`mesh_bounds`, from the placed vertices that kept faces use: the box of the kept triangles'
+    corners, without holding the (T, 3, 3) triangles (three times the vertices) past the degenerate test."""
+    if mesh not in _KEPT:
+        placed_faces(mesh, local=False)  # finds the kept faces (checking the arrays)
+    faces = np.asarray(mesh.faces)
+    kept = _KEPT.get(mesh)
+    if faces.size == 0 or (kept is not None and not len(kept)):
+        return None
+    vertices = np.asarray(mesh.vertices, dtype=np.float64)
+    used = np.zeros(len(vertices), dtype=bool)
+    used[(faces if kept is None else faces[kept]).ravel()] = True
+    matrix = transform_matrix(mesh.scale, mesh.rotate, mesh.translate)
+    world = apply_matrix(vertices if used.all() else vertices[used], matrix)
+    return world.min(axis=0), world.max(axis=0)
