@@ -43,6 +43,9 @@ def main() -> int:
     roots = {"this": ROOT}
     if args.against:
         roots["against"] = os.path.abspath(args.against)
+        if not os.path.isdir(os.path.join(roots["against"], ".pp", "raydiff_cli")):
+            parser.error(f"{args.against} has no .pp/raydiff_cli (ln -s ../cli {args.against}/.pp/raydiff_cli): "
+                         "its runs would import another checkout's command")
     runs = {(which, kind): [] for which in roots for kind in ("cold", "warm")}
     with tempfile.TemporaryDirectory() as folder:
         bytecode = {"PYTHONPYCACHEPREFIX": os.path.join(folder, "bytecode"), "PYTHONDONTWRITEBYTECODE": ""}

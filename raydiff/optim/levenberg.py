@@ -198,7 +198,8 @@ class LevenbergMarquardt:
         kernels with an operation code, not five and three copies. Each loop of a kernel runs only for
         the operations that use it: its extent is 0 for the others, so that a launch costs what its own
         operation does. ``small`` takes no ndarray arguments: it runs dozens of times an iteration, and
-        each ndarray argument adds to a launch's cost (about 0.1 ms for three, measured); ``exchange``
+        each ndarray argument adds to a launch's cost (0.03 to 0.5 ms for three under load:
+        benchmarks/startup_probes.py); ``exchange``
         runs once or a few times an iteration, where a ``from_numpy`` or ``to_numpy`` ran before."""
         pool, index, lo, hi = self.integrator.dev.pool, self.index, self.lower, self.upper
         base, best = self.base, self.best
