@@ -20,16 +20,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def time_fit(args: list[str], env: dict | None = None) -> dict:
+def time_fit(args: list[str], env: dict | None = None, root: str = ROOT) -> dict:
     """Run ``raydiff fit ARGS`` in a fresh process; return its marks (see :func:`_child`).
 
     ``env`` adds to the environment (e.g. ``TI_OFFLINE_CACHE_FILE_PATH`` for a fresh kernel cache).
+    ``root`` is the checkout whose raydiff runs (its folder first on the path, and the working folder);
+    the command's own package comes from the path as the environment sets it.
     """
     with tempfile.TemporaryDirectory() as folder:
         answer = os.path.join(folder, "marks.json")
         environment = {**os.environ, **(env or {}), "RAYDIFF_BENCH_ANSWER": answer,
-                       "RAYDIFF_BENCH_T0": repr(time.time())}
-        out = subprocess.run([sys.executable, __file__, *args], cwd=ROOT, env=environment, capture_output=True,
+                       "RAYDIFF_BENCH_T0": repr(time.time()), "RAYDIFF_BENCH_ROOT": root}
+        out = subprocess.run([sys.executable, __file__, *args], cwd=root, env=environment, capture_output=True,
                              text=True)
         if out.returncode != 0 or not os.path.exists(answer):
             raise RuntimeError(f"raydiff fit {' '.join(args)} failed ({out.returncode}):\n{out.stderr[-2000:]}")
@@ -41,13 +43,16 @@ def _child(args: list[str]) -> None:
     """In the child: run the command; write the marks (seconds from the start) as JSON.
 
     ``imported``: the command's modules imported; ``iterations``: each iteration's callback;
+    ``imported_cpu`` and ``iterations_cpu``: the CPU time the process had used by then (every thread's,
+    Taichi's compilation among them: under load a steadier figure than the wall time);
     ``fit_returned``: ``raydiff.fit`` done; ``finish_s``: ``RunFolder.finish``'s duration; ``end``: the
     command done, every file written.
     """
     t0 = float(os.environ["RAYDIFF_BENCH_T0"])
     import raydiff_cli.main as command
 
-    marks = {"imported": time.time() - t0, "iterations": []}
+    marks = {"imported": time.time() - t0, "iterations": [], "imported_cpu": time.process_time(),
+             "iterations_cpu": []}
     import raydiff
     from raydiff.run.folder import RunFolder
 
@@ -56,6 +61,7 @@ def _child(args: list[str]) -> None:
     def timed_fit(*a, callback=None, **k):
         def noted(it):
             marks["iterations"].append(time.time() - t0)
+            marks["iterations_cpu"].append(time.process_time())
             callback(it)
 
         try:
@@ -80,5 +86,5 @@ def _child(args: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, os.environ.get("RAYDIFF_BENCH_ROOT", ROOT))
     _child(sys.argv[1:])

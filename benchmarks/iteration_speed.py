@@ -1,11 +1,13 @@
 """Milliseconds per fit iteration (render, gradient, optimiser step) on every available backend.
 
-    python benchmarks/iteration_speed.py [--width 256 --height 256 --spp 4 --iterations 30]
+    python benchmarks/iteration_speed.py [--width 256 --height 256 --spp 4 --iterations 30] [--optimizer lm]
 
 Scene: a sphere over a floor under one point light whose position is free (benchmarks/common.py), the
 scene benchmarks/mitsuba_baseline.py gives Mitsuba 3. If Mitsuba's llvm_ad_rgb variant works here (it
 needs an LLVM >= 16 shared library, e.g. Debian's libllvm19), the same run times Mitsuba's iteration too
 and prints the ratio. Each backend runs in its own process, so Taichi starts clean each time.
+``--optimizer lm`` times a Levenberg-Marquardt iteration instead of Adam's (its Jacobian's renders, the
+sums and the trials; Mitsuba's figure stays the gradient iteration's).
 """
 
 import argparse
@@ -18,7 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 
-def measure(arch: str, width: int, height: int, spp: int, iterations: int) -> float:
+def measure(arch: str, width: int, height: int, spp: int, iterations: int, optimizer: str = "adam") -> float:
     """ms per iteration of raydiff's fit loop on ``arch`` (run inside the child process)."""
     import raydiff
     from common import median_ms, sphere_over_floor
@@ -26,7 +28,7 @@ def measure(arch: str, width: int, height: int, spp: int, iterations: int) -> fl
 
     raydiff.init(arch)
     start, reference = sphere_over_floor(width, height, spp)
-    fitter = Fitter(start, reference, FitSettings(iterations=iterations + 5, optimizer="adam"))  # the gradient iteration
+    fitter = Fitter(start, reference, FitSettings(iterations=iterations + 5, optimizer=optimizer))
     return median_ms(fitter.step, iterations, warmup=3)
 
 
@@ -38,21 +40,23 @@ def main() -> int:
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--backends", default="cpu,vulkan,cuda")
     parser.add_argument("--no-mitsuba", action="store_true")
+    parser.add_argument("--optimizer", choices=("adam", "lm"), default="adam",
+                        help="adam: the gradient iteration; lm: a Levenberg-Marquardt iteration")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     size = (args.width, args.height, args.spp, args.iterations)
 
     if args.child:
-        print(json.dumps({"ms": measure(args.child, *size)}))
+        print(json.dumps({"ms": measure(args.child, *size, optimizer=args.optimizer)}))
         return 0
 
     from raydiff import backend
 
-    print(f"fit iteration at {args.width}x{args.height}, {args.spp} spp (median of {args.iterations}):")
+    print(f"fit iteration ({args.optimizer}) at {args.width}x{args.height}, {args.spp} spp (median of {args.iterations}):")
     results = {}
     for arch in args.backends.split(","):
         cmd = [sys.executable, __file__, "--child", arch, "--width", str(args.width), "--height",
-               str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations)]
+               str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations), "--optimizer", args.optimizer]
         probe = subprocess.run([sys.executable, "-c", f"from raydiff import backend; import sys; "
                                 f"sys.exit(0 if backend.available('{arch}') else 1)"], capture_output=True)
         if probe.returncode != 0:

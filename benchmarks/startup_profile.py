@@ -1,7 +1,7 @@
 """Where the start of ``raydiff fit`` goes: a table of its phases, warm and cold, and the imports.
 
     python benchmarks/startup_profile.py [--scene scenes/three_spheres.yaml --reference assets/three_spheres_ref.png]
-                                         [--kernels] [--imports]
+                                         [--kernels] [--imports] [--funcs]
 
 Runs ``raydiff fit SCENE REF --arch cpu --iterations 1 --quiet`` (the real command in a fresh process, as
 benchmarks/startup.py does) twice: with a new, empty Taichi offline cache (*cold*), then again with the
@@ -15,7 +15,9 @@ profiler) and every Taichi kernel's two costs before its first result are noted 
 
 The table's rows are the phases, in order, each with its wall time less that of the phases inside it
 (``other`` is the rest of the command: Typer, the checks, the output folder), up to the end of the
-first iteration. ``--kernels`` also lists
+first iteration. ``--funcs`` lists, for each of the three kernels with the largest front end, how often
+each ``ti.func`` was inlined into it (a call site: each costs the front end a parse and a transform;
+Taichi's own, such as ``matrix_ops.dot``, included). ``--kernels`` also lists
 each kernel's front end and first launch; ``--imports`` adds the import time by top-level package
 (``python -X importtime -c "import raydiff_cli.main"``: each module's own time summed by package,
 raydiff's by sub-package).
@@ -66,6 +68,8 @@ def _child(args: list[str]) -> None:
     front = collections.defaultdict(float)  # phase -> front-end seconds
     launch = collections.defaultdict(float)  # phase -> first-launch seconds
     kernels = collections.defaultdict(lambda: [0.0, 0.0, 0])  # kernel -> [front end, first launch, instances]
+    inlined = collections.defaultdict(collections.Counter)  # kernel -> ti.func -> call sites transformed
+    materializing = []  # the kernel whose front end runs now
     launched = set()
     first_iteration_done = {}
 
@@ -86,7 +90,7 @@ def _child(args: list[str]) -> None:
                     # what happens after the first iteration is not the start's: the figures end here
                     own["other"] += time.perf_counter() - stack[0][1] - stack[0][2]
                     first_iteration_done["seen"] = json.loads(json.dumps(
-                        {"own": own, "front": front, "launch": launch, "kernels": kernels}))
+                        {"own": own, "front": front, "launch": launch, "kernels": kernels, "inlined": inlined}))
 
         return wrapper
 
@@ -102,9 +106,11 @@ def _child(args: list[str]) -> None:
     def timed_materialize(self, key=None, args=None, arg_features=None):
         fresh = (key if key is not None else (self.func, 0, self.autodiff_mode)) not in self.compiled_kernels
         start = time.perf_counter()
+        materializing.append(_kernel_name(self))
         try:
             return materialize(self, key, args, arg_features)
         finally:
+            materializing.pop()
             if fresh:
                 spent = time.perf_counter() - start
                 front[stack[-1][0]] += spent
@@ -124,7 +130,15 @@ def _child(args: list[str]) -> None:
             launch[stack[-1][0]] += spent
             kernels[_kernel_name(self)][1] += spent
 
+    func_call = kernel_impl.Func.__call__
+
+    def counted_call(self, *a, **k):
+        if materializing:
+            inlined[materializing[-1]][f"{self.func.__module__.rsplit('.', 1)[-1]}.{self.func.__name__}"] += 1
+        return func_call(self, *a, **k)
+
     kernel_impl.Kernel.materialize, kernel_impl.Kernel.launch_kernel = timed_materialize, timed_launch
+    kernel_impl.Func.__call__ = counted_call
     stack[0][1] = time.perf_counter()
     try:
         command.app(["fit", *args], standalone_mode=False)
@@ -198,6 +212,7 @@ def main() -> int:
     parser.add_argument("--reference", default="assets/three_spheres_ref.png")
     parser.add_argument("--kernels", action="store_true", help="list every kernel's front end and first launch")
     parser.add_argument("--imports", action="store_true", help="the import time by top-level package")
+    parser.add_argument("--funcs", action="store_true", help="the ti.func call sites of the largest front ends")
     args = parser.parse_args()
     command = [args.scene, args.reference, "--arch", "cpu", "--iterations", "1", "--quiet"]
     with tempfile.TemporaryDirectory() as folder:
@@ -211,6 +226,13 @@ def main() -> int:
         for name in names:
             cold, warm = results["cold"]["kernels"][name], results["warm"]["kernels"].get(name, [0.0, 0.0, 0])
             print(f"| {name} | {cold[2]} | {cold[0]:.3f} / {cold[1]:.3f} s | {warm[0]:.3f} / {warm[1]:.3f} s |")
+    if args.funcs:
+        warm = results["warm"]
+        for name in sorted(warm["kernels"], key=lambda k: -warm["kernels"][k][0])[:3]:
+            counts = warm.get("inlined", {}).get(name, {})
+            top = sorted(counts.items(), key=lambda item: -item[1])[:12]
+            print(f"\n{name}: {sum(counts.values())} ti.func call sites; most often: "
+                  + ", ".join(f"{func} {count}" for func, count in top))
     if args.imports:
         print("\n| package | import s (own time of its modules) |\n|---|---|")
         for name, seconds in imports():

@@ -15,6 +15,9 @@ import sys
 from dataclasses import dataclass, field
 
 os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "false")  # Taichi prints a banner on import otherwise
+# ti.init starts a thread that asks taichi.graphics for a newer version at every start (a network request;
+# its Python competes with the start's for the interpreter: about 50 ms of CPU, docs/performance.md section 15)
+os.environ.setdefault("TI_SKIP_VERSION_CHECK", "ON")
 
 import taichi as ti  # noqa: E402
 

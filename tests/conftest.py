@@ -112,3 +112,20 @@ def vulkan():
     if not raydiff.backend.available("vulkan"):
         pytest.skip(VULKAN_SKIP_REASON)
     return raydiff.backend.current()
+
+
+@pytest.fixture
+def kernels_launched(monkeypatch) -> list[str]:
+    """The names of the Taichi kernels launched from now on, in order (Taichi's copy kernels included:
+    ``ext_arr_to_tensor`` for a ``from_numpy``, ``tensor_to_ext_arr`` for a ``to_numpy``, ...)."""
+    from taichi.lang import kernel_impl
+
+    names = []
+    launch = kernel_impl.Kernel.launch_kernel
+
+    def noted(self, t_kernel, *args):
+        names.append(self.func.__name__)
+        return launch(self, t_kernel, *args)
+
+    monkeypatch.setattr(kernel_impl.Kernel, "launch_kernel", noted)
+    return names

@@ -13,6 +13,7 @@ from raydiff.kernels.boundary import make_boundary
 from raydiff.kernels.integrator import Integrator
 from raydiff.optim.fit import FitSettings, Fitter, optimizer_of
 from raydiff.optim.gradient import LossGradient
+from raydiff.optim import levenberg
 from raydiff.optim.levenberg import LINEAR_FIELDS, LevenbergMarquardt
 from raydiff.optim.loss import ImageLoss
 from raydiff.scene.model import Film
@@ -82,9 +83,9 @@ def test_the_jacobians_gradient_is_the_reverse_mode_gradient_with_its_boundary_t
     lm._keep()
     lm._jacobian(0, 1234)
     lm._jacobian(1, 4321)
-    lm._equations()
+    sums = lm._equations()  # [A | g | θ]
     lm._restore()
-    from_jacobian = 2.0 * lm.normal.to_numpy()[:, lm.n]  # [A | g | θ]
+    from_jacobian = 2.0 * sums[:, lm.n]
 
     def reverse(boundary: bool) -> np.ndarray:
         gradient = LossGradient(integ, loss, boundary=make_boundary(integ) if boundary else None)
@@ -158,3 +159,51 @@ def test_a_resumed_levenberg_marquardt_fit_ends_where_the_uninterrupted_one_does
     while not straight.done:
         straight.step()
     np.testing.assert_allclose(straight.result().history, a.history, rtol=1e-5, atol=1e-8)
+
+
+def test_its_steps_are_two_kernels_that_compute_what_the_steps_say(light_fit, kernels_launched):
+    """Levenberg-Marquardt's start and iteration launch two kernels of its own (``small`` and ``exchange``,
+    each distinct kernel costs the start tens of ms: docs/performance.md, section 15) and no copy kernels;
+    the sums, the step and the best values they compute are the ones the module's docstring says."""
+    start, reference, _ = light_fit
+    fitter = Fitter(start, reference, FitSettings(iterations=2, tol=0))
+    lm = fitter.optimizer
+    fitter.checkpoint()
+    before = len(kernels_launched)
+    fitter.step()
+    assert set(kernels_launched[before:]) <= {"field_fill_python_scope", "visibility", "evaluate", "record", "small",
+                                              "exchange"}
+    assert {"small", "exchange"} <= set(kernels_launched)
+
+    # the sums: A = (J1ᵀ W J2 + J2ᵀ W J1) / 2, g = ((J1 + J2) / 2)ᵀ W r, θ, from the device's columns
+    lm.evaluate(7)
+    lm._keep()
+    lm._jacobian(0, 8)
+    lm._jacobian(1, 9)
+    sums = lm._equations()
+    k = lm.n
+    columns = lm.columns.to_numpy().astype(np.float64).reshape(2 * k, lm.residual.shape[0], -1, 3)
+    w = fitter.loss.scale.to_numpy().astype(np.float64)[None, :, None, None]
+    one, two = columns[:k], columns[k:]
+    residual = lm.residual.to_numpy().astype(np.float64).reshape(1, *columns.shape[1:])
+    a = 0.5 * (np.einsum("avpc,bvpc->ab", one * w, two) + np.einsum("avpc,bvpc->ab", two * w, one))
+    g = np.einsum("avpc,avpc->a", 0.5 * (one + two) * w, np.broadcast_to(residual, one.shape))
+    np.testing.assert_allclose(sums[:, :k], a, rtol=1e-6, atol=1e-12 * np.abs(a).max())
+    np.testing.assert_allclose(sums[:, k], g, rtol=1e-6, atol=1e-12 * np.abs(g).max())
+    theta = lm.base.to_numpy()
+    np.testing.assert_array_equal(sums[:, k + 1], theta)
+
+    # a step: θ + δ clamped to the bounds, taken as the best, read back and written again
+    lm._restore()
+    delta = np.linspace(-1e3, 1e3, k)
+    lm._apply(delta)
+    lower, upper = lm.lower.to_numpy(), lm.upper.to_numpy()
+    moved = np.minimum(np.maximum(theta + delta.astype(np.float32), lower), upper)
+    np.testing.assert_array_equal(fitter.dev.pool_values()[fitter.dev.free_offsets], moved)
+    lm._accept()
+    np.testing.assert_array_equal(lm.best_values(), moved)
+    state = lm.state_arrays()
+    lm._floats[0] = 0.0
+    lm._exchange(levenberg.WRITE_BEST)
+    lm.load_state_arrays(state)
+    np.testing.assert_array_equal(lm.best.to_numpy(), moved)

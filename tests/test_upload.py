@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import taichi as ti
-from taichi.lang import kernel_impl
 
 from raydiff import backend
 from raydiff.device import upload as upload_module
@@ -27,22 +26,9 @@ def _fields_and_values(rng):
     ]
 
 
-def _kernels_launched(monkeypatch) -> list[str]:
-    """The names of the kernels launched from now on (Taichi's copy kernels included)."""
-    names = []
-    launch = kernel_impl.Kernel.launch_kernel
-
-    def noted(self, t_kernel, *args):
-        names.append(self.func.__name__)
-        return launch(self, t_kernel, *args)
-
-    monkeypatch.setattr(kernel_impl.Kernel, "launch_kernel", noted)
-    return names
-
-
-def test_small_fields_are_written_by_one_kernel(cpu, monkeypatch):
+def test_small_fields_are_written_by_one_kernel(cpu, kernels_launched):
     pairs = _fields_and_values(np.random.default_rng(1))
-    launched = _kernels_launched(monkeypatch)
+    launched = kernels_launched
     upload(pairs)
     assert launched == ["write"]
     for field, values in pairs:
@@ -60,11 +46,11 @@ def test_values_are_converted_as_from_numpy_converts_them(cpu):
     np.testing.assert_array_equal(ints.to_numpy(), their_ints.to_numpy())
 
 
-def test_a_large_array_is_written_at_once_and_the_small_ones_at_the_flush(cpu, monkeypatch):
+def test_a_large_array_is_written_at_once_and_the_small_ones_at_the_flush(cpu, kernels_launched):
     large, small = ti.field(ti.f32, shape=SMALL + 1), ti.field(ti.i32, shape=2)
     values = np.arange(SMALL + 1, dtype=np.float32)
     uploads = Uploads()
-    launched = _kernels_launched(monkeypatch)
+    launched = kernels_launched
     uploads.add(large, values)
     uploads.add(small, [4, 5])
     assert launched == ["ext_arr_to_tensor"]  # the large one, by from_numpy, now

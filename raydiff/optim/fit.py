@@ -459,15 +459,23 @@ class Fitter:
             column += len(r.component_names())
             at += r.kind.size
         n = len(scalar_columns)
-        columns = ti.field(ti.i32, shape=max(n, 1))
-        index = ti.field(ti.i32, shape=max(n, 1))
-        if n:  # one kernel for both (device/upload.py)
+        # Without a free texture, column 2 + i holds free component i, whose pool index the optimiser's
+        # ``index`` field holds already: no fields and no upload kernel of the recorder's own (one kernel
+        # fewer at the start, docs/performance.md section 15).
+        in_order = not textures
+        assert not in_order or scalar_index == [int(k) for k in self.dev.free_offsets]
+        columns = None if in_order else ti.field(ti.i32, shape=max(n, 1))
+        index = self.optimizer.index if in_order else ti.field(ti.i32, shape=max(n, 1))
+        if n and not in_order:  # one kernel for both (device/upload.py)
             upload([(columns, np.asarray(scalar_columns, dtype=np.int32)), (index, np.asarray(scalar_index, dtype=np.int32))])
 
         @ti.kernel
         def record(row: ti.i32):
             for i in range(n):
-                history[row, columns[i]] = pool[index[i]]
+                if ti.static(in_order):
+                    history[row, 2 + i] = pool[index[i]]
+                else:
+                    history[row, columns[i]] = pool[index[i]]
             for t in ti.static(range(len(textures))):
                 first, base, count = textures[t]
                 for c in ti.static(range(TEXTURE_SUMMARY)):

@@ -102,9 +102,10 @@ DAMPING_RANGE = (1e-9, 1e9)
 #: An iteration none of whose trials lowers the loss, with a first step under this fraction of every
 #: parameter's scale, is at the noise floor: the fit settles (averages its Gauss-Newton targets).
 SETTLE_STEP = 0.01
-#: The operations of the merged small kernels (``snapshot`` and ``values`` in :meth:`LevenbergMarquardt._build`).
-KEEP, SHOW = 0, 1
-NUDGE, APPLY, ACCEPT, PROJECT = 0, 1, 2, 3
+#: The operations of the two kernels (``small`` and ``exchange`` in :meth:`LevenbergMarquardt._build`); the
+#: first three of ``small``'s are those on the images.
+KEEP, SHOW, COLUMN, NUDGE, ACCEPT, PROJECT = range(6)
+BOUNDS, APPLY, WRITE_BEST, READ_BEST, EQUATIONS = range(5)
 
 
 class LevenbergMarquardt:
@@ -157,7 +158,6 @@ class LevenbergMarquardt:
             raise ValueError("linear must hold one flag per free component")
         self.samples = max(1, int(round(JACOBIAN_SHARE * integrator.spp)))  # per pixel, in the Jacobian's renders
         self.index = ti.field(ti.i32, shape=k)
-        self._offsets = np.asarray(offsets, dtype=np.int32)  # written with the bounds (restart)
         self.lower = ti.field(ti.f32, shape=k)
         self.upper = ti.field(ti.f32, shape=k)
         self.unit = ti.field(ti.i32, shape=max(self.n_unit, 1))
@@ -165,19 +165,22 @@ class LevenbergMarquardt:
             self.unit.from_numpy(np.asarray(unit, dtype=np.int32))
         self.unit_starts = [int(i) for i in unit]
         self.base = ti.field(ti.f32, shape=k)  # the iterate the step starts from
-        self.delta = ti.field(ti.f32, shape=k)  # the trial step
         self.best = ti.field(ti.f32, shape=k)  # the last accepted iterate
         # the loss of the history row; a scalar field allocated after the large ones below was overwritten
         # by the equations kernel on Vulkan (Taichi 1.7.4, lavapipe), so it comes before them
         self.shown_loss = ti.field(ti.f32, shape=())
         dtype = ti.f64 if float64_supported() else ti.f32
-        self.normal = ti.field(dtype, shape=(k, k + 2))  # [A | g | θ]
         views, height, width = integrator.image.shape
         # two independent estimates of every column: column j of estimate e is row e * k + j
         self.columns = ti.Vector.field(3, ti.f32, shape=(2 * k, views, height, width))
         self.residual = ti.Vector.field(3, ti.f32, shape=(views, height, width))
         self.at_base = ti.Vector.field(3, ti.f32, shape=(2, views, height, width))  # each estimate's render at θ
         self.shown = ti.Vector.field(3, ti.f32, shape=(views, height, width))  # the render of the history row
+        # The host's side of :meth:`_exchange`: the pool offsets, two rows of k values in (bounds, a step,
+        # the best values) and a k x (k + 2) matrix out ([A | g | θ], or the best values in column 0).
+        self._ints = np.ascontiguousarray(offsets, dtype=np.int32)
+        self._floats = np.zeros((2, k), dtype=np.float32)
+        self._out = np.zeros((k, k + 2), dtype=np.float64 if dtype == ti.f64 else np.float32)
         self._build(k, dtype)
         self.restart(lower, upper, steps)
 
@@ -186,8 +189,20 @@ class LevenbergMarquardt:
     # =============================================================================================
 
     def _build(self, k: int, dtype):
+        """The two kernels: ``small`` (every step on the device's fields alone) and ``exchange`` (the
+        steps that take values from the host or give them back, through ndarray arguments).
+
+        Every distinct kernel costs its load from Taichi's offline cache (or its compilation) at a fit's
+        start, tens of milliseconds each (docs/performance.md, sections 12 and 15), and so does every
+        ``from_numpy`` and ``to_numpy`` of another field (a copy kernel of its own): so the steps are two
+        kernels with an operation code, not five and three copies. Each loop of a kernel runs only for
+        the operations that use it: its extent is 0 for the others, so that a launch costs what its own
+        operation does. ``small`` takes no ndarray arguments: it runs dozens of times an iteration, and
+        each ndarray argument adds to a launch's cost (0.03 to 0.5 ms for three under load:
+        benchmarks/startup_probes.py); ``exchange``
+        runs once or a few times an iteration, where a ``from_numpy`` or ``to_numpy`` ran before."""
         pool, index, lo, hi = self.integrator.dev.pool, self.index, self.lower, self.upper
-        base, delta, best, normal = self.base, self.delta, self.best, self.normal
+        base, best = self.base, self.best
         columns, residual, shown, shown_loss, at_base = self.columns, self.residual, self.shown, self.shown_loss, self.at_base
         image, loss = self.integrator.image, self.loss
         ref, scale, clamped, value = loss.reference, loss.scale, loss.clamped, loss.value
@@ -203,76 +218,72 @@ class LevenbergMarquardt:
                 c = ti.min(ti.max(c, 0.0), 1.0)
             return c
 
-        # The small steps are two kernels with an operation code, not six: every distinct kernel costs
-        # its load from Taichi's cache (or its compilation) at a fit's start (docs/performance.md).
         @ti.kernel
-        def snapshot(op: ti.i32):
+        def small(op: ti.i32, e: ti.i32, j: ti.i32, h: ti.f32, weight: ti.f32, factor: ti.f32, first: ti.i32,
+                  less_base: ti.i32):
             """KEEP: the render, its residual, θ and the loss kept (the history row's); SHOW: the kept
-            render and loss back into the integrator's image and the loss."""
-            for v, y, x in image:
+            render and loss back into the integrator's image and the loss. COLUMN: column j of estimate e
+            = (its earlier part unless first) + (render * factor - e's render at θ if less_base) * weight;
+            j = -1 keeps the render as e's render at θ instead. NUDGE: every free value back to θ,
+            component j (-1: none) moved by h. PROJECT: the values onto the bounds, unit vectors
+            normalised; PROJECT and ACCEPT: the values taken as the best."""
+            for v, y, x in ti.ndrange(views if op <= COLUMN else 0, height, width):
                 if op == KEEP:
                     shown[v, y, x] = image[v, y, x]
                     residual[v, y, x] = compared(v, y, x, 1.0) - ref[v, y, x]
-                else:
+                elif op == SHOW:
                     image[v, y, x] = shown[v, y, x]
-            for i in range(k):
+                else:
+                    c = compared(v, y, x, factor)
+                    if j < 0:
+                        at_base[e, v, y, x] = c
+                    else:
+                        before = ti.Vector([0.0, 0.0, 0.0])
+                        if first == 0:
+                            before = columns[e * k + j, v, y, x]
+                        if less_base == 1:
+                            c -= at_base[e, v, y, x]
+                        columns[e * k + j, v, y, x] = before + c * weight
+            for i in range(k if op == KEEP or op == NUDGE or op == PROJECT else 0):
                 if op == KEEP:
                     base[i] = pool[index[i]]
-            for _ in range(1):
-                if op == KEEP:
-                    shown_loss[None] = value[None]
-                else:
-                    value[None] = shown_loss[None]
-
-        @ti.kernel
-        def bounds(offsets: ti.types.ndarray(dtype=ti.i32, ndim=1), lower: ti.types.ndarray(dtype=ti.f32, ndim=1),
-                   upper: ti.types.ndarray(dtype=ti.f32, ndim=1)):
-            """The free components' pool offsets and bounds, in one kernel (not one upload each)."""
-            for i in range(k):
-                index[i], lo[i], hi[i] = offsets[i], lower[i], upper[i]
-
-        @ti.kernel
-        def values(op: ti.i32, j: ti.i32, h: ti.f32):
-            """NUDGE: every free value back to θ, component j (-1: none) moved by h; APPLY: θ + δ on the
-            bounds; PROJECT: the values onto the bounds; after APPLY and PROJECT, unit vectors normalised;
-            ACCEPT and PROJECT: the values taken as the best."""
-            for i in range(k):
-                if op == NUDGE:
+                elif op == NUDGE:
                     pool[index[i]] = base[i]
                     if i == j:
                         pool[index[i]] = base[i] + h
-                elif op == APPLY:
-                    pool[index[i]] = ti.min(ti.max(base[i] + delta[i], lo[i]), hi[i])
-                elif op == PROJECT:
-                    pool[index[i]] = ti.min(ti.max(pool[index[i]], lo[i]), hi[i])
-            for _ in range(1):
-                if op == APPLY or op == PROJECT:
-                    normalise_units()
-            for i in range(k):
-                if op == ACCEPT or op == PROJECT:
-                    best[i] = pool[index[i]]
-
-        @ti.kernel
-        def column(e: ti.i32, j: ti.i32, weight: ti.f32, factor: ti.f32, first: ti.i32, less_base: ti.i32):
-            """Column j of estimate e = (its earlier part unless first) + (render - e's render at θ if
-            less_base) * weight; j = -1 keeps the render as e's render at θ instead."""
-            for v, y, x in image:
-                c = compared(v, y, x, factor)
-                if j < 0:
-                    at_base[e, v, y, x] = c
                 else:
-                    before = ti.Vector([0.0, 0.0, 0.0])
-                    if first == 0:
-                        before = columns[e * k + j, v, y, x]
-                    if less_base == 1:
-                        c -= at_base[e, v, y, x]
-                    columns[e * k + j, v, y, x] = before + c * weight
+                    pool[index[i]] = ti.min(ti.max(pool[index[i]], lo[i]), hi[i])
+            for _ in range(1 if op == KEEP or op == SHOW or op == PROJECT else 0):
+                if op == KEEP:
+                    shown_loss[None] = value[None]
+                elif op == SHOW:
+                    value[None] = shown_loss[None]
+                else:
+                    normalise_units()
+            for i in range(k if op == ACCEPT or op == PROJECT else 0):
+                best[i] = pool[index[i]]
 
         @ti.kernel
-        def equations():
+        def exchange(op: ti.i32, ints: ti.types.ndarray(dtype=ti.i32, ndim=1),
+                     floats: ti.types.ndarray(dtype=ti.f32, ndim=2), out: ti.types.ndarray(dtype=dtype, ndim=2)):
+            """BOUNDS: the free components' pool offsets (``ints``) and bounds (``floats`` rows 0 and 1);
+            APPLY: θ + δ (``floats`` row 0) on the bounds, unit vectors normalised; WRITE_BEST: the best
+            values from ``floats`` row 0; READ_BEST: the best values into ``out`` column 0; EQUATIONS:
+            [A | g | θ] into ``out``."""
+            for i in range(k if op != EQUATIONS else 0):
+                if op == BOUNDS:
+                    index[i], lo[i], hi[i] = ints[i], floats[0, i], floats[1, i]
+                elif op == APPLY:
+                    pool[index[i]] = ti.min(ti.max(base[i] + floats[0, i], lo[i]), hi[i])
+                elif op == WRITE_BEST:
+                    best[i] = floats[0, i]
+                else:
+                    out[i, 0] = ti.cast(best[i], dtype)
+            for _ in range(1 if op == APPLY else 0):
+                normalise_units()
             # A = (J1ᵀ W J2 + J2ᵀ W J1) / 2 and g = ((J1 + J2) / 2)ᵀ W r: one sum per entry, serial in float64
             # (no atomics, a fixed order)
-            for a, b in ti.ndrange(k, k + 1):
+            for a, b in ti.ndrange(k if op == EQUATIONS else 0, k + 1):
                 total = ti.cast(0.0, dtype)
                 for v, y, x in ti.ndrange(views, height, width):
                     one, two = columns[a, v, y, x], columns[k + a, v, y, x]
@@ -282,30 +293,46 @@ class LevenbergMarquardt:
                     else:
                         term = 0.5 * (one + two).dot(residual[v, y, x])
                     total += ti.cast(term, dtype) * ti.cast(scale[v], dtype)
-                normal[a, b] = total
-            for a in range(k):
-                normal[a, k + 1] = ti.cast(base[a], dtype)
+                out[a, b] = total
+            for a in range(k if op == EQUATIONS else 0):
+                out[a, k + 1] = ti.cast(base[a], dtype)
 
-        self._snapshot, self._values, self._column, self._equations = snapshot, values, column, equations
-        self._bounds = bounds
+        self._small_kernel, self._exchange_kernel = small, exchange
+
+    def _exchange(self, op: int) -> None:
+        self._exchange_kernel(op, self._ints, self._floats, self._out)
 
     def _keep(self) -> None:
-        self._snapshot(KEEP)
+        self._small_kernel(KEEP, 0, -1, 0.0, 0.0, 0.0, 0, 0)
 
     def _show(self) -> None:
-        self._snapshot(SHOW)
+        self._small_kernel(SHOW, 0, -1, 0.0, 0.0, 0.0, 0, 0)
+
+    def _column(self, e: int, j: int, weight: float, factor: float, first: int, less_base: int) -> None:
+        self._small_kernel(COLUMN, e, j, 0.0, weight, factor, first, less_base)
 
     def _nudge(self, j: int, h: float) -> None:  # j = -1: every value back to θ
-        self._values(NUDGE, j, h)
+        self._small_kernel(NUDGE, 0, j, h, 0.0, 0.0, 0, 0)
 
-    def _apply(self) -> None:
-        self._values(APPLY, -1, 0.0)
+    def _apply(self, delta: np.ndarray) -> None:
+        self._floats[0] = delta
+        self._exchange(APPLY)
 
     def _accept(self) -> None:
-        self._values(ACCEPT, -1, 0.0)
+        self._small_kernel(ACCEPT, 0, -1, 0.0, 0.0, 0.0, 0, 0)
 
     def _project(self) -> None:
-        self._values(PROJECT, -1, 0.0)
+        self._small_kernel(PROJECT, 0, -1, 0.0, 0.0, 0.0, 0, 0)
+
+    def _equations(self) -> np.ndarray:
+        """[A | g | θ] of the columns and the residual, k x (k + 2), float64 (the iteration's one read)."""
+        self._exchange(EQUATIONS)
+        return self._out.astype(np.float64)
+
+    def best_values(self) -> np.ndarray:
+        """The best values so far (float32, one device read)."""
+        self._exchange(READ_BEST)
+        return self._out[:, 0].astype(np.float32)
 
     # =============================================================================================
     # The fit's interface
@@ -319,7 +346,8 @@ class LevenbergMarquardt:
         upper = np.ascontiguousarray(np.clip(np.asarray(upper, dtype=np.float32), -big, big))
         if lower.shape != (self.n,) or upper.shape != (self.n,):
             raise ValueError("lower and upper must hold one bound per free component")
-        self._bounds(self._offsets, lower, upper)
+        self._floats[0], self._floats[1] = lower, upper
+        self._exchange(BOUNDS)
         self.steps = np.asarray(steps, dtype=np.float64).copy()
         if self.steps.shape != (self.n,) or not (np.isfinite(self.steps).all() and (self.steps > 0).all()):
             raise ValueError("steps must hold one finite positive difference step per free component")
@@ -346,8 +374,7 @@ class LevenbergMarquardt:
         for estimate, stream in enumerate(JACOBIAN_STREAMS):
             seeds.append(stream_seed(self.integrator, seed, stream, seeds))
             self._jacobian(estimate, seeds[-1])
-        self._equations()
-        m = self.normal.to_numpy().astype(np.float64)  # the one read of the iteration's sums
+        m = self._equations()  # the one read of the iteration's sums
         trial_seed = stream_seed(self.integrator, seed, TRIAL_STREAM, seeds)
         self._restore()
         a, g = tangent(m[:, : self.n], m[:, self.n], m[:, self.n + 1], self.unit_starts)
@@ -398,8 +425,7 @@ class LevenbergMarquardt:
                 self._rollback(iteration)
                 return
             first = delta if first is None else first
-            self.delta.from_numpy(delta.astype(np.float32))
-            self._apply()
+            self._apply(delta)
             after = self._trial_loss(seed)
             predicted = gain(a, g, delta)
             if math.isfinite(after) and after < before:
@@ -434,8 +460,7 @@ class LevenbergMarquardt:
             self.settled = 0
             return False
         self.settled += 1
-        self.delta.from_numpy((delta / self.settled).astype(np.float32))
-        self._apply()
+        self._apply(delta / self.settled)
         self._accept()
         self.state[self.STEPS] += 1
         self.state[self.BEST_ITERATION] = iteration
@@ -466,7 +491,7 @@ class LevenbergMarquardt:
     def state_arrays(self) -> dict[str, np.ndarray]:
         """Everything needed to continue exactly where this optimiser is (host copies)."""
         return {
-            "lm_best": self.best.to_numpy(),
+            "lm_best": self.best_values(),
             "lm_best_loss": np.array(self.best_loss, dtype=np.float64),
             "lm_state": self.state.astype(np.int32),
             "lm_damping": np.array([self.damping, self.growth, self.settled], dtype=np.float64),
@@ -478,7 +503,8 @@ class LevenbergMarquardt:
 
     def load_state_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`state_arrays` returned."""
-        self.best.from_numpy(np.asarray(arrays["lm_best"], dtype=np.float32))
+        self._floats[0] = np.asarray(arrays["lm_best"], dtype=np.float32)
+        self._exchange(WRITE_BEST)
         self.best_loss = float(np.asarray(arrays["lm_best_loss"]).ravel()[0])
         self.state = np.asarray(arrays["lm_state"], dtype=np.int64).copy()
         damping, growth, settled = np.asarray(arrays["lm_damping"], dtype=np.float64)
