@@ -202,10 +202,10 @@ def growth(counts: list[int], values: list[float]) -> str:
     steps = [(values[i + 1] - values[i]) / (counts[i + 1] - counts[i]) for i in range(len(counts) - 1)]
     first = steps[0]
     predicted = values[0] + first * (counts[-1] - counts[0])
-    ratio = values[-1] / predicted if predicted > 0 else float("nan")
+    against = (f"; at {counts[-1]} lights {values[-1] / predicted:.2f}x the line through the first two counts"
+               if predicted > 0 else "; the line through the first two counts falls (noise): no ratio")
     return (f"{a:.2f} + {b:.2f} per light (least squares); per added light "
-            + ", ".join(f"{s:.2f}" for s in steps)
-            + f"; at {counts[-1]} lights {ratio:.2f}x the line through the first two counts")
+            + ", ".join(f"{s:.2f}" for s in steps) + against)
 
 
 if __name__ == "__main__":
