@@ -395,7 +395,7 @@ class Boundary:
                 #   2, 3: the film rays on the two sides of the curve, L- at x - side n and L+ at x + side n.
                 # Rays 0 and 1 need no light's visibility; the two sides of light l's shadow edge only
                 # light l's, whose term alone jumps there (the others' differ by O(side)): so a sample
-                # traces one or two shadow rays, not 2 per light, and the pass is linear in the lights.
+                # traces 2 shadow rays (1 per side), not 4 per light: the pass is linear in the lights.
                 for k in range(ti.select(mode == PILOT, 2, 4)):  # the pilot stops at the film point
                     if alive and (k >= 2 or light >= 0):
                         lo, hi = 0, 0
