@@ -1,19 +1,27 @@
 """Cost of lights: compile time and milliseconds per fit iteration against the number of lights.
 
-    python benchmarks/lights.py [--lights 1,2,4,8] [--mesh] [--no-boundary] [--width 128 --height 128 --spp 4]
+    python benchmarks/lights.py [--lights 1,2,4,8] [--mesh] [--no-boundary] [--phases]
+                                [--width 128 --height 128 --spp 4]
 
 Scene: three spheres over a floor (with ``--mesh``, also a 1,200-triangle sphere mesh) under ``N`` point
 lights on a circle, every light's position free. Each count runs in its own process with an empty Taichi
 offline cache (so the first iteration's time is the compile time, cold) and prints: the seconds of the
-first fit iteration (kernel compilation included) and the median milliseconds of the later ones, of an
-Adam fit (what the figures were taken with; `raydiff fit` would take Levenberg-Marquardt here).
+first fit iteration (kernel compilation included) and the median milliseconds of the later ones, wall
+and the process's CPU time (every thread's: the steadier figure on a shared machine), of an Adam fit
+(what the figures were taken with; `raydiff fit` would take Levenberg-Marquardt here).
 ``--no-boundary`` leaves the boundary terms (every shadow edge of every light) out of the gradient.
+After the table, for every column: the least-squares cost per light, the increment per added light
+between consecutive counts, and the last count's value against the line through the first two (1.00x if
+the growth is linear). ``--phases`` instead times each phase of the gradient's first call (forward pass,
+loss, backward pass, boundary terms: seconds, compilation included) and of a later call (ms), to see
+which kernels compile per light (CPU time).
 """
 
 import argparse
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,12 +72,11 @@ def sphere_obj(path: str, rings: int = 20, segments: int = 30) -> None:
 
 
 def measure(lights: int, width: int, height: int, spp: int, mesh: str | None, iterations: int,
-            boundary: bool) -> dict:
+            boundary: bool, phases: bool = False) -> dict:
     """First-iteration seconds and later median ms of a fit of the benchmark scene (in the child)."""
     import numpy as np
 
     import raydiff
-    from common import median_ms
     from raydiff.io.images import Reference
     from raydiff.optim.fit import Fitter, FitSettings
 
@@ -78,13 +85,51 @@ def measure(lights: int, width: int, height: int, spp: int, mesh: str | None, it
     reference = Reference("<flat>", np.full((height, width, 3), 0.2, np.float32), True)
     settings = FitSettings(iterations=iterations + 10, tol=0.0, boundary=boundary, optimizer="adam")
     fitter = Fitter(scene, reference, settings)
-    t0 = time.perf_counter()
-    fitter.step()
     import taichi as ti
 
+    if phases:
+        return phase_times(fitter)
+    t0, c0 = time.perf_counter(), time.process_time()
+    fitter.step()
     ti.sync()
-    first = time.perf_counter() - t0
-    return {"first_s": first, "ms": median_ms(fitter.step, iterations, warmup=2)}
+    first, first_cpu = time.perf_counter() - t0, time.process_time() - c0
+    for _ in range(2):
+        fitter.step()
+    ti.sync()
+    wall, cpu = [], []
+    for _ in range(iterations):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fitter.step()
+        ti.sync()
+        wall.append(1000 * (time.perf_counter() - t0)), cpu.append(1000 * (time.process_time() - c0))
+    return {"first_s": first, "first_cpu_s": first_cpu, "ms": statistics.median(wall), "cpu_ms": statistics.median(cpu)}
+
+
+PHASES = ("forward", "loss", "backward", "boundary")
+
+
+def phase_times(fitter) -> dict:
+    """CPU seconds of each phase of the gradient's first call (kernel compilation included) and CPU ms
+    of a later call (the less of two), for ``--phases``: the forward pass (the visibility kernel, shading
+    fused), the loss, the integrator's backward pass (the gradient's visibility, the shading gradient) and the boundary
+    terms."""
+    import taichi as ti
+
+    grad = fitter.gradient
+    integ, loss = grad.integrator, grad.loss
+    forward, gradient, edges = grad.seeds(1)
+    steps = {"forward": lambda: integ.forward(forward), "loss": lambda: (loss.forward(), loss.backward()),
+             "backward": lambda: integ.backward(gradient),
+             "boundary": lambda: grad.boundary.backward(edges) if grad.boundary is not None else None}
+    out = {}
+    for run in ("first", "warm", "warm2"):
+        integ.zero_grad()
+        for name in PHASES:
+            t0 = time.process_time()
+            steps[name]()
+            ti.sync()
+            out.setdefault(name, []).append(time.process_time() - t0)
+    return {name: {"first_s": t[0], "ms": 1000 * min(t[1:])} for name, t in out.items()}
 
 
 def main() -> int:
@@ -97,15 +142,23 @@ def main() -> int:
     parser.add_argument("--spp", type=int, default=4)
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--phases", action="store_true",
+                        help="time each phase of the gradient's first call (compile) and of a later one instead")
     parser.add_argument("--mesh-file", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.width, args.height, args.spp, args.mesh_file, args.iterations,
-                                 not args.no_boundary)))
+                                 not args.no_boundary, args.phases)))
         return 0
     print(f"point lights, all positions free, {args.width}x{args.height}, {args.spp} spp, CPU, cold kernel cache"
-          + (", with a 1,200-triangle mesh" if args.mesh else "") + (", no boundary terms" if args.no_boundary else ""))
-    print(f"{'lights':>6s} {'first iteration (s)':>20s} {'ms/iteration':>13s}")
+          + (", with a 1,200-triangle mesh" if args.mesh else "") + (", no boundary terms" if args.no_boundary else "")
+          + f"; load {os.getloadavg()[0]:.1f}")
+    if args.phases:
+        print(f"{'lights':>6s} " + " ".join(f"{p + ' s / ms':>18s}" for p in PHASES) + "  (CPU time)")
+    else:
+        print(f"{'lights':>6s} {'first iteration (s)':>20s} {'(CPU s)':>8s} {'ms/iteration':>13s} {'(CPU ms)':>9s}")
+    counts, columns = [], {"first iteration (s)": [], "first iteration, CPU (s)": [], "ms/iteration": [],
+                           "ms/iteration, CPU": []}
     with tempfile.TemporaryDirectory() as tmp:
         mesh_file = None
         if args.mesh:
@@ -117,16 +170,42 @@ def main() -> int:
                    str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations)]
             if mesh_file:
                 cmd += ["--mesh-file", mesh_file]
-            if args.no_boundary:
-                cmd.append("--no-boundary")
+            cmd += ["--no-boundary"] if args.no_boundary else []
+            cmd += ["--phases"] if args.phases else []
             env = dict(os.environ, TI_OFFLINE_CACHE_FILE_PATH=cache)
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode != 0:
                 print(f"{n:6d} failed: {out.stderr.strip().splitlines()[-1:]}")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            print(f"{n:6d} {r['first_s']:20.2f} {r['ms']:13.1f}", flush=True)
+            if args.phases:
+                print(f"{n:6d} " + " ".join(f"{r[p]['first_s']:9.2f} / {r[p]['ms']:6.1f}" for p in PHASES), flush=True)
+                continue
+            counts.append(n)
+            for column, key in zip(columns.values(), ("first_s", "first_cpu_s", "ms", "cpu_ms")):
+                column.append(r[key])
+            print(f"{n:6d} {r['first_s']:20.2f} {r['first_cpu_s']:8.2f} {r['ms']:13.1f} {r['cpu_ms']:9.1f}", flush=True)
+    for what, values in columns.items():
+        if len(counts) >= 2:
+            print(f"{what}: {growth(counts, values)}")
     return 0
+
+
+def growth(counts: list[int], values: list[float]) -> str:
+    """How ``values`` grow with the light counts: the least-squares line ``a + b N`` (``b`` the cost per
+    light), the increment per added light between consecutive counts (constant if linear), and the
+    ratio of the last count's value to the line through the first two counts (1 if linear, above 1 if
+    faster)."""
+    import numpy as np
+
+    b, a = np.polyfit(counts, values, 1)
+    steps = [(values[i + 1] - values[i]) / (counts[i + 1] - counts[i]) for i in range(len(counts) - 1)]
+    first = steps[0]
+    predicted = values[0] + first * (counts[-1] - counts[0])
+    against = (f"; at {counts[-1]} lights {values[-1] / predicted:.2f}x the line through the first two counts"
+               if predicted > 0 else "; the line through the first two counts falls (noise): no ratio")
+    return (f"{a:.2f} + {b:.2f} per light (least squares); per added light "
+            + ", ".join(f"{s:.2f}" for s in steps) + against)
 
 
 if __name__ == "__main__":

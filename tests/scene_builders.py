@@ -277,6 +277,17 @@ def floating_scene(width: int = 48, height: int = 36, spp: int = 4) -> Scene:
     return with_optimize(scene, *FLOATING_PATHS)
 
 
+def four_light_floating_scene() -> Scene:
+    """:func:`floating_scene` under four point lights from the camera's side (its two and two more): the
+    shading gradient is unrolled over the lights, the forward pass loops over them at run time. The
+    lights' positions and intensities are free."""
+    scene = floating_scene()
+    lights = scene.lights + (PointLight("rim", (0.5, 2.8, 4.5), (4.0, 4.0, 4.0)),
+                             PointLight("low", (-0.6, -0.4, 4.2), (2.0, 3.0, 2.5)))
+    return with_optimize(replace(scene, lights=lights),
+                         *(f"lights.{light.name}.{kind}" for light in lights for kind in ("position", "intensity")))
+
+
 def lone_floor_scene(width: int = 40, height: int = 30, spp: int = 4) -> Scene:
     """One tilted quad and one light, nothing to cast a shadow; light position and intensity free."""
     scene = Scene(

@@ -78,6 +78,14 @@ def sun_box_scene() -> Scene:
     return replace(box_scene(), lights=(SUN,))
 
 
+def four_lights_scene() -> Scene:
+    """The ball under four point lights around it: four shadows in view (the side rays of a shadow edge
+    trace its own light's visibility only, an outline's every light's: kernels/boundary.py)."""
+    lights = tuple(PointLight(f"l{i}", position, (3.0, 3.0, 3.0)) for i, position in
+                   enumerate([(-1.0, 2.5, 0.5), (1.0, 2.5, 0.4), (0.8, 2.5, -0.8), (-0.7, 2.5, -0.9)]))
+    return replace(ball_scene(), lights=lights)
+
+
 def two_view_scene() -> Scene:
     """The ball seen from two cameras (weights 1 and 2)."""
     side = Camera(position=(2.5, 2.0, 1.0), look_at=(0.0, 0.3, 0.0), fov=40.0, name="side", weight=2.0)
@@ -124,6 +132,11 @@ CONFIGS = [
     Config("card", card_scene, (
         Free("objects.card.origin", (0.05, 0.0, 0.03), 0.003),
         Free("lights.sun.direction", (0.03, 0.0, 0.03), 0.002, edges_matter=False),
+    )),
+    Config("four_lights", four_lights_scene, (
+        Free("lights.l1.position", (0.15, 0.0, 0.1), 0.01),
+        Free("lights.l3.position", (0.1, 0.0, 0.15), 0.01),
+        Free("objects.ball.center", (0.05, 0.0, 0.04), 0.003),
     )),
     Config("sun_box", sun_box_scene, (Free("lights.sun.direction", (0.03, 0.0, 0.03), 0.004),)),
     Config("two_views", two_view_scene, (

@@ -21,8 +21,9 @@ What is covered (:data:`CONFIGS`): every kind of :data:`raydiff.scene.parameters
 - objects: ``albedo`` of a sphere, a quad and a mesh; a sphere's ``center`` and ``radius`` (seen from
   outside, and from inside: the far root); a quad's ``origin``, ``edge1`` and ``edge2``; a mesh's
   ``translate``, ``rotate.axis``, ``rotate.angle`` and ``scale``;
-- lights: a point light's ``position`` and ``intensity`` (two lights: the shading loop is unrolled), a
-  directional light's ``direction`` and ``irradiance``;
+- lights: a point light's ``position`` and ``intensity`` (two lights and four: the shading gradient's loop
+  over them is unrolled, the forward pass's a run-time loop), a directional light's ``direction`` and
+  ``irradiance``;
 - glossy surfaces (rough conductors, issue 9): ``material.alpha`` of a sphere, a quad and a mesh,
   ``material.specular_reflectance`` of a sphere and a mesh, and the terms that depend on the light's
   position and the normal through the BSDF (the half vector, the masking terms, the Fresnel cosine): the
@@ -126,6 +127,11 @@ CONFIGS = [
     Config("batched_key_position", scenes.floating_scene, "lights.key.position", 1e-2, True, FLOATING_PIXELS),
     Config("batched_fill_intensity", scenes.floating_scene, "lights.fill.intensity", 1e-2, False, FLOATING_PIXELS),
     Config("batched_mesh_albedo", scenes.floating_scene, "objects.box.albedo", 1e-2, False, FLOATING_PIXELS),
+    # Four lights: the forward pass loops over them at run time, the shading gradient is unrolled.
+    Config("four_lights_key_position", scenes.four_light_floating_scene, "lights.key.position", 1e-2, relative=True),
+    Config("four_lights_rim_position", scenes.four_light_floating_scene, "lights.rim.position", 1e-2, relative=True),
+    Config("four_lights_low_position", scenes.four_light_floating_scene, "lights.low.position", 1e-2, relative=True),
+    Config("four_lights_low_intensity", scenes.four_light_floating_scene, "lights.low.intensity", 1e-2),
     # One light over one quad, no occluder at all.
     Config("lone_position", scenes.lone_floor_scene, "lights.key.position", 1e-2, relative=True),
     Config("lone_intensity", scenes.lone_floor_scene, "lights.key.intensity", 1e-2),

@@ -24,7 +24,10 @@ searched for (docs/gradients.md gives the reasoning):
 
 Every curve is a *candidate*; each gets ``M`` stratified samples ``u`` in [0, 1). A sample's film point
 ``x(u)`` is found, its tangent by a central difference in ``u``, and ``L₋``, ``L₊`` by tracing the film
-rays at ``x ∓ ε n`` with full shading and visibility (``ε`` a hundredth of a pixel). Outline points that
+rays at ``x ∓ ε n`` with full shading and visibility (``ε`` a hundredth of a pixel): every light's for an
+outline, the one light's for a shadow edge (only its term jumps across its shadow's edge; the other
+lights' differ by ``O(ε)``), so a pass costs the candidates' samples times a shadow ray or two, linear
+in the lights, not quadratic. Outline points that
 something hides, or shadow points that the camera does not see, get ``L₋ = L₊`` by themselves or fail
 the receiver check, and so add nothing.
 
@@ -207,7 +210,7 @@ class Boundary:
         dev = self.dev
         geo, light_src = dev.source("geometry"), dev.source("light")
         camera, surface = integ.camera, integ.surface
-        trace, is_specular = integ.trace, integ.is_specular
+        trace_lights, is_specular = integ.trace_lights, integ.is_specular
         cand, weight, normal, u_of, receiver, total = (self.candidates, self.weight, self.normal, self.u,
                                                        self.receiver, self.total)
         owner, length, cdf = self.owner, self.length, self.cdf
@@ -330,7 +333,8 @@ class Boundary:
         # Sampling: weights, normals and receivers (never differentiated)
         # ----------------------------------------------------------------------------------------------
         image = integ.image
-        shade = integ.radiance()
+        shade = integ.radiance_looped()  # not differentiated: a run-time loop over the lights
+        n_lights = dev.n_lights
 
         @ti.func
         def own_outline(c, code):
@@ -389,15 +393,21 @@ class Boundary:
                 #   0: from the curve point away from the light, to the receiver (shadow edges only);
                 #   1: the camera's ray to the film point, which must see the receiver's point there;
                 #   2, 3: the film rays on the two sides of the curve, L- at x - side n and L+ at x + side n.
+                # Rays 0 and 1 need no light's visibility; the two sides of light l's shadow edge only
+                # light l's, whose term alone jumps there (the others' differ by O(side)): so a sample
+                # traces 2 shadow rays (1 per side), not 4 per light: the pass is linear in the lights.
                 for k in range(ti.select(mode == PILOT, 2, 4)):  # the pilot stops at the film point
                     if alive and (k >= 2 or light >= 0):
+                        lo, hi = 0, 0
+                        if k >= 2:
+                            lo, hi = ti.select(light >= 0, light, 0), ti.select(light >= 0, light + 1, n_lights)
                         o, d = p, p
                         if k == 0:
                             o, d = p, shadow_ray(light, p)
                         else:
                             offset = ti.select(k == 2, -side, ti.select(k == 3, side, 0.0)) * nrm
                             o, d = camera.film_ray(view, (x[0] + offset[0]) / width, (x[1] + offset[1]) / height)
-                        code, mask, pk, nk, ak, uvk = trace(o, d)
+                        code, mask, pk, nk, ak, uvk = trace_lights(o, d, lo, hi)
                         if k == 0:
                             hit = code
                             alive = code != MISS

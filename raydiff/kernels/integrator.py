@@ -13,7 +13,9 @@ each batch of samples:
    through a loop and needs no adstack. While the hit geometry is a constant to the gradient (neither a
    camera nor the geometry free, no mirror bounces), the gradient's visibility pass keeps each hit's
    shading inputs instead (:class:`ShadingRecords`) and the shading kernel differentiates ``radiance``
-   alone from them.
+   alone from them. The kernels that are not differentiated (the forward pass's fused shading, the
+   boundary terms' side rays) shade with :meth:`Integrator.radiance_looped` instead, the same sum over
+   the lights in a run-time loop, so that their code does not grow with the number of lights.
 
 **The primary cache** (:mod:`raydiff.kernels.primary`; under the same conditions, with every sample in
 one batch, when the caller gives ``primary_seeds``): the camera rays' hits of a few fixed sample sets are
@@ -85,7 +87,7 @@ from ..device.scene import DeviceScene
 from ..scene.limits import SHADING_RECORD_SAMPLES, primary_sets_that_fit
 from .camera import make_camera
 from .intersect import make_intersector
-from .lights import make_lights, make_towards_any
+from .lights import make_irradiance_any, make_lights, make_towards_any
 from .materials import make_bsdf, make_specular
 from .placement import make_placement
 from .primary import PrimaryCache, make_cached_visibility
@@ -276,6 +278,7 @@ class Integrator:
         self.surface = make_surface(dev)
         self.lights = make_lights(dev)
         self.towards_any = make_towards_any(dev)
+        self.irradiance_any = make_irradiance_any(dev)
         self.bsdf = make_bsdf(dev)
         self.is_specular, self.reflectance = make_specular(dev)
         self.place_meshes = make_placement(dev)
@@ -321,6 +324,26 @@ class Integrator:
 
         return radiance
 
+    def radiance_looped(self):
+        """:meth:`radiance` with a run-time loop over the lights, for the kernels that are not
+        differentiated (the forward pass's fused shading, the boundary terms' side rays): their code, and
+        compile time, then do not grow with the lights. The same sum in the same order, skipping the
+        lights the mask does not see. An integrator that overrides :meth:`radiance` overrides this too
+        (or returns its ``radiance`` here)."""
+        bsdf, n_lights = self.bsdf, len(self.lights)
+        towards_any, irradiance_any = self.towards_any, self.irradiance_any
+
+        @ti.func
+        def radiance(p, n, wo, a, uv, mask):
+            total = ti.Vector([0.0, 0.0, 0.0])
+            for li in range(n_lights):
+                if (mask >> li) & 1:
+                    wi, _ = towards_any(li, p)
+                    total += bsdf(a, p, n, wi, wo, uv) * irradiance_any(li, p, n)
+            return total
+
+        return radiance
+
     # =============================================================================================
     # Kernels (compiled once per scene shape)
     # =============================================================================================
@@ -329,6 +352,7 @@ class Integrator:
         dev = self.dev
         camera_ray, nearest, occluded, surface = self.camera_ray, self.nearest, self.occluded, self.surface
         radiance, towards_any, n_lights = self.radiance(), self.towards_any, len(self.lights)
+        looped = self.radiance_looped()  # the kernels that are not differentiated loop over the lights
         hit, visible, image = self.hit, self.visible, self.image
         eps = dev.epsilon
         spp = self.spp
@@ -341,26 +365,38 @@ class Integrator:
         # Visibility: what a ray hits, and which lights that point sees
         # ----------------------------------------------------------------------------------------------
         @ti.func
-        def lights_seen(p, n, code):
-            """The visibility mask of the surface point ``p`` (normal ``n``, hit record ``code``)."""
+        def lights_seen_of(p, n, code, lo, hi):
+            """The visibility mask of the surface point ``p`` (normal ``n``, hit record ``code``) for the
+            lights ``lo <= l < hi`` (the other bits 0)."""
             mask = 0
-            for li in range(n_lights):  # a run-time loop: one shadow-ray walk compiled, whatever the count
+            for li in range(lo, hi):  # a run-time loop: one shadow-ray walk compiled, whatever the count
                 wi, dist = towards_any(li, p)
                 if n.dot(wi) > 0.0 and not occluded(p, wi, dist - eps, code):
                     mask |= 1 << li
             return mask
 
         @ti.func
-        def trace(o, d):
+        def lights_seen(p, n, code):
+            """The visibility mask of the surface point ``p`` (normal ``n``, hit record ``code``)."""
+            return lights_seen_of(p, n, code, 0, n_lights)
+
+        @ti.func
+        def trace_lights(o, d, lo, hi):
             """``(code, mask, p, n, material, uv)`` of the ray (o, d): the hit record, the visibility mask
-            and the hit's geometry (meaningless for a miss). Mirrors are not followed."""
+            of the lights ``lo <= l < hi`` and the hit's geometry (meaningless for a miss). Mirrors are
+            not followed."""
             t, code = nearest(o, d)
             mask = 0
             p, n, a, uv = o, d, 0, ti.math.vec2(0.0, 0.0)
             if code != MISS:
                 p, n, a, uv = surface(o, d, code)
-                mask = lights_seen(p, n, code)
+                mask = lights_seen_of(p, n, code, lo, hi)
             return code, mask, p, n, a, uv
+
+        @ti.func
+        def trace(o, d):
+            """:func:`trace_lights` with every light."""
+            return trace_lights(o, d, 0, n_lights)
 
         @ti.func
         def radiance_along(o, d):
@@ -369,10 +405,11 @@ class Integrator:
             code, mask, p, n, a, uv = trace(o, d)
             value = ti.Vector([0.0, 0.0, 0.0])
             if code != MISS:
-                value = radiance(p, n, -d, a, uv, mask)
+                value = looped(p, n, -d, a, uv, mask)
             return value
 
         self.trace, self.radiance_along = trace, radiance_along
+        self.trace_lights = trace_lights
         n_bounces, bounce_hit = self.n_bounces, self.bounce_hit
         is_specular, reflectance = self.is_specular, self.reflectance
 
@@ -431,7 +468,7 @@ class Integrator:
                         code, mask, p, n, a, uv = trace(o, d)
                         if ti.static(shade_too):  # the forward pass: shading fused in, as `shade` does it
                             if code != MISS:
-                                image[v, y, x] += radiance(p, n, -d, a, uv, mask) * (1.0 / spp)
+                                image[v, y, x] += looped(p, n, -d, a, uv, mask) * (1.0 / spp)
                         if ti.static(keeps_shading and not shade_too):  # the gradient's pass
                             if code != MISS:
                                 keep_shading(v, y, x, b, p, n, -d, a, uv)
@@ -439,7 +476,7 @@ class Integrator:
                         code, last, mask, p, n, a, uv, dl, weight = follow(o, d, v, y, x, b)
                         if ti.static(shade_too):
                             if last != MISS:
-                                image[v, y, x] += weight * radiance(p, n, -dl, a, uv, mask) * (1.0 / spp)
+                                image[v, y, x] += weight * looped(p, n, -dl, a, uv, mask) * (1.0 / spp)
                 else:
                     if ti.static(n_bounces > 0):
                         for k in range(n_bounces):
@@ -525,7 +562,7 @@ class Integrator:
         self._shade = shade if shading is None and primary is None else shade_recorded
         if primary is not None:
             primary.build(camera_ray, nearest, surface)
-            self._visibility = make_cached_visibility(primary, lights_seen, radiance, hit, visible, image, spp)
+            self._visibility = make_cached_visibility(primary, lights_seen, looped, hit, visible, image, spp)
 
     # =============================================================================================
     # Forward and backward

@@ -10,12 +10,15 @@ A piece is a :class:`Light` with
 The visibility pass, which is not differentiated, loops over the lights *at run time*
 (:func:`make_towards_any`), so that its code (and its compile time, dominated by the shadow ray's BVH
 walk) does not grow with the number of lights; each module therefore also has a
-``make_towards(dev) -> towards(offset, p)`` taking the pool offset as a run-time value. The shading pass
-keeps one unrolled piece per light: Taichi differentiates a loop that carries locals only through an
-adstack, which Vulkan lacks.
+``make_towards(dev) -> towards(offset, p)`` taking the pool offset as a run-time value. So do the forward
+pass's shading (fused into the visibility kernel) and the boundary terms' side rays, through
+``make_irradiance(dev) -> irradiance(offset, p, n)`` (:func:`make_irradiance_any`). The differentiated
+shading pass keeps one unrolled piece per light: Taichi differentiates a loop that carries locals only
+through an adstack, which Vulkan lacks, and its pieces read the free scalars at offsets fixed when it
+is compiled (:mod:`raydiff.device.fixed_reads`).
 
-A new light type is a new module with ``make(dev, offset)`` and ``make_towards(dev)`` and a line in
-:data:`LIGHT_TYPES`; the integrator does not change.
+A new light type is a new module with ``make(dev, offset)``, ``make_towards(dev)`` and
+``make_irradiance(dev)`` and a line in :data:`LIGHT_TYPES`; the integrator does not change.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ def make_lights(dev) -> list[Light]:
     return [Light(*LIGHT_TYPES[type_].make(dev, offset)) for type_, offset in dev.lights]
 
 
+def _layout(dev):
+    """``(first, types, bits)``: the first light's pool offset, the light types the scene has, and per type
+    the bit mask of the lights of that type (see :func:`make_towards_any`)."""
+    offsets = [offset for _, offset in dev.lights]
+    first = offsets[0] if offsets else 0
+    assert offsets == [first + 6 * i for i in range(len(offsets))], "lights are not consecutive in the pool"
+    types = sorted({type_ for type_, _ in dev.lights})
+    bits = [sum(1 << i for i, (t, _) in enumerate(dev.lights) if t == type_) for type_ in types]
+    return first, types, bits
+
+
 def make_towards_any(dev):
     """``towards_any(l, p) -> (wi, distance)`` for light ``l`` given at run time (``0 <= l < n_lights``).
 
@@ -51,11 +65,7 @@ def make_towards_any(dev):
     after the other in the pool, 6 scalars each (position or direction, then intensity or irradiance),
     and the types are bits of a constant. Only the types the scene has are compiled in.
     """
-    offsets = [offset for _, offset in dev.lights]
-    first = offsets[0] if offsets else 0
-    assert offsets == [first + 6 * i for i in range(len(offsets))], "lights are not consecutive in the pool"
-    types = sorted({type_ for type_, _ in dev.lights})
-    bits = [sum(1 << i for i, (t, _) in enumerate(dev.lights) if t == type_) for type_ in types]
+    first, types, bits = _layout(dev)
     towards = [LIGHT_TYPES[type_].make_towards(dev) for type_ in types]
 
     @ti.func
@@ -71,3 +81,25 @@ def make_towards_any(dev):
         return wi, dist
 
     return towards_any
+
+
+def make_irradiance_any(dev):
+    """``irradiance_any(l, p, n) -> vec3`` for light ``l`` given at run time, as :func:`make_towards_any`:
+    for the kernels that are not differentiated, which loop over the lights at run time (the
+    differentiated shading keeps :func:`make_lights`' unrolled pieces)."""
+    first, types, bits = _layout(dev)
+    irradiance = [LIGHT_TYPES[type_].make_irradiance(dev) for type_ in types]
+
+    @ti.func
+    def irradiance_any(light, p, n):
+        e = ti.Vector([0.0, 0.0, 0.0])
+        offset = first + 6 * light
+        if ti.static(len(types) == 1):
+            e = irradiance[0](offset, p, n)
+        else:
+            for k in ti.static(range(len(types))):
+                if (bits[k] >> light) & 1:
+                    e = irradiance[k](offset, p, n)
+        return e
+
+    return irradiance_any
