@@ -1,7 +1,8 @@
 """How well, and how fast, the example fits recover the truth.
 
     python benchmarks/recovery.py [--arch cpu] [--scenes three_spheres,box,camera_pose,two_views,mesh_pose,sun]
-                                  [--primary-sets K] [--optimizer auto|adam|lm] [--seed S | --seeds S1,S2,...]
+                                  [--primary-sets K] [--primary-refresh M] [--optimizer auto|adam|lm]
+                                  [--seed S | --seeds S1,S2,...]
 
 For each example, runs the same fit as `raydiff fit scenes/<name>.yaml REF... ` with the default settings
 (at most 200 iterations, stopping once converged, the default learning rates; the references are assets/<name>_ref.png, or one
@@ -18,7 +19,7 @@ parameter with scenes/truth/<name>.yaml, in the units issue 7 states its goals i
 * sizes (a radius, a scale, a quad's edges): relative error; colours and brightness: the largest relative
   error of a channel.
 
-``--primary-sets``, ``--optimizer`` and ``--seed`` change those settings (the defaults: FitSettings'), to
+``--primary-sets``, ``--primary-refresh``, ``--optimizer`` and ``--seed`` change those settings (the defaults: FitSettings'), to
 compare a fit with and without the primary cache (raydiff/kernels/primary.py) on the same seeds.
 ``--seeds`` runs every scene's fit once per seed (one process: the kernels compile once) and ends with a
 summary: per scene and error, its median and worst over the seeds against the goal, and the median
@@ -86,13 +87,15 @@ def main() -> int:
     parser.add_argument("--scenes", default=",".join(EXAMPLES))
     defaults = raydiff.FitSettings()
     parser.add_argument("--primary-sets", type=int, default=defaults.primary_sets)
+    parser.add_argument("--primary-refresh", type=int, default=defaults.primary_refresh)
     parser.add_argument("--optimizer", default=defaults.optimizer)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, one fit each (overrides --seed)")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
     backend = raydiff.init(args.arch)
-    print(f"backend: {backend.describe()}; primary sets {args.primary_sets}, optimizer {args.optimizer}, "
+    print(f"backend: {backend.describe()}; primary sets {args.primary_sets}, refresh {args.primary_refresh}, "
+          f"optimizer {args.optimizer}, "
           f"seeds {','.join(map(str, seeds))}")
     table: dict[tuple[str, str], list[float]] = {}
     goals: dict[tuple[str, str], tuple[str, float]] = {}
@@ -111,7 +114,8 @@ def fit_one(name: str, args, seed: int, table: dict, goals: dict) -> float:
     scene = raydiff.load_scene(os.path.join(ROOT, "scenes", f"{name}.yaml"))
     true_scene = raydiff.load_scene(os.path.join(ROOT, "scenes", "truth", f"{name}.yaml"))
     refs = [raydiff.read_reference(p, scene.film.width, scene.film.height) for p in reference_paths(scene)]
-    settings = raydiff.FitSettings(primary_sets=args.primary_sets, optimizer=args.optimizer, seed=seed)
+    settings = raydiff.FitSettings(primary_sets=args.primary_sets, primary_refresh=args.primary_refresh,
+                                   optimizer=args.optimizer, seed=seed)
     t0 = time.perf_counter()
     result = raydiff.fit(scene, refs, settings)
     seconds = time.perf_counter() - t0

@@ -9,7 +9,10 @@
   converges;
 - it is off where the hits are not constants (a camera or the geometry free, a mirror followed), for a
   render, with no sets asked for, and where its sets do not fit; the memory budget counts it;
-- Vulkan gives the CPU's gradient with it.
+- Vulkan gives the CPU's gradient with it;
+- a rolling cache (``FitSettings.primary_refresh``): a refreshed set gives the plain render and gradient
+  of its new seed, the finite-difference checks hold on it, the schedule replaces every set in turn, and
+  a fit checkpointed between refreshes resumes as the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from raydiff.io.images import Reference
 from raydiff.kernels.integrator import Integrator
 from raydiff.optim.fit import FitSettings, Fitter
 from raydiff.optim.gradient import (GRADIENT_STREAM, LossGradient, derive_seed, primary_seeds,
-                                    stream_seed)
+                                    primary_seeds_before, refresh_seed, refreshed_set, stream_seed)
 from raydiff.optim.levenberg import JACOBIAN_STREAMS, TRIAL_STREAM
 from raydiff.optim.loss import ImageLoss
 from raydiff.run import budget
@@ -129,6 +132,109 @@ def test_cached_gradient_matches_central_differences(cached_setups, config):
     tg.test_gradient_matches_central_differences(cached_setups, config)
 
 
+@pytest.mark.parametrize("config", CONFIGS[:3:2], ids=repr)
+def test_the_gradient_of_a_refreshed_set_matches_central_differences(cached_setups, config):
+    """The set of the checks' seed given new samples (a rolling cache's step), the gradient measured again:
+    it matches the central differences on those samples, and it is not the old set's. The set then gets
+    its first samples back, so that the module's other checks see the setup as built."""
+    setup = cached_setups(config)
+    cache, old = setup.integrator.primary, setup.grad
+    k = cache.set_of(tg.SEED)
+    first = cache.seed_values[k]
+    try:
+        setup.integrator.refresh_primary(k, derive_seed(first, 99))
+        setup.measure()
+        assert not np.array_equal(setup.grad, old)
+        tg.test_gradient_matches_central_differences(cached_setups, config)
+    finally:
+        setup.integrator.refresh_primary(k, first)
+        setup.measure()
+    np.testing.assert_array_equal(setup.grad, old)
+
+
+# --- a rolling cache ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [8, 3])
+def test_a_refreshed_set_gives_the_plain_render_and_gradient_of_its_new_seed(pair, seed):
+    cached, plain = pair
+    k = cached.primary.set_of(seed)
+    new = derive_seed(SETS[k], 7)
+    try:
+        cached.forward(seed)  # the cache filled with its first sets, the records of this pass kept
+        cached.refresh_primary(k, new)
+        assert cached.primary.seed_values[k] == new
+        grads, image_grad = [], _image_grad(cached)
+        for integrator, seeds in ((cached, (seed, seed)), (plain, (new, new))):
+            integrator.zero_grad()
+            integrator.forward(seeds[0])
+            images = integrator.to_numpy()
+            integrator.image.grad.from_numpy(image_grad)
+            integrator.backward(seeds[1])
+            grads.append((images, integrator.dev.pool.grad.to_numpy()[integrator.dev.free_offsets]))
+        np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=0, atol=2e-5 * np.abs(grads[1][1]).max())
+        plain.forward(SETS[k])
+        assert np.abs(plain.to_numpy() - grads[0][0]).max() > 1e-3  # other samples than the set's first ones
+        cached.forward(seed + 1)  # the other sets are untouched
+        plain.forward(SETS[(k + 1) % 4])
+        np.testing.assert_allclose(cached.to_numpy(), plain.to_numpy(), rtol=0, atol=1e-6)
+    finally:
+        cached.refresh_primary(k, SETS[k])
+    with pytest.raises(ValueError, match="sets 0 to 3, not 4"):
+        cached.primary.refresh(4, 1)
+
+
+def test_the_rolling_schedule_replaces_every_set_in_turn():
+    assert [refreshed_set(4, 3, i) for i in range(16)] == [None, None, None, 0, None, None, 1, None, None, 2,
+                                                           None, None, 3, None, None, 0]
+    assert all(refreshed_set(8, 0, i) is None for i in range(100))  # 0: fixed sets
+    for sets, refresh in ((4, 1), (4, 3), (8, 2), (5, 7)):
+        held, replaced = primary_seeds(5, sets), {}
+        for i in range(4 * sets * refresh):
+            assert primary_seeds_before(5, sets, refresh, i) == held, (sets, refresh, i)
+            k = refreshed_set(sets, refresh, i)
+            if k is not None:
+                held[k] = refresh_seed(5, i)
+                replaced.setdefault(k, i)
+        assert sorted(replaced) == list(range(sets)) and max(replaced.values()) == sets * refresh
+        assert len(set(held)) == sets  # every set's samples are its own
+    assert primary_seeds_before(5, 8, 0, 1000) == primary_seeds(5, 8)
+    assert refresh_seed(5, 3) not in primary_seeds(5, 64) and refresh_seed(5, 3) != refresh_seed(5, 6)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lm"])
+def test_a_rolling_fit_resumed_between_refreshes_is_the_uninterrupted_one(cpu, optimizer):
+    truth = scenes.fit_scene(width=32, height=24)
+    reference = Reference("<array>", raydiff.render(truth, spp=16, seed=1).astype(np.float32), False)
+    start = with_values(scenes.with_optimize(truth, "lights.key.position", "lights.key.intensity"),
+                        {"lights.key.position": np.array([1.2, 2.9, 1.3]), "lights.key.intensity": np.array([7.0, 7.0, 7.0])})
+    settings = FitSettings(iterations=9, tol=0, optimizer=optimizer, primary_sets=4, primary_refresh=2, seed=3)
+    straight = Fitter(start, reference, settings)
+    for _ in range(5):  # sets 0 and 1 refreshed (iterations 2 and 4); iteration 5 starts with no refresh
+        straight.step()
+    saved = straight.checkpoint()
+    while not straight.done:
+        straight.step()
+    resumed = Fitter(start, reference, settings)
+    resumed.restore(saved)
+    assert resumed.integrator.primary.seed_values[:2] != primary_seeds(3, 4)[:2]
+    assert resumed.integrator.primary.seed_values[2:] == primary_seeds(3, 4)[2:]
+    while not resumed.done:
+        resumed.step()
+    assert resumed.integrator.primary.seed_values == straight.integrator.primary.seed_values
+    a, b = straight.result(), resumed.result()
+    np.testing.assert_allclose(a.history, b.history, rtol=1e-5, atol=1e-8)
+    resumed.settings = replace(settings, primary_refresh=0)  # the same fit on fixed sets (no new compilation)
+    resumed.reset({}, seed=3)
+    while not resumed.done:
+        resumed.step()
+    assert resumed.integrator.primary.seed_values == primary_seeds(3, 4)
+    fixed = resumed.result().history
+    np.testing.assert_allclose(fixed[:2], a.history[:2], rtol=1e-5, atol=1e-8)  # alike until the first refresh
+    assert not np.allclose(fixed[3:, 2:], a.history[3:, 2:], rtol=1e-5, atol=1e-8)
+
+
 # --- independent samples --------------------------------------------------------------------------------
 
 
@@ -199,6 +305,10 @@ def test_the_setting_is_checked_and_older_settings_load_without_the_cache():
         with pytest.raises(ValueError, match="primary_sets must be 0"):
             FitSettings(primary_sets=bad)
     FitSettings(primary_sets=0)
+    assert FitSettings.from_dict({"iterations": 5}).primary_refresh == 0  # fixed sets, as such a fit ran
+    for bad in (-1, 2.0, True, "4", 2**31):
+        with pytest.raises(ValueError, match="primary_refresh must be a whole number of iterations"):
+            FitSettings(primary_refresh=bad)
 
 
 def test_the_budget_counts_the_cache():

@@ -33,7 +33,6 @@ The gradient's own shading records are not kept with the cache (they would copy 
 
 from collections.abc import Sequence
 
-import numpy as np
 import taichi as ti
 
 from ..device.hitrecord import MISS
@@ -83,7 +82,6 @@ class PrimaryCache:
         self.wo = ti.Vector.field(3, ti.f32, shape=full)
         self.material = ti.field(ti.i32, shape=full)
         self.uv = ti.Vector.field(2, ti.f32, shape=full) if textured else None
-        self.seeds = ti.field(ti.u32, shape=self.sets)
         self._fill = None
         self.reseed(seeds)
         self.inputs = _make_inputs(self.p, self.n, self.wo, self.material, self.uv)
@@ -94,8 +92,16 @@ class PrimaryCache:
         if len(seeds) != self.sets:
             raise ValueError(f"the primary cache has {self.sets} sets, not {len(seeds)}")
         self.seed_values = [int(s) & 0xFFFFFFFF for s in seeds]
-        self.seeds.from_numpy(np.array(self.seed_values, dtype=np.uint32))
         self.filled = False
+
+    def refresh(self, k: int, seed: int) -> None:
+        """Give set ``k`` the samples of ``seed`` (a rolling cache's refresh): its hits are traced again now
+        if the cache is filled (one camera-ray pass over one set), else with the others on the next use."""
+        if not 0 <= k < self.sets:
+            raise ValueError(f"the primary cache has sets 0 to {self.sets - 1}, not {k}")
+        self.seed_values[k] = int(seed) & 0xFFFFFFFF
+        if self.filled:
+            self._fill(k, self.seed_values[k])
 
     @staticmethod
     def bytes_per_sample(textured: bool) -> int:
@@ -108,13 +114,14 @@ class PrimaryCache:
 
     def build(self, camera_ray, nearest, surface) -> None:
         """Compile the fill kernel from the integrator's camera ray, nearest-hit search and surface."""
-        code, p, n, wo, material, uv, seeds = self.code, self.p, self.n, self.wo, self.material, self.uv, self.seeds
+        code, p, n, wo, material, uv = self.code, self.p, self.n, self.wo, self.material, self.uv
         textured = uv is not None
+        views, height, width, spp = code.shape[1:]
 
         @ti.kernel
-        def fill():
-            for k, v, y, x, s in code:
-                o, d = camera_ray(v, x, y, s, seeds[k])
+        def fill(k: ti.i32, seed: ti.u32):
+            for v, y, x, s in ti.ndrange(views, height, width, spp):
+                o, d = camera_ray(v, x, y, s, seed)
                 _, c = nearest(o, d)
                 point, normal, a, coords = o, d, 0, ti.math.vec2(0.0, 0.0)
                 if c != MISS:
@@ -132,7 +139,8 @@ class PrimaryCache:
     def fill(self) -> None:
         """Trace every set's camera rays and record their hits (once; later calls do nothing)."""
         if not self.filled:
-            self._fill()
+            for k, seed in enumerate(self.seed_values):
+                self._fill(k, seed)
             self.filled = True
 
 

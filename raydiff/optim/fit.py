@@ -40,7 +40,7 @@ from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
 from .loss import ImageLoss
 from .adam import Adam
-from .gradient import LossGradient, primary_seeds
+from .gradient import LossGradient, primary_seeds, primary_seeds_before, refresh_seed, refreshed_set
 from .converge import check_due, converged, scales
 from . import levenberg
 from .levenberg import LevenbergMarquardt
@@ -159,6 +159,10 @@ class FitSettings:
         four); elsewhere, or with 0 (the default), every iteration traces its own camera rays. It is
         3 to 4 times faster per iteration and recovers the example scenes within their goals, but its
         final errors were up to 2 to 5 times those without it (docs/performance.md, section 11).
+    primary_refresh : int
+        With the primary cache, re-trace one of its sets with fresh samples every ``primary_refresh``
+        iterations, the sets in turn (a rolling cache: :func:`raydiff.optim.gradient.refreshed_set`), so
+        that the fixed sets' error averages out over a fit; 0 keeps the sets fixed for the whole fit.
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -178,6 +182,7 @@ class FitSettings:
     beta2: float = 0.9
     optimizer: str = "auto"
     primary_sets: int = 0
+    primary_refresh: int = 0
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -212,6 +217,10 @@ class FitSettings:
                 or not (self.primary_sets == 0 or MIN_PRIMARY_SETS <= self.primary_sets <= MAX_PRIMARY_SETS)):
             raise ValueError(f"primary_sets must be 0 (no primary cache) or a whole number in [{MIN_PRIMARY_SETS}, "
                              f"{MAX_PRIMARY_SETS}], got {self.primary_sets!r}")
+        if (isinstance(self.primary_refresh, bool) or not isinstance(self.primary_refresh, int)
+                or not 0 <= self.primary_refresh <= MAX_ITERATIONS):
+            raise ValueError(f"primary_refresh must be a whole number of iterations in [0, {MAX_ITERATIONS}] "
+                             f"(0: the primary cache's sets stay fixed), got {self.primary_refresh!r}")
         if self.optimizer == "lm" and self.loss != "mse":
             raise ValueError(f"optimizer lm fits the mse loss, not {self.loss}: choose adam (or auto) for it")
 
@@ -225,7 +234,7 @@ class FitSettings:
 
 #: The values of fields that changed how fits run when they were added, for settings saved before them:
 #: no stop criterion (the fit ran all its iterations), Adam's usual beta2, and Adam.
-PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam", "primary_sets": 0}
+PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam", "primary_sets": 0, "primary_refresh": 0}
 
 
 def optimizer_of(settings: FitSettings, free_scalars: int) -> str:
@@ -490,6 +499,7 @@ class Fitter:
         loss and a Levenberg-Marquardt step (which renders its Jacobian and trials itself)."""
         i = self.iteration
         seed = iteration_seed(self.settings.seed, i)
+        self._refresh_primary(i)
         if self.method == "lm":
             self.optimizer.evaluate(seed)
         else:
@@ -505,6 +515,13 @@ class Fitter:
             self.optimizer.step(self.settings.lr_decay**i, i)
         self.iteration += 1
         self._check_converged()
+
+    def _refresh_primary(self, i: int) -> None:
+        """A rolling primary cache's refresh due at the start of iteration ``i``, if any (one set re-traced)."""
+        cache = self.integrator.primary
+        k = refreshed_set(cache.sets, self.settings.primary_refresh, i) if cache is not None else None
+        if k is not None:
+            self.integrator.refresh_primary(k, refresh_seed(self.settings.seed, i))
 
     def _check_converged(self) -> None:
         """Every ``window`` iterations, the stop criterion on the last two windows (one device read)."""
@@ -692,6 +709,9 @@ class Fitter:
         rows[: iteration - kept] = saved[kept:]
         self.history.from_numpy(rows)
         self.iteration = iteration
+        cache = self.integrator.primary
+        if cache is not None:  # the sets as the uninterrupted fit held them when this iteration started
+            cache.reseed(primary_seeds_before(self.settings.seed, cache.sets, self.settings.primary_refresh, iteration))
         self.converged = False
         self._check_converged()  # a fit that had converged when it was saved has still converged
 

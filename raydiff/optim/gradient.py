@@ -23,7 +23,9 @@ The boundary terms (:mod:`raydiff.kernels.boundary`) sample edges with a third s
 the cache's set ``s mod K``, so two seeds are independent only if their sets differ: :func:`stream_seed`
 moves a stream's seed to the next set that none of the given seeds uses (the gradient's from the
 forward pass's), and is :func:`derive_seed` itself without a cache. The sets' own seeds are streams
-:data:`PRIMARY_STREAM` + k of the fit's seed (:func:`primary_seeds`).
+:data:`PRIMARY_STREAM` + k of the fit's seed (:func:`primary_seeds`); a rolling cache replaces one set
+every few iterations (:func:`refreshed_set`) with a seed of its own (:func:`refresh_seed`), and
+:func:`primary_seeds_before` says what every set holds when a given iteration starts.
 
 **Seeds.** :func:`derive_seed` is a host-side copy of the sample hash of :mod:`raydiff.kernels.sampling`
 (Chris Wellons' "lowbias32", a bijection of 32-bit integers with full avalanche) applied to the seed
@@ -40,6 +42,7 @@ _MASK = 0xFFFFFFFF
 GRADIENT_STREAM = 1  # the shading gradient's samples (with decorrelation)
 BOUNDARY_STREAM = 2  # the boundary terms' samples
 PRIMARY_STREAM = 64  # set k of a primary cache has the samples of stream PRIMARY_STREAM + k of the fit's seed
+REFRESH_STREAM = 6  # a rolling cache's set refreshed at iteration i: stream i + 1 of this stream of the fit's seed
 
 
 def hash_u32(x: int) -> int:
@@ -62,6 +65,37 @@ def derive_seed(seed: int, stream: int) -> int:
 def primary_seeds(seed: int, sets: int) -> list[int]:
     """The sample seeds of a primary cache's ``sets`` sets for a fit with seed ``seed`` (none for 0)."""
     return [derive_seed(seed, PRIMARY_STREAM + k) for k in range(int(sets))]
+
+
+def refreshed_set(sets: int, refresh: int, iteration: int) -> int | None:
+    """The set a rolling primary cache re-traces at the start of ``iteration``: every ``refresh``
+    iterations from iteration ``refresh`` on, the sets in turn (0, 1, ..., ``sets`` - 1, 0, ...), so
+    that every set is replaced within ``sets * refresh`` iterations; None when none is due (and always
+    for ``refresh`` 0: fixed sets)."""
+    if refresh <= 0 or iteration <= 0 or iteration % refresh:
+        return None
+    return (iteration // refresh - 1) % sets
+
+
+def refresh_seed(seed: int, iteration: int) -> int:
+    """The sample seed of the set a rolling cache refreshes at ``iteration`` of a fit with seed ``seed``:
+    stream ``iteration + 1`` of stream :data:`REFRESH_STREAM` of the fit's seed (unrelated to the sets'
+    first seeds, to every pass's seed and to every other refresh's)."""
+    return derive_seed(derive_seed(seed, REFRESH_STREAM), int(iteration) + 1)
+
+
+def primary_seeds_before(seed: int, sets: int, refresh: int, iteration: int) -> list[int]:
+    """The sample seeds a rolling cache's ``sets`` sets hold when ``iteration`` starts (before its own
+    refresh): :func:`primary_seeds`, each replaced by its last refresh before ``iteration``
+    (:func:`refreshed_set`, :func:`refresh_seed`). What a fit resumed at ``iteration`` fills its cache
+    with, so that it goes on as the uninterrupted fit did."""
+    out = primary_seeds(seed, sets)
+    done = (int(iteration) - 1) // refresh if refresh > 0 and iteration > 0 else 0  # refreshes j = 1..done
+    for k in range(int(sets)):
+        if done >= k + 1:  # refresh j (at iteration j * refresh) replaced set (j - 1) mod sets
+            last = k + 1 + sets * ((done - 1 - k) // sets)
+            out[k] = refresh_seed(seed, last * refresh)
+    return out
 
 
 def stream_seed(integrator, seed: int, stream: int, avoid=()) -> int:
