@@ -26,9 +26,9 @@ import raydiff
 from raydiff.device.scene import DeviceScene
 from raydiff.io.images import Reference
 from raydiff.kernels.integrator import Integrator
-from raydiff.optim.fit import FitSettings, Fitter
+from raydiff.optim.fit import FitSettings, Fitter, iteration_seed
 from raydiff.optim.gradient import (GRADIENT_STREAM, LossGradient, derive_seed, primary_seeds,
-                                    primary_seeds_before, refresh_seed, refreshed_set, stream_seed)
+                                    primary_sets_before, refresh_due, refresh_seed, stream_seed)
 from raydiff.optim.levenberg import JACOBIAN_STREAMS, TRIAL_STREAM
 from raydiff.optim.loss import ImageLoss
 from raydiff.run import budget
@@ -185,21 +185,24 @@ def test_a_refreshed_set_gives_the_plain_render_and_gradient_of_its_new_seed(pai
         cached.primary.refresh(4, 1)
 
 
-def test_the_rolling_schedule_replaces_every_set_in_turn():
-    assert [refreshed_set(4, 3, i) for i in range(16)] == [None, None, None, 0, None, None, 1, None, None, 2,
-                                                           None, None, 3, None, None, 0]
-    assert all(refreshed_set(8, 0, i) is None for i in range(100))  # 0: fixed sets
-    for sets, refresh in ((4, 1), (4, 3), (8, 2), (5, 7)):
-        held, replaced = primary_seeds(5, sets), {}
-        for i in range(4 * sets * refresh):
-            assert primary_seeds_before(5, sets, refresh, i) == held, (sets, refresh, i)
-            k = refreshed_set(sets, refresh, i)
-            if k is not None:
-                held[k] = refresh_seed(5, i)
-                replaced.setdefault(k, i)
-        assert sorted(replaced) == list(range(sets)) and max(replaced.values()) == sets * refresh
-        assert len(set(held)) == sets  # every set's samples are its own
-    assert primary_seeds_before(5, 8, 0, 1000) == primary_seeds(5, 8)
+def test_the_rolling_schedule_keeps_the_forward_passes_samples_fresh_and_resumes_from_any_iteration():
+    assert refresh_due(3, 5, 2) and not refresh_due(3, 4, 2) and not refresh_due(0, 100, 0)  # 0: fixed sets
+    for sets, refresh, expected in ((4, 1, 1.0), (4, 4, 1.0), (8, 16, 0.5), (8, 24, 1 / 3), (5, 7, None)):
+        def set_at(j):  # the set iteration j's forward pass reads (a fit with seed 5)
+            return iteration_seed(5, j) % sets
+
+        seeds, traced, refreshes, n = primary_seeds(5, sets), [0] * sets, 0, 12 * sets * max(refresh // sets, 1)
+        for i in range(n):
+            assert primary_sets_before(5, sets, refresh, i, set_at) == (seeds, traced), (sets, refresh, i)
+            k = set_at(i)
+            if refresh_due(refresh, i, traced[k]):
+                seeds[k], traced[k] = refresh_seed(5, i), i
+                refreshes += 1
+            assert i - traced[k] < max(refresh, sets)  # the forward pass's samples are never older
+        assert min(traced) > 0 and len(set(seeds)) == sets  # each set replaced, by samples of its own
+        if expected is not None:  # the share of iterations that re-trace a set
+            assert abs(refreshes / n - expected) < 0.1, (sets, refresh, refreshes / n)
+    assert primary_sets_before(5, 8, 0, 1000, lambda j: 0) == (primary_seeds(5, 8), [0] * 8)
     assert refresh_seed(5, 3) not in primary_seeds(5, 64) and refresh_seed(5, 3) != refresh_seed(5, 6)
 
 
@@ -209,17 +212,18 @@ def test_a_rolling_fit_resumed_between_refreshes_is_the_uninterrupted_one(cpu, o
     reference = Reference("<array>", raydiff.render(truth, spp=16, seed=1).astype(np.float32), False)
     start = with_values(scenes.with_optimize(truth, "lights.key.position", "lights.key.intensity"),
                         {"lights.key.position": np.array([1.2, 2.9, 1.3]), "lights.key.intensity": np.array([7.0, 7.0, 7.0])})
-    settings = FitSettings(iterations=9, tol=0, optimizer=optimizer, primary_sets=4, primary_refresh=2, seed=3)
+    settings = FitSettings(iterations=10, tol=0, optimizer=optimizer, primary_sets=4, primary_refresh=6, seed=3)
     straight = Fitter(start, reference, settings)
-    for _ in range(5):  # sets 0 and 1 refreshed (iterations 2 and 4); iteration 5 starts with no refresh
-        straight.step()
+    for _ in range(8):  # the forward passes read sets 0 3 2 1 0 3 2 1 0: refreshes at iterations 6 (set 2),
+        straight.step()  # 7 (set 1) and, after the checkpoint, 8 (set 0)
     saved = straight.checkpoint()
     while not straight.done:
         straight.step()
     resumed = Fitter(start, reference, settings)
     resumed.restore(saved)
-    assert resumed.integrator.primary.seed_values[:2] != primary_seeds(3, 4)[:2]
-    assert resumed.integrator.primary.seed_values[2:] == primary_seeds(3, 4)[2:]
+    assert [iteration_seed(3, i) % 4 for i in range(9)] == [0, 3, 2, 1, 0, 3, 2, 1, 0]
+    first = primary_seeds(3, 4)
+    assert [now != was for now, was in zip(resumed.integrator.primary.seed_values, first)] == [False, True, True, False]
     while not resumed.done:
         resumed.step()
     assert resumed.integrator.primary.seed_values == straight.integrator.primary.seed_values
@@ -231,8 +235,8 @@ def test_a_rolling_fit_resumed_between_refreshes_is_the_uninterrupted_one(cpu, o
         resumed.step()
     assert resumed.integrator.primary.seed_values == primary_seeds(3, 4)
     fixed = resumed.result().history
-    np.testing.assert_allclose(fixed[:2], a.history[:2], rtol=1e-5, atol=1e-8)  # alike until the first refresh
-    assert not np.allclose(fixed[3:, 2:], a.history[3:, 2:], rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(fixed[:6], a.history[:6], rtol=1e-5, atol=1e-8)  # alike until the first refresh
+    assert not np.allclose(fixed[7:, 2:], a.history[7:, 2:], rtol=1e-5, atol=1e-8)
 
 
 # --- independent samples --------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
 from .loss import ImageLoss
 from .adam import Adam
-from .gradient import LossGradient, primary_seeds, primary_seeds_before, refresh_seed, refreshed_set
+from .gradient import LossGradient, primary_seeds, primary_sets_before, refresh_due, refresh_seed
 from .converge import check_due, converged, scales
 from . import levenberg
 from .levenberg import LevenbergMarquardt
@@ -160,9 +160,10 @@ class FitSettings:
         3 to 4 times faster per iteration and recovers the example scenes within their goals, but its
         final errors were up to 2 to 5 times those without it (docs/performance.md, section 11).
     primary_refresh : int
-        With the primary cache, re-trace one of its sets with fresh samples every ``primary_refresh``
-        iterations, the sets in turn (a rolling cache: :func:`raydiff.optim.gradient.refreshed_set`), so
-        that the fixed sets' error averages out over a fit; 0 keeps the sets fixed for the whole fit.
+        With the primary cache, re-trace the set an iteration's forward pass reads with fresh samples
+        (one set's camera rays) once its samples are ``primary_refresh`` iterations old (a rolling cache:
+        :func:`raydiff.optim.gradient.refresh_due`); with 1 every loss is measured on fresh samples and the
+        fit's fixed point is the plain path's; 0 keeps the sets fixed for the whole fit.
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -436,6 +437,8 @@ class Fitter:
         self.converged = False
         self._fixed, self._floor = scales(self.free, scene_size(scene))
         self._record = self._make_recorder()
+        # the iteration each set of the primary cache was traced at (0: the first sets; a rolling cache's)
+        self._traced = [0] * (self.integrator.primary.sets if self.integrator.primary is not None else 0)
 
     def _rates(self, free: list[Resolved]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per free component: learning rate, lower and upper bound."""
@@ -517,11 +520,18 @@ class Fitter:
         self._check_converged()
 
     def _refresh_primary(self, i: int) -> None:
-        """A rolling primary cache's refresh due at the start of iteration ``i``, if any (one set re-traced)."""
-        cache = self.integrator.primary
-        k = refreshed_set(cache.sets, self.settings.primary_refresh, i) if cache is not None else None
-        if k is not None:
+        """A rolling primary cache's refresh due at the start of iteration ``i``, if any: the set its
+        forward pass reads re-traced with fresh samples."""
+        if self.integrator.primary is None:
+            return
+        k = self._forward_set(i)
+        if refresh_due(self.settings.primary_refresh, i, self._traced[k]):
             self.integrator.refresh_primary(k, refresh_seed(self.settings.seed, i))
+            self._traced[k] = i
+
+    def _forward_set(self, i: int) -> int:
+        """The primary cache's set iteration ``i``'s forward pass (the residual) reads."""
+        return self.integrator.primary.set_of(iteration_seed(self.settings.seed, i))
 
     def _check_converged(self) -> None:
         """Every ``window`` iterations, the stop criterion on the last two windows (one device read)."""
@@ -639,6 +649,7 @@ class Fitter:
         self.dev.set_values({r.path: r.start for r in free})
         if self.integrator.primary is not None:  # the sets of the new seed, as a fresh fit would have them
             self.integrator.primary.reseed(primary_seeds(settings.seed, self.integrator.primary.sets))
+            self._traced = [0] * self.integrator.primary.sets
         lr, lower, upper = self._rates(free)  # the optimiser's fields rewritten in place, its state zeroed,
         if self.method == "lm":             # the start projected onto the bounds: the best values so far
             self.optimizer.restart(lower, upper, self._steps(scene, free))
@@ -711,7 +722,9 @@ class Fitter:
         self.iteration = iteration
         cache = self.integrator.primary
         if cache is not None:  # the sets as the uninterrupted fit held them when this iteration started
-            cache.reseed(primary_seeds_before(self.settings.seed, cache.sets, self.settings.primary_refresh, iteration))
+            seeds, self._traced = primary_sets_before(self.settings.seed, cache.sets, self.settings.primary_refresh,
+                                                      iteration, self._forward_set)
+            cache.reseed(seeds)
         self.converged = False
         self._check_converged()  # a fit that had converged when it was saved has still converged
 
