@@ -575,12 +575,14 @@ def fit(
     no_boundary: Annotated[bool, typer.Option(
         "--no-boundary", help="Leave out the boundary terms (moving shadow edges and outlines) of the gradient.")] = False,
     primary_sets: Annotated[int, typer.Option(
-        metavar="K", help="Trace the camera rays of K fixed sample sets once and reuse their hits every iteration "
-                          "(where neither a camera nor the geometry is free and no mirror is followed); 0: trace "
-                          "them every iteration.")] = raydiff.FitSettings().primary_sets,
+        metavar="K", help="Trace the camera rays of K sample sets once and reuse their hits (light and material "
+                          "fits: where neither a camera nor the geometry is free and no mirror is followed; "
+                          "elsewhere every iteration traces its own); 0: trace them every iteration.")]
+        = raydiff.FitSettings().primary_sets,
     primary_refresh: Annotated[int, typer.Option(
-        metavar="M", help="With --primary-sets, re-trace one of the sets with fresh samples every M iterations, "
-                          "in turn (its fixed samples' error then averages out); 0: the sets stay fixed.")]
+        metavar="M", help="With the primary cache, re-trace the set a render reads once its samples are M "
+                          "iterations old (1: every loss on fresh samples, as without the cache); 0: the sets "
+                          "stay fixed (faster, less accurate).")]
         = raydiff.FitSettings().primary_refresh,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout instead of the table.")] = False,

@@ -303,7 +303,7 @@ def test_the_cache_is_off_for_a_render_without_sets_and_where_it_does_not_fit(cp
 
 
 def test_the_setting_is_checked_and_older_settings_load_without_the_cache():
-    assert FitSettings().primary_sets == 0  # an option (docs/performance.md, section 10)
+    assert FitSettings().primary_sets == 8 and FitSettings().primary_refresh == 1  # docs/performance.md, section 16
     assert FitSettings.from_dict({"iterations": 5}).primary_sets == 0  # saved before the field: as it ran
     for bad in (2, 65, -1, 4.0, True, "8"):
         with pytest.raises(ValueError, match="primary_sets must be 0"):

@@ -14,16 +14,27 @@ the same samples), and a caller that needs independent samples picks a seed of a
 (:func:`raydiff.optim.gradient.stream_seed`): the forward and the gradient pass of one iteration, the
 Levenberg-Marquardt residual, its two Jacobians and its trials.
 
-**What it does to the estimator.** The fit then minimises the loss of a fixed ``K x spp``-sample render
-(the sets' union: each pixel's ``K`` jittered, or stratified, patterns of ``spp`` samples) instead of the
-loss of the pixel integral; the difference is that pattern's aliasing of the image, tiny for ``K x spp``
-of 16 or more (it is the error of a 16-sample render, fixed instead of changing every iteration). The
-noise of the gradient no longer averages out over more than ``K`` sets: what is left of the values'
-jitter once the learning rate has decayed is the bias of ``K x spp`` samples, not ``1/sqrt`` of the
-iterations'. ``benchmarks/recovery.py --primary-sets`` measures the recovered parameters with and
-without the cache (docs/performance.md).
+**What it does to the estimator.** With fixed sets the fit minimises the loss of a fixed ``K x spp``
+-sample render (the sets' union: each pixel's ``K`` jittered, or stratified, patterns of ``spp``
+samples) instead of the loss of the pixel integral: the difference is that pattern's aliasing of the
+image, a bias that does not average out over the iterations (the values' final jitter falls to the
+error of ``K x spp`` samples, not to ``1/sqrt`` of the iterations'). What sets the fixed point is the
+*forward* pass's samples: the gradient of the L2 loss is ``2 (I_a - R) dI_b`` with ``a`` the forward
+pass's samples and ``b`` the gradient's (independent: :func:`raydiff.optim.gradient.stream_seed`);
+over the iterations its mean is ``2 (E[I_a] - R) E[dI_b]``, zero at the truth (``E[I] = R``) if the
+forward samples are fresh, whatever the gradient's are; with fixed sets ``E[I_a]`` is the fixed
+pattern's image, and the zero moves. (Levenberg-Marquardt likewise: the residual ``r`` fresh, the
+Jacobians on cached sets, ``Jᵀ W E[r] = 0`` at the truth.)
 
-**Not the default.** A fit asks for it (``FitSettings.primary_sets``, ``--primary-sets``).
+**A rolling cache** (:meth:`PrimaryCache.refresh`; ``FitSettings.primary_refresh``) therefore re-traces
+the set an iteration's forward pass reads once its samples are ``M`` iterations old
+(:func:`raydiff.optim.gradient.refresh_due`): with ``M = 1`` every loss is measured on fresh samples,
+at the cost of one set's camera rays per iteration (the plain path traces them for the forward pass
+too, and again for the gradient, the Jacobians and the trials: those stay cached). Jittering the
+samples within a set instead would not keep the recorded hits valid: a moved camera ray may hit another
+primitive (near an outline) or another point of the same one, so its nearest hit must be searched again,
+which is the camera-ray pass the cache saves. ``benchmarks/recovery.py --primary-sets --primary-refresh
+--seeds`` measures the recovered parameters of each (docs/performance.md, section 16).
 
 **Memory.** :data:`RECORD_BYTES` bytes per sample and set (:data:`TEXTURED_RECORD_BYTES` with a
 texture): at most :data:`raydiff.scene.limits.PRIMARY_CACHE_SAMPLES` samples over all sets

@@ -153,17 +153,18 @@ class FitSettings:
         otherwise (:func:`optimizer_of`).
     primary_sets : int
         Sample sets of the primary cache (:mod:`raydiff.kernels.primary`): the camera rays' hits of that
-        many fixed sets of samples are traced once and every iteration reuses them (the render, the
-        gradient, the Jacobian's renders run only shadow rays and shading). Only where it applies (neither
-        a camera nor the geometry free, no mirror followed, memory: fewer sets where fewer fit, none below
-        four); elsewhere, or with 0 (the default), every iteration traces its own camera rays. It is
-        3 to 4 times faster per iteration and recovers the example scenes within their goals, but its
-        final errors were up to 2 to 5 times those without it (docs/performance.md, section 11).
+        many sets of samples are traced once and the iterations reuse them (the render, the gradient, the
+        Jacobian's renders run only shadow rays and shading). Only where it applies: light and material
+        fits (neither a camera nor the geometry free, no mirror followed; memory: fewer sets where fewer
+        fit, none below four); elsewhere, or with 0, every iteration traces its own camera rays. The
+        default, 8, with ``primary_refresh`` 1, recovered the example scenes as the plain path does over
+        five seeds, in fewer milliseconds an iteration (docs/performance.md, section 16).
     primary_refresh : int
         With the primary cache, re-trace the set an iteration's forward pass reads with fresh samples
         (one set's camera rays) once its samples are ``primary_refresh`` iterations old (a rolling cache:
-        :func:`raydiff.optim.gradient.refresh_due`); with 1 every loss is measured on fresh samples and the
-        fit's fixed point is the plain path's; 0 keeps the sets fixed for the whole fit.
+        :func:`raydiff.optim.gradient.refresh_due`); with 1 (the default) every loss is measured on fresh
+        samples and the fit's fixed point is the plain path's; 0 keeps the sets fixed for the whole fit
+        (faster; its final errors were up to 2 to 5 times the plain path's: docs/performance.md, section 11).
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -182,8 +183,8 @@ class FitSettings:
     window: int = 10
     beta2: float = 0.9
     optimizer: str = "auto"
-    primary_sets: int = 0
-    primary_refresh: int = 0
+    primary_sets: int = 8
+    primary_refresh: int = 1
 
     def __post_init__(self):
         if self.iterations < 0:
