@@ -36,6 +36,9 @@ primitive (near an outline) or another point of the same one, so its nearest hit
 which is the camera-ray pass the cache saves. ``benchmarks/recovery.py --primary-sets --primary-refresh
 --seeds`` measures the recovered parameters of each (docs/performance.md, section 16).
 
+**The default** for every fit where it applies: 8 sets, refreshed with ``M = 1``
+(``FitSettings.primary_sets``, ``primary_refresh``; ``--primary-sets 0`` turns it off).
+
 **Memory.** :data:`RECORD_BYTES` bytes per sample and set (:data:`TEXTURED_RECORD_BYTES` with a
 texture): at most :data:`raydiff.scene.limits.PRIMARY_CACHE_SAMPLES` samples over all sets
 (:func:`raydiff.scene.limits.primary_sets_that_fit`), else fewer sets, else none (today's path).
