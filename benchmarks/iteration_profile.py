@@ -1,7 +1,7 @@
 """Where a fit iteration's time goes: each step of an Adam iteration and of a Levenberg-Marquardt one.
 
     python benchmarks/iteration_profile.py [--scenes three_spheres,two_lights,mesh_light]
-                                           [--width 256 --height 256 --spp 4 --iterations 10] [--primary-sets K]
+                                           [--width 256 --height 256 --spp 4 --iterations 10] [--primary-sets K] [--primary-refresh M]
 
 The scenes of benchmarks/versus_mitsuba.py (every point light's position free). For Adam, the steps
 of ``Fitter.step`` with the gradient (:class:`raydiff.optim.gradient.LossGradient`) taken apart: the
@@ -27,7 +27,8 @@ sys.path.insert(0, HERE)
 from common import add_scene_arguments  # noqa: E402
 
 
-def profile(name: str, width: int, height: int, spp: int, iterations: int, primary_sets: int = 0) -> dict:
+def profile(name: str, width: int, height: int, spp: int, iterations: int, primary_sets: int = 0,
+            primary_refresh: int = 0) -> dict:
     """Median ms per step (in the child process)."""
     import numpy as np
     import taichi as ti
@@ -55,7 +56,7 @@ def profile(name: str, width: int, height: int, spp: int, iterations: int, prima
     out = {}
     for method in ("adam", "lm"):
         fitter = Fitter(scene, reference, FitSettings(iterations=iterations + 10, tol=0.0, optimizer=method,
-                                                      primary_sets=primary_sets))
+                                                      primary_sets=primary_sets, primary_refresh=primary_refresh))
         if method == "adam":
             g, integ = fitter.gradient, fitter.integrator
             integ.zero_grad, integ.forward = timed("zero_grad", integ.zero_grad), timed("forward", integ.forward)
@@ -71,6 +72,7 @@ def profile(name: str, width: int, height: int, spp: int, iterations: int, prima
             lm._equations = timed("normal equations", lm._equations)
             lm._trial_loss = timed("trials (their renders, losses and reads)", lm._trial_loss)
         fitter._record = timed("history row", fitter._record)
+        fitter._refresh_primary = timed("primary refresh (mean over iterations)", fitter._refresh_primary)
         step = timed("total", fitter.step)
         for _ in range(3):
             step()
@@ -80,6 +82,9 @@ def profile(name: str, width: int, height: int, spp: int, iterations: int, prima
         counts = {label: len(values) / iterations for label, values in times.items()}
         out[method] = {label: (statistics.median(values) * counts[label], counts[label])
                        for label, values in times.items()}
+        # a rolling cache re-traces a set every few iterations: its share, and the total, as means
+        out[method]["primary refresh (mean over iterations)"] = (statistics.fmean(times["primary refresh (mean over iterations)"]), 1)
+        out[method]["mean total"] = (statistics.fmean(times["total"]), 1)
     return out
 
 
@@ -87,16 +92,20 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scene_arguments(parser)
     parser.add_argument("--primary-sets", type=int, default=0, help="FitSettings.primary_sets (the primary cache; 0: none)")
+    parser.add_argument("--primary-refresh", type=int, default=0,
+                        help="FitSettings.primary_refresh (re-trace a set every M iterations; 0: fixed sets)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(profile(args.child, args.width, args.height, args.spp, args.iterations, args.primary_sets)))
+        print(json.dumps(profile(args.child, args.width, args.height, args.spp, args.iterations, args.primary_sets,
+                                 args.primary_refresh)))
         return 0
     print(f"ms per iteration step, {args.width}x{args.height}, {args.spp} spp, cpu "
           f"(median of {args.iterations}; a step run several times per iteration: median x calls)")
     for name in args.scenes.split(","):
         cmd = [sys.executable, __file__, "--child", name, "--width", str(args.width), "--height", str(args.height),
-               "--spp", str(args.spp), "--iterations", str(args.iterations), "--primary-sets", str(args.primary_sets)]
+               "--spp", str(args.spp), "--iterations", str(args.iterations), "--primary-sets", str(args.primary_sets),
+               "--primary-refresh", str(args.primary_refresh)]
         run = subprocess.run(cmd, capture_output=True, text=True)
         if run.returncode != 0:
             print(f"{name}: failed\n{run.stderr[-2000:]}")
@@ -104,7 +113,8 @@ def main() -> int:
         result = json.loads(run.stdout.strip().splitlines()[-1])
         for method, steps in result.items():
             total = steps.pop("total")[0]
-            print(f"  {name}, {method}: {total:7.1f} ms per iteration")
+            mean = steps.pop("mean total")[0]
+            print(f"  {name}, {method}: {total:7.1f} ms per iteration (median; mean {mean:.1f})")
             for label, (ms, calls) in sorted(steps.items(), key=lambda item: -item[1][0]):
                 print(f"      {label:42s} {ms:7.1f} ms  {100 * ms / total:4.0f}%" + (f"  ({calls:g} calls)" if calls != 1 else ""))
     return 0

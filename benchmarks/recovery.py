@@ -1,7 +1,8 @@
 """How well, and how fast, the example fits recover the truth.
 
     python benchmarks/recovery.py [--arch cpu] [--scenes three_spheres,box,camera_pose,two_views,mesh_pose,sun]
-                                  [--primary-sets K] [--optimizer auto|adam|lm] [--seed S]
+                                  [--primary-sets K] [--primary-refresh M] [--optimizer auto|adam|lm]
+                                  [--seed S | --seeds S1,S2,...]
 
 For each example, runs the same fit as `raydiff fit scenes/<name>.yaml REF... ` with the default settings
 (at most 200 iterations, stopping once converged, the default learning rates; the references are assets/<name>_ref.png, or one
@@ -18,8 +19,11 @@ parameter with scenes/truth/<name>.yaml, in the units issue 7 states its goals i
 * sizes (a radius, a scale, a quad's edges): relative error; colours and brightness: the largest relative
   error of a channel.
 
-``--primary-sets``, ``--optimizer`` and ``--seed`` change those settings (the defaults: FitSettings'), to
+``--primary-sets``, ``--primary-refresh``, ``--optimizer`` and ``--seed`` change those settings (the defaults: FitSettings'), to
 compare a fit with and without the primary cache (raydiff/kernels/primary.py) on the same seeds.
+``--seeds`` runs every scene's fit once per seed (one process: the kernels compile once) and ends with a
+summary: per scene and error, its median and worst over the seeds against the goal, and the median
+milliseconds per iteration (compilation included in the first seed's).
 
 Each line also says from which iteration on the error stayed within the goal (1% of the scene's size,
 1% relative, 0.5 degree of fov, 1 degree of rotation or direction), read from the fit's history.
@@ -83,40 +87,72 @@ def main() -> int:
     parser.add_argument("--scenes", default=",".join(EXAMPLES))
     defaults = raydiff.FitSettings()
     parser.add_argument("--primary-sets", type=int, default=defaults.primary_sets)
+    parser.add_argument("--primary-refresh", type=int, default=defaults.primary_refresh)
     parser.add_argument("--optimizer", default=defaults.optimizer)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seeds", default=None, help="comma-separated seeds, one fit each (overrides --seed)")
     args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
     backend = raydiff.init(args.arch)
-    print(f"backend: {backend.describe()}; primary sets {args.primary_sets}, optimizer {args.optimizer}, seed {args.seed}")
+    print(f"backend: {backend.describe()}; primary sets {args.primary_sets}, refresh {args.primary_refresh}, "
+          f"optimizer {args.optimizer}, "
+          f"seeds {','.join(map(str, seeds))}")
+    table: dict[tuple[str, str], list[float]] = {}
+    goals: dict[tuple[str, str], tuple[str, float]] = {}
+    speed: dict[str, list[float]] = {}
     for name in args.scenes.split(","):
-        scene = raydiff.load_scene(os.path.join(ROOT, "scenes", f"{name}.yaml"))
-        true_scene = raydiff.load_scene(os.path.join(ROOT, "scenes", "truth", f"{name}.yaml"))
-        refs = [raydiff.read_reference(p, scene.film.width, scene.film.height) for p in reference_paths(scene)]
-        settings = raydiff.FitSettings(primary_sets=args.primary_sets, optimizer=args.optimizer, seed=args.seed)
-        t0 = time.perf_counter()
-        result = raydiff.fit(scene, refs, settings)
-        seconds = time.perf_counter() - t0
-        size = scene_size(true_scene)
-        truth = truth_values(true_scene, list(result.values))
-        views = f", {len(refs)} views" if len(refs) > 1 else ""
-        print(f"{name}: {result.iterations} iterations ({result.ended}) in {seconds:.1f} s "
-              f"({1000 * seconds / max(result.iterations, 1):.1f} ms/iteration, compilation included), "
-              f"{scene.film.width}x{scene.film.height}, {scene.film.spp} spp{views}; scene size {size:.3g}; "
-              f"best iterate {result.best_iteration}")
-        for path, value in result.values.items():
-            start, want = result.start[path], truth[path]
-            line = f"  {path}: {np.round(start, 3)} -> {np.round(value, 4)} (truth {np.round(want, 4)})"
-            if field_of(path) in PLACES:
-                err, start_err = np.linalg.norm(value - want), np.linalg.norm(start - want)
-                line += (f"; error {err:.4f} = {100 * err / size:.3f}% of the scene's size "
-                         f"({100 * err / max(start_err, 1e-12):.2f}% of the start's error)")
-            print(line)
-        start_errors = errors(result.start, truth, size)
-        since = within_from(result, truth, size)
-        for key, (error, unit, goal) in errors(result.values, truth, size).items():
-            when = f"within it from iteration {since[key]}" if since.get(key) is not None else "not within it at the end"
-            print(f"  error {key}: {start_errors[key][0]:.3g} -> {error:.3g} {unit} (goal {goal:g}; {when})")
+        for seed in seeds:
+            ms = fit_one(name, args, seed, table, goals)
+            speed.setdefault(name, []).append(ms)
+    if len(seeds) > 1:
+        summary(seeds, table, goals, speed)
     return 0
+
+
+def fit_one(name: str, args, seed: int, table: dict, goals: dict) -> float:
+    """One scene's fit with ``seed``: its lines, its final errors added to ``table``; the ms per iteration."""
+    scene = raydiff.load_scene(os.path.join(ROOT, "scenes", f"{name}.yaml"))
+    true_scene = raydiff.load_scene(os.path.join(ROOT, "scenes", "truth", f"{name}.yaml"))
+    refs = [raydiff.read_reference(p, scene.film.width, scene.film.height) for p in reference_paths(scene)]
+    settings = raydiff.FitSettings(primary_sets=args.primary_sets, primary_refresh=args.primary_refresh,
+                                   optimizer=args.optimizer, seed=seed)
+    t0 = time.perf_counter()
+    result = raydiff.fit(scene, refs, settings)
+    seconds = time.perf_counter() - t0
+    size = scene_size(true_scene)
+    truth = truth_values(true_scene, list(result.values))
+    views = f", {len(refs)} views" if len(refs) > 1 else ""
+    print(f"{name} (seed {seed}): {result.iterations} iterations ({result.ended}) in {seconds:.1f} s "
+          f"({1000 * seconds / max(result.iterations, 1):.1f} ms/iteration, compilation included), "
+          f"{scene.film.width}x{scene.film.height}, {scene.film.spp} spp{views}; scene size {size:.3g}; "
+          f"best iterate {result.best_iteration}")
+    for path, value in result.values.items():
+        start, want = result.start[path], truth[path]
+        line = f"  {path}: {np.round(start, 3)} -> {np.round(value, 4)} (truth {np.round(want, 4)})"
+        if field_of(path) in PLACES:
+            err, start_err = np.linalg.norm(value - want), np.linalg.norm(start - want)
+            line += (f"; error {err:.4f} = {100 * err / size:.3f}% of the scene's size "
+                     f"({100 * err / max(start_err, 1e-12):.2f}% of the start's error)")
+        print(line)
+    start_errors = errors(result.start, truth, size)
+    since = within_from(result, truth, size)
+    for key, (error, unit, goal) in errors(result.values, truth, size).items():
+        when = f"within it from iteration {since[key]}" if since.get(key) is not None else "not within it at the end"
+        print(f"  error {key}: {start_errors[key][0]:.3g} -> {error:.3g} {unit} (goal {goal:g}; {when})")
+        table.setdefault((name, key), []).append(error)
+        goals[(name, key)] = (unit, goal)
+    return 1000 * seconds / max(result.iterations, 1)
+
+
+def summary(seeds: list[int], table: dict, goals: dict, speed: dict) -> None:
+    """Per scene and error: every seed's final error, their median and worst, and the goal."""
+    print(f"summary over seeds {','.join(map(str, seeds))}: final error per seed; median; worst; goal")
+    for (name, key), values in table.items():
+        unit, goal = goals[(name, key)]
+        each = " ".join(f"{v:.3g}" for v in values)
+        print(f"  {name} {key}: {each}; median {np.median(values):.3g}; worst {max(values):.3g} {unit} (goal {goal:g})")
+    for name, ms in speed.items():
+        print(f"  {name}: median {np.median(ms):.1f} ms/iteration (first seed's includes compilation)")
 
 
 if __name__ == "__main__":

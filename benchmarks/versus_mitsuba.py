@@ -1,7 +1,7 @@
 """raydiff against Mitsuba 3, per fit iteration, on the example scenes, in one run.
 
     python benchmarks/versus_mitsuba.py [--scenes three_spheres,box,...] [--width 256 --height 256 --spp 4]
-                                        [--backends cpu,vulkan,cuda] [--iterations 20] [--primary-sets K]
+                                        [--backends cpu,vulkan,cuda] [--iterations 20] [--primary-sets K] [--primary-refresh M]
                                         [--resolutions 64,128,256,512] [--spp 1,4,16]
 
 The curves: ``--resolutions`` (square films, overriding ``--width``/``--height``) and ``--spp`` take
@@ -48,7 +48,7 @@ def benchmark_scene(name: str, width: int, height: int, spp: int):
 
 
 def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iterations: int, boundary: bool,
-               primary_sets: int = 0) -> float:
+               primary_sets: int = 0, primary_refresh: int = 0) -> float:
     """Median ms of raydiff's fit step (in the child process)."""
     import numpy as np
 
@@ -61,7 +61,7 @@ def raydiff_ms(name: str, arch: str, width: int, height: int, spp: int, iteratio
     scene = benchmark_scene(name, width, height, spp)
     reference = Reference("<rendered>", np.clip(raydiff.render(scene, spp=spp, seed=1), 0, 1), True)
     settings = FitSettings(iterations=iterations + 10, tol=0.0, boundary=boundary, optimizer="adam",  # as Mitsuba
-                           primary_sets=primary_sets)
+                           primary_sets=primary_sets, primary_refresh=primary_refresh)
     return median_ms(Fitter(scene, reference, settings).step, iterations, warmup=3)
 
 
@@ -100,7 +100,7 @@ def child(args) -> int:
         ms = mitsuba_ms(name, *size)
     else:
         arch, boundary = what.split("/")
-        ms = raydiff_ms(name, arch, *size, boundary == "edges", args.primary_sets)
+        ms = raydiff_ms(name, arch, *size, boundary == "edges", args.primary_sets, args.primary_refresh)
     print(json.dumps({"ms": ms}))
     return 0
 
@@ -108,7 +108,7 @@ def child(args) -> int:
 def run_child(args, what: str, name: str) -> float | None:
     cmd = [sys.executable, __file__, "--child", f"{what}:{name}", "--width", str(args.width), "--height",
            str(args.height), "--spp", str(args.spp), "--iterations", str(args.iterations),
-           "--primary-sets", str(args.primary_sets)]
+           "--primary-sets", str(args.primary_sets), "--primary-refresh", str(args.primary_refresh)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:
         print(f"    ({what} on {name} failed: {out.stderr.strip().splitlines()[-1:]})", file=sys.stderr)
@@ -129,6 +129,9 @@ def main() -> int:
     parser.add_argument("--no-mitsuba", action="store_true")
     parser.add_argument("--primary-sets", type=int, default=0,
                         help="raydiff's FitSettings.primary_sets (the primary cache; 0: none)")
+    parser.add_argument("--primary-refresh", type=int, default=0,
+                        help="raydiff's FitSettings.primary_refresh (1: the rolling cache, the fit's default; "
+                             "0: fixed sets, as this benchmark's --primary-sets figures before it)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

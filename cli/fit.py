@@ -62,7 +62,8 @@ Space = choices("Space", [space for space in SPACES if space is not None], "How 
 
 # FitSettings names its fields in its messages; the user typed options.
 _OPTION_OF_FIELD = {"iterations": "--iterations", "lr": "--lr", "lr_decay": "--lr-decay", "spp": "--spp", "seed": "--seed",
-                    "tol": "--tol", "optimizer": "--optimizer", "primary_sets": "--primary-sets"}
+                    "tol": "--tol", "optimizer": "--optimizer", "primary_sets": "--primary-sets",
+                    "primary_refresh": "--primary-refresh"}
 
 
 # =================================================================================================
@@ -178,6 +179,7 @@ _KEPT_ON_RESUME = {
     "--correlated": ("correlated", lambda s, m: not s.decorrelate, bool),
     "--no-boundary": ("no_boundary", lambda s, m: not s.boundary, bool),
     "--primary-sets": ("primary_sets", lambda s, m: s.primary_sets, int),
+    "--primary-refresh": ("primary_refresh", lambda s, m: s.primary_refresh, int),
 }
 
 #: The file a fit's results end with: a folder with it holds a finished fit's results (or a stopped one's).
@@ -573,9 +575,15 @@ def fit(
     no_boundary: Annotated[bool, typer.Option(
         "--no-boundary", help="Leave out the boundary terms (moving shadow edges and outlines) of the gradient.")] = False,
     primary_sets: Annotated[int, typer.Option(
-        metavar="K", help="Trace the camera rays of K fixed sample sets once and reuse their hits every iteration "
-                          "(where neither a camera nor the geometry is free and no mirror is followed); 0: trace "
-                          "them every iteration.")] = raydiff.FitSettings().primary_sets,
+        metavar="K", help="Trace the camera rays of K sample sets once and reuse their hits (light and material "
+                          "fits: where neither a camera nor the geometry is free and no mirror is followed; "
+                          "elsewhere every iteration traces its own); 0: trace them every iteration.")]
+        = raydiff.FitSettings().primary_sets,
+    primary_refresh: Annotated[int, typer.Option(
+        metavar="M", help="With the primary cache, re-trace the set a render reads once its samples are M "
+                          "iterations old (1: every loss on fresh samples, as without the cache); 0: the sets "
+                          "stay fixed (faster, less accurate).")]
+        = raydiff.FitSettings().primary_refresh,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print a JSON summary on stdout instead of the table.")] = False,
 ) -> None:
@@ -591,7 +599,7 @@ def fit(
         # --- 1. check -------------------------------------------------------------------------------------
         settings = _settings(iterations=iterations, lr=lr, lr_decay=lr_decay, spp=spp, seed=seed, loss=loss.value,
                              decorrelate=not correlated, boundary=not no_boundary, tol=tol, optimizer=optimizer.value,
-                             primary_sets=primary_sets)
+                             primary_sets=primary_sets, primary_refresh=primary_refresh)
         if not math.isfinite(fps):  # Typer's lower bound lets nan and inf through; the animation would fail at the end
             fail(f"--fps must be a finite number of frames per second (at least 0.1), got {fps}")
         start_scene = raydiff.load_scene(scene)
@@ -601,7 +609,8 @@ def fit(
         if resume is not None:
             given = {"out": out, "lr": lr, "lr_decay": lr_decay, "spp": spp, "loss": loss, "optimizer": optimizer, "seed": seed,
                      "frame_every": frame_every, "reference_space": reference_space, "correlated": correlated,
-                     "no_boundary": no_boundary, "iterations": iterations, "tol": tol, "primary_sets": primary_sets}
+                     "no_boundary": no_boundary, "iterations": iterations, "tol": tol, "primary_sets": primary_sets,
+                     "primary_refresh": primary_refresh}
             state, meta, settings = _resume_state(ctx, resume, scene, references, given, start_scene)
             space, frame_every = meta["reference_space"], meta["frame_every"]
             deterministic = deterministic or bool(meta["backend"].get("deterministic"))

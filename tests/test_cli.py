@@ -188,7 +188,7 @@ def test_fit_into_an_existing_empty_folder_without_frames(files, tmp_path):
     settings = json.loads((out / "settings.json").read_text())["settings"]
     assert settings == {"iterations": 2, "lr": 0.05, "lr_decay": 0.9, "spp": 1, "seed": 3, "loss": "l1",
                         "decorrelate": True, "boundary": True, "tol": 0.001, "window": 10, "beta2": 0.9,
-                        "optimizer": "auto", "primary_sets": 0}
+                        "optimizer": "auto", "primary_sets": 8, "primary_refresh": 1}
     assert str(out) in result.stdout
 
 

@@ -132,7 +132,8 @@ def test_settings_carry_both_switches_and_old_settings_load():
     assert settings.decorrelate is True and settings.boundary is True
     old = {"iterations": 5, "lr": None, "lr_decay": 1.0, "spp": None, "seed": 3, "loss": "mse"}  # before the fields
     loaded = FitSettings.from_dict(old)
-    assert loaded == FitSettings(iterations=5, seed=3, lr_decay=1.0, tol=0.0, beta2=0.999, optimizer="adam")  # as it ran then
+    assert loaded == FitSettings(iterations=5, seed=3, lr_decay=1.0, tol=0.0, beta2=0.999, optimizer="adam",
+                                 primary_sets=0, primary_refresh=0)  # as it ran then
     assert FitSettings.from_dict({**old, "decorrelate": False, "from_the_future": 1}).decorrelate is False
 
 

@@ -267,8 +267,14 @@ class Setup:
         # Fixed references: the starting render, dimmed (so every parameter has a non-zero gradient).
         self.integrator.forward(SEED)
         self.reference = (0.6 * self.images()).astype(np.float32)  # (views, height, width, 3)
-        self.hit, self.visible = self.records()
         self.loss = ImageLoss(self.integrator.image, self.reference, "mse", clamp=False, weights=self.weights)
+        self.measure()
+
+    def measure(self) -> None:
+        """The start's hit records and visibility masks, and the gradient there (``grad``), on the samples
+        of :data:`SEED` (again after a change of those samples: tests/test_primary.py's refreshed set)."""
+        self.integrator.forward(SEED)
+        self.hit, self.visible = self.records()
         self.integrator.zero_grad()
         self.integrator.forward(SEED)
         self.loss.forward()

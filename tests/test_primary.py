@@ -9,7 +9,10 @@
   converges;
 - it is off where the hits are not constants (a camera or the geometry free, a mirror followed), for a
   render, with no sets asked for, and where its sets do not fit; the memory budget counts it;
-- Vulkan gives the CPU's gradient with it.
+- Vulkan gives the CPU's gradient with it;
+- a rolling cache (``FitSettings.primary_refresh``): a refreshed set gives the plain render and gradient
+  of its new seed, the finite-difference checks hold on it, the schedule replaces every set in turn, and
+  a fit checkpointed between refreshes resumes as the uninterrupted one.
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ import raydiff
 from raydiff.device.scene import DeviceScene
 from raydiff.io.images import Reference
 from raydiff.kernels.integrator import Integrator
-from raydiff.optim.fit import FitSettings, Fitter
+from raydiff.optim.fit import FitSettings, Fitter, iteration_seed
 from raydiff.optim.gradient import (GRADIENT_STREAM, LossGradient, derive_seed, primary_seeds,
-                                    stream_seed)
+                                    primary_sets_before, refresh_due, refresh_seed, stream_seed)
 from raydiff.optim.levenberg import JACOBIAN_STREAMS, TRIAL_STREAM
 from raydiff.optim.loss import ImageLoss
 from raydiff.run import budget
@@ -129,6 +132,113 @@ def test_cached_gradient_matches_central_differences(cached_setups, config):
     tg.test_gradient_matches_central_differences(cached_setups, config)
 
 
+@pytest.mark.parametrize("config", CONFIGS[:3:2], ids=repr)
+def test_the_gradient_of_a_refreshed_set_matches_central_differences(cached_setups, config):
+    """The set of the checks' seed given new samples (a rolling cache's step), the gradient measured again:
+    it matches the central differences on those samples, and it is not the old set's. The set then gets
+    its first samples back, so that the module's other checks see the setup as built."""
+    setup = cached_setups(config)
+    cache, old = setup.integrator.primary, setup.grad
+    k = cache.set_of(tg.SEED)
+    first = cache.seed_values[k]
+    try:
+        setup.integrator.refresh_primary(k, derive_seed(first, 99))
+        setup.measure()
+        assert not np.array_equal(setup.grad, old)
+        tg.test_gradient_matches_central_differences(cached_setups, config)
+    finally:
+        setup.integrator.refresh_primary(k, first)
+        setup.measure()
+    np.testing.assert_array_equal(setup.grad, old)
+
+
+# --- a rolling cache ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [8, 3])
+def test_a_refreshed_set_gives_the_plain_render_and_gradient_of_its_new_seed(pair, seed):
+    cached, plain = pair
+    k = cached.primary.set_of(seed)
+    new = derive_seed(SETS[k], 7)
+    try:
+        cached.forward(seed)  # the cache filled with its first sets, the records of this pass kept
+        cached.refresh_primary(k, new)
+        assert cached.primary.seed_values[k] == new
+        grads, image_grad = [], _image_grad(cached)
+        for integrator, seeds in ((cached, (seed, seed)), (plain, (new, new))):
+            integrator.zero_grad()
+            integrator.forward(seeds[0])
+            images = integrator.to_numpy()
+            integrator.image.grad.from_numpy(image_grad)
+            integrator.backward(seeds[1])
+            grads.append((images, integrator.dev.pool.grad.to_numpy()[integrator.dev.free_offsets]))
+        np.testing.assert_allclose(grads[0][0], grads[1][0], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(grads[0][1], grads[1][1], rtol=0, atol=2e-5 * np.abs(grads[1][1]).max())
+        plain.forward(SETS[k])
+        assert np.abs(plain.to_numpy() - grads[0][0]).max() > 1e-3  # other samples than the set's first ones
+        cached.forward(seed + 1)  # the other sets are untouched
+        plain.forward(SETS[(k + 1) % 4])
+        np.testing.assert_allclose(cached.to_numpy(), plain.to_numpy(), rtol=0, atol=1e-6)
+    finally:
+        cached.refresh_primary(k, SETS[k])
+    with pytest.raises(ValueError, match="sets 0 to 3, not 4"):
+        cached.primary.refresh(4, 1)
+
+
+def test_the_rolling_schedule_keeps_the_forward_passes_samples_fresh_and_resumes_from_any_iteration():
+    assert refresh_due(3, 5, 2) and not refresh_due(3, 4, 2) and not refresh_due(0, 100, 0)  # 0: fixed sets
+    for sets, refresh, expected in ((4, 1, 1.0), (4, 4, 1.0), (8, 16, 0.5), (8, 24, 1 / 3), (5, 7, None)):
+        def set_at(j):  # the set iteration j's forward pass reads (a fit with seed 5)
+            return iteration_seed(5, j) % sets
+
+        seeds, traced, refreshes, n = primary_seeds(5, sets), [0] * sets, 0, 12 * sets * max(refresh // sets, 1)
+        for i in range(n):
+            assert primary_sets_before(5, sets, refresh, i, set_at) == (seeds, traced), (sets, refresh, i)
+            k = set_at(i)
+            if refresh_due(refresh, i, traced[k]):
+                seeds[k], traced[k] = refresh_seed(5, i), i
+                refreshes += 1
+            assert i - traced[k] < max(refresh, sets)  # the forward pass's samples are never older
+        assert min(traced) > 0 and len(set(seeds)) == sets  # each set replaced, by samples of its own
+        if expected is not None:  # the share of iterations that re-trace a set
+            assert abs(refreshes / n - expected) < 0.1, (sets, refresh, refreshes / n)
+    assert primary_sets_before(5, 8, 0, 1000, lambda j: 0) == (primary_seeds(5, 8), [0] * 8)
+    assert refresh_seed(5, 3) not in primary_seeds(5, 64) and refresh_seed(5, 3) != refresh_seed(5, 6)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "lm"])
+def test_a_rolling_fit_resumed_between_refreshes_is_the_uninterrupted_one(cpu, optimizer):
+    truth = scenes.fit_scene(width=32, height=24)
+    reference = Reference("<array>", raydiff.render(truth, spp=16, seed=1).astype(np.float32), False)
+    start = with_values(scenes.with_optimize(truth, "lights.key.position", "lights.key.intensity"),
+                        {"lights.key.position": np.array([1.2, 2.9, 1.3]), "lights.key.intensity": np.array([7.0, 7.0, 7.0])})
+    settings = FitSettings(iterations=10, tol=0, optimizer=optimizer, primary_sets=4, primary_refresh=6, seed=3)
+    straight = Fitter(start, reference, settings)
+    for _ in range(8):  # the forward passes read sets 0 3 2 1 0 3 2 1 0: refreshes at iterations 6 (set 2),
+        straight.step()  # 7 (set 1) and, after the checkpoint, 8 (set 0)
+    saved = straight.checkpoint()
+    while not straight.done:
+        straight.step()
+    resumed = Fitter(start, reference, settings)
+    resumed.restore(saved)
+    assert [iteration_seed(3, i) % 4 for i in range(9)] == [0, 3, 2, 1, 0, 3, 2, 1, 0]
+    first = primary_seeds(3, 4)
+    assert [now != was for now, was in zip(resumed.integrator.primary.seed_values, first)] == [False, True, True, False]
+    while not resumed.done:
+        resumed.step()
+    assert resumed.integrator.primary.seed_values == straight.integrator.primary.seed_values
+    a, b = straight.result(), resumed.result()
+    np.testing.assert_allclose(a.history, b.history, rtol=1e-5, atol=1e-8)
+    resumed.settings = replace(settings, primary_refresh=0)  # the same fit on fixed sets (no new compilation)
+    resumed.reset({}, seed=3)
+    while not resumed.done:
+        resumed.step()
+    assert resumed.integrator.primary.seed_values == primary_seeds(3, 4)
+    fixed = resumed.result().history
+    np.testing.assert_allclose(fixed[:6], a.history[:6], rtol=1e-5, atol=1e-8)  # alike until the first refresh
+    assert not np.allclose(fixed[7:, 2:], a.history[7:, 2:], rtol=1e-5, atol=1e-8)
+
+
 # --- independent samples --------------------------------------------------------------------------------
 
 
@@ -193,12 +303,16 @@ def test_the_cache_is_off_for_a_render_without_sets_and_where_it_does_not_fit(cp
 
 
 def test_the_setting_is_checked_and_older_settings_load_without_the_cache():
-    assert FitSettings().primary_sets == 0  # an option (docs/performance.md, section 10)
+    assert FitSettings().primary_sets == 8 and FitSettings().primary_refresh == 1  # docs/performance.md, section 16
     assert FitSettings.from_dict({"iterations": 5}).primary_sets == 0  # saved before the field: as it ran
     for bad in (2, 65, -1, 4.0, True, "8"):
         with pytest.raises(ValueError, match="primary_sets must be 0"):
             FitSettings(primary_sets=bad)
     FitSettings(primary_sets=0)
+    assert FitSettings.from_dict({"iterations": 5}).primary_refresh == 0  # fixed sets, as such a fit ran
+    for bad in (-1, 2.0, True, "4", 2**31):
+        with pytest.raises(ValueError, match="primary_refresh must be a whole number of iterations"):
+            FitSettings(primary_refresh=bad)
 
 
 def test_the_budget_counts_the_cache():

@@ -633,6 +633,12 @@ class Integrator:
         self.primary.fill()
         return self.primary.set_of(seed)
 
+    def refresh_primary(self, k: int, seed: int) -> None:
+        """Give set ``k`` of the primary cache the samples of ``seed`` (:meth:`PrimaryCache.refresh`: a
+        rolling cache's step); the visibility records of its old samples are not reused."""
+        self.primary.refresh(k, seed)
+        self._records = None
+
     def zero_grad(self) -> None:
         self.dev.pool.grad.fill(0.0)
         self.image.grad.fill(0.0)

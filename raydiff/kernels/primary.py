@@ -14,16 +14,30 @@ the same samples), and a caller that needs independent samples picks a seed of a
 (:func:`raydiff.optim.gradient.stream_seed`): the forward and the gradient pass of one iteration, the
 Levenberg-Marquardt residual, its two Jacobians and its trials.
 
-**What it does to the estimator.** The fit then minimises the loss of a fixed ``K x spp``-sample render
-(the sets' union: each pixel's ``K`` jittered, or stratified, patterns of ``spp`` samples) instead of the
-loss of the pixel integral; the difference is that pattern's aliasing of the image, tiny for ``K x spp``
-of 16 or more (it is the error of a 16-sample render, fixed instead of changing every iteration). The
-noise of the gradient no longer averages out over more than ``K`` sets: what is left of the values'
-jitter once the learning rate has decayed is the bias of ``K x spp`` samples, not ``1/sqrt`` of the
-iterations'. ``benchmarks/recovery.py --primary-sets`` measures the recovered parameters with and
-without the cache (docs/performance.md).
+**What it does to the estimator.** With fixed sets the fit minimises the loss of a fixed ``K x spp``
+-sample render (the sets' union: each pixel's ``K`` jittered, or stratified, patterns of ``spp``
+samples) instead of the loss of the pixel integral: the difference is that pattern's aliasing of the
+image, a bias that does not average out over the iterations (the values' final jitter falls to the
+error of ``K x spp`` samples, not to ``1/sqrt`` of the iterations'). What sets the fixed point is the
+*forward* pass's samples: the gradient of the L2 loss is ``2 (I_a - R) dI_b`` with ``a`` the forward
+pass's samples and ``b`` the gradient's (independent: :func:`raydiff.optim.gradient.stream_seed`);
+over the iterations its mean is ``2 (E[I_a] - R) E[dI_b]``, zero at the truth (``E[I] = R``) if the
+forward samples are fresh, whatever the gradient's are; with fixed sets ``E[I_a]`` is the fixed
+pattern's image, and the zero moves. (Levenberg-Marquardt likewise: the residual ``r`` fresh, the
+Jacobians on cached sets, ``Jᵀ W E[r] = 0`` at the truth.)
 
-**Not the default.** A fit asks for it (``FitSettings.primary_sets``, ``--primary-sets``).
+**A rolling cache** (:meth:`PrimaryCache.refresh`; ``FitSettings.primary_refresh``) therefore re-traces
+the set an iteration's forward pass reads once its samples are ``M`` iterations old
+(:func:`raydiff.optim.gradient.refresh_due`): with ``M = 1`` every loss is measured on fresh samples,
+at the cost of one set's camera rays per iteration (the plain path traces them for the forward pass
+too, and again for the gradient, the Jacobians and the trials: those stay cached). Jittering the
+samples within a set instead would not keep the recorded hits valid: a moved camera ray may hit another
+primitive (near an outline) or another point of the same one, so its nearest hit must be searched again,
+which is the camera-ray pass the cache saves. ``benchmarks/recovery.py --primary-sets --primary-refresh
+--seeds`` measures the recovered parameters of each (docs/performance.md, section 16).
+
+**The default** for every fit where it applies: 8 sets, refreshed with ``M = 1``
+(``FitSettings.primary_sets``, ``primary_refresh``; ``--primary-sets 0`` turns it off).
 
 **Memory.** :data:`RECORD_BYTES` bytes per sample and set (:data:`TEXTURED_RECORD_BYTES` with a
 texture): at most :data:`raydiff.scene.limits.PRIMARY_CACHE_SAMPLES` samples over all sets
@@ -33,7 +47,6 @@ The gradient's own shading records are not kept with the cache (they would copy 
 
 from collections.abc import Sequence
 
-import numpy as np
 import taichi as ti
 
 from ..device.hitrecord import MISS
@@ -83,7 +96,6 @@ class PrimaryCache:
         self.wo = ti.Vector.field(3, ti.f32, shape=full)
         self.material = ti.field(ti.i32, shape=full)
         self.uv = ti.Vector.field(2, ti.f32, shape=full) if textured else None
-        self.seeds = ti.field(ti.u32, shape=self.sets)
         self._fill = None
         self.reseed(seeds)
         self.inputs = _make_inputs(self.p, self.n, self.wo, self.material, self.uv)
@@ -94,8 +106,16 @@ class PrimaryCache:
         if len(seeds) != self.sets:
             raise ValueError(f"the primary cache has {self.sets} sets, not {len(seeds)}")
         self.seed_values = [int(s) & 0xFFFFFFFF for s in seeds]
-        self.seeds.from_numpy(np.array(self.seed_values, dtype=np.uint32))
         self.filled = False
+
+    def refresh(self, k: int, seed: int) -> None:
+        """Give set ``k`` the samples of ``seed`` (a rolling cache's refresh): its hits are traced again now
+        if the cache is filled (one camera-ray pass over one set), else with the others on the next use."""
+        if not 0 <= k < self.sets:
+            raise ValueError(f"the primary cache has sets 0 to {self.sets - 1}, not {k}")
+        self.seed_values[k] = int(seed) & 0xFFFFFFFF
+        if self.filled:
+            self._fill(k, self.seed_values[k])
 
     @staticmethod
     def bytes_per_sample(textured: bool) -> int:
@@ -108,13 +128,14 @@ class PrimaryCache:
 
     def build(self, camera_ray, nearest, surface) -> None:
         """Compile the fill kernel from the integrator's camera ray, nearest-hit search and surface."""
-        code, p, n, wo, material, uv, seeds = self.code, self.p, self.n, self.wo, self.material, self.uv, self.seeds
+        code, p, n, wo, material, uv = self.code, self.p, self.n, self.wo, self.material, self.uv
         textured = uv is not None
+        views, height, width, spp = code.shape[1:]
 
         @ti.kernel
-        def fill():
-            for k, v, y, x, s in code:
-                o, d = camera_ray(v, x, y, s, seeds[k])
+        def fill(k: ti.i32, seed: ti.u32):
+            for v, y, x, s in ti.ndrange(views, height, width, spp):
+                o, d = camera_ray(v, x, y, s, seed)
                 _, c = nearest(o, d)
                 point, normal, a, coords = o, d, 0, ti.math.vec2(0.0, 0.0)
                 if c != MISS:
@@ -132,7 +153,8 @@ class PrimaryCache:
     def fill(self) -> None:
         """Trace every set's camera rays and record their hits (once; later calls do nothing)."""
         if not self.filled:
-            self._fill()
+            for k, seed in enumerate(self.seed_values):
+                self._fill(k, seed)
             self.filled = True
 
 

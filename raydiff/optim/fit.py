@@ -40,7 +40,7 @@ from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
 from .loss import ImageLoss
 from .adam import Adam
-from .gradient import LossGradient, primary_seeds
+from .gradient import LossGradient, primary_seeds, primary_sets_before, refresh_due, refresh_seed
 from .converge import check_due, converged, scales
 from . import levenberg
 from .levenberg import LevenbergMarquardt
@@ -153,12 +153,18 @@ class FitSettings:
         otherwise (:func:`optimizer_of`).
     primary_sets : int
         Sample sets of the primary cache (:mod:`raydiff.kernels.primary`): the camera rays' hits of that
-        many fixed sets of samples are traced once and every iteration reuses them (the render, the
-        gradient, the Jacobian's renders run only shadow rays and shading). Only where it applies (neither
-        a camera nor the geometry free, no mirror followed, memory: fewer sets where fewer fit, none below
-        four); elsewhere, or with 0 (the default), every iteration traces its own camera rays. It is
-        3 to 4 times faster per iteration and recovers the example scenes within their goals, but its
-        final errors were up to 2 to 5 times those without it (docs/performance.md, section 11).
+        many sets of samples are traced once and the iterations reuse them (the render, the gradient, the
+        Jacobian's renders run only shadow rays and shading). Only where it applies: light and material
+        fits (neither a camera nor the geometry free, no mirror followed; memory: fewer sets where fewer
+        fit, none below four); elsewhere, or with 0, every iteration traces its own camera rays. The
+        default, 8, with ``primary_refresh`` 1, recovered the example scenes as the plain path does over
+        five seeds, in fewer milliseconds an iteration (docs/performance.md, section 16).
+    primary_refresh : int
+        With the primary cache, re-trace the set an iteration's forward pass reads with fresh samples
+        (one set's camera rays) once its samples are ``primary_refresh`` iterations old (a rolling cache:
+        :func:`raydiff.optim.gradient.refresh_due`); with 1 (the default) every loss is measured on fresh
+        samples and the fit's fixed point is the plain path's; 0 keeps the sets fixed for the whole fit
+        (faster; its final errors were up to 2 to 5 times the plain path's: docs/performance.md, section 11).
 
     Settings saved before a field existed (settings.json, checkpoints) load with its default, but for the
     fields of the stop criterion and Adam's ``beta2`` (:data:`PREDATING`): those load with the behaviour
@@ -177,7 +183,8 @@ class FitSettings:
     window: int = 10
     beta2: float = 0.9
     optimizer: str = "auto"
-    primary_sets: int = 0
+    primary_sets: int = 8
+    primary_refresh: int = 1
 
     def __post_init__(self):
         if self.iterations < 0:
@@ -212,6 +219,10 @@ class FitSettings:
                 or not (self.primary_sets == 0 or MIN_PRIMARY_SETS <= self.primary_sets <= MAX_PRIMARY_SETS)):
             raise ValueError(f"primary_sets must be 0 (no primary cache) or a whole number in [{MIN_PRIMARY_SETS}, "
                              f"{MAX_PRIMARY_SETS}], got {self.primary_sets!r}")
+        if (isinstance(self.primary_refresh, bool) or not isinstance(self.primary_refresh, int)
+                or not 0 <= self.primary_refresh <= MAX_ITERATIONS):
+            raise ValueError(f"primary_refresh must be a whole number of iterations in [0, {MAX_ITERATIONS}] "
+                             f"(0: the primary cache's sets stay fixed), got {self.primary_refresh!r}")
         if self.optimizer == "lm" and self.loss != "mse":
             raise ValueError(f"optimizer lm fits the mse loss, not {self.loss}: choose adam (or auto) for it")
 
@@ -225,7 +236,7 @@ class FitSettings:
 
 #: The values of fields that changed how fits run when they were added, for settings saved before them:
 #: no stop criterion (the fit ran all its iterations), Adam's usual beta2, and Adam.
-PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam", "primary_sets": 0}
+PREDATING = {"tol": 0.0, "beta2": 0.999, "optimizer": "adam", "primary_sets": 0, "primary_refresh": 0}
 
 
 def optimizer_of(settings: FitSettings, free_scalars: int) -> str:
@@ -427,6 +438,8 @@ class Fitter:
         self.converged = False
         self._fixed, self._floor = scales(self.free, scene_size(scene))
         self._record = self._make_recorder()
+        # the iteration each set of the primary cache was traced at (0: the first sets; a rolling cache's)
+        self._traced = [0] * (self.integrator.primary.sets if self.integrator.primary is not None else 0)
 
     def _rates(self, free: list[Resolved]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per free component: learning rate, lower and upper bound."""
@@ -498,6 +511,7 @@ class Fitter:
         loss and a Levenberg-Marquardt step (which renders its Jacobian and trials itself)."""
         i = self.iteration
         seed = iteration_seed(self.settings.seed, i)
+        self._refresh_primary(i)
         if self.method == "lm":
             self.optimizer.evaluate(seed)
         else:
@@ -513,6 +527,20 @@ class Fitter:
             self.optimizer.step(self.settings.lr_decay**i, i)
         self.iteration += 1
         self._check_converged()
+
+    def _refresh_primary(self, i: int) -> None:
+        """A rolling primary cache's refresh due at the start of iteration ``i``, if any: the set its
+        forward pass reads re-traced with fresh samples."""
+        if self.integrator.primary is None:
+            return
+        k = self._forward_set(i)
+        if refresh_due(self.settings.primary_refresh, i, self._traced[k]):
+            self.integrator.refresh_primary(k, refresh_seed(self.settings.seed, i))
+            self._traced[k] = i
+
+    def _forward_set(self, i: int) -> int:
+        """The primary cache's set iteration ``i``'s forward pass (the residual) reads."""
+        return self.integrator.primary.set_of(iteration_seed(self.settings.seed, i))
 
     def _check_converged(self) -> None:
         """Every ``window`` iterations, the stop criterion on the last two windows (one device read)."""
@@ -630,6 +658,7 @@ class Fitter:
         self.dev.set_values({r.path: r.start for r in free})
         if self.integrator.primary is not None:  # the sets of the new seed, as a fresh fit would have them
             self.integrator.primary.reseed(primary_seeds(settings.seed, self.integrator.primary.sets))
+            self._traced = [0] * self.integrator.primary.sets
         lr, lower, upper = self._rates(free)  # the optimiser's fields rewritten in place, its state zeroed,
         if self.method == "lm":             # the start projected onto the bounds: the best values so far
             self.optimizer.restart(lower, upper, self._steps(scene, free))
@@ -700,6 +729,11 @@ class Fitter:
         rows[: iteration - kept] = saved[kept:]
         self.history.from_numpy(rows)
         self.iteration = iteration
+        cache = self.integrator.primary
+        if cache is not None:  # the sets as the uninterrupted fit held them when this iteration started
+            seeds, self._traced = primary_sets_before(self.settings.seed, cache.sets, self.settings.primary_refresh,
+                                                      iteration, self._forward_set)
+            cache.reseed(seeds)
         self.converged = False
         self._check_converged()  # a fit that had converged when it was saved has still converged
 

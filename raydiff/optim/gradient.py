@@ -23,7 +23,10 @@ The boundary terms (:mod:`raydiff.kernels.boundary`) sample edges with a third s
 the cache's set ``s mod K``, so two seeds are independent only if their sets differ: :func:`stream_seed`
 moves a stream's seed to the next set that none of the given seeds uses (the gradient's from the
 forward pass's), and is :func:`derive_seed` itself without a cache. The sets' own seeds are streams
-:data:`PRIMARY_STREAM` + k of the fit's seed (:func:`primary_seeds`).
+:data:`PRIMARY_STREAM` + k of the fit's seed (:func:`primary_seeds`); a rolling cache gives the set
+an iteration's forward pass reads a seed of its own once its samples are a few iterations old (:func:`refresh_due`,
+:func:`refresh_seed`), and :func:`primary_sets_before` says what every set holds when a given iteration
+starts.
 
 **Seeds.** :func:`derive_seed` is a host-side copy of the sample hash of :mod:`raydiff.kernels.sampling`
 (Chris Wellons' "lowbias32", a bijection of 32-bit integers with full avalanche) applied to the seed
@@ -34,12 +37,13 @@ one iteration's gradient seed another's forward seed except by a 2^-32 coinciden
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Callable, Protocol
 
 _MASK = 0xFFFFFFFF
 GRADIENT_STREAM = 1  # the shading gradient's samples (with decorrelation)
 BOUNDARY_STREAM = 2  # the boundary terms' samples
 PRIMARY_STREAM = 64  # set k of a primary cache has the samples of stream PRIMARY_STREAM + k of the fit's seed
+REFRESH_STREAM = 6  # a rolling cache's set refreshed at iteration i: stream i + 1 of this stream of the fit's seed
 
 
 def hash_u32(x: int) -> int:
@@ -62,6 +66,42 @@ def derive_seed(seed: int, stream: int) -> int:
 def primary_seeds(seed: int, sets: int) -> list[int]:
     """The sample seeds of a primary cache's ``sets`` sets for a fit with seed ``seed`` (none for 0)."""
     return [derive_seed(seed, PRIMARY_STREAM + k) for k in range(int(sets))]
+
+
+def refresh_due(refresh: int, iteration: int, traced: int) -> bool:
+    """Whether a rolling primary cache re-traces, at the start of ``iteration``, the set the iteration's
+    forward pass (Levenberg-Marquardt's residual) reads, whose samples were traced at iteration
+    ``traced`` (0: the fit's first sets): once they are ``refresh`` iterations old (never for ``refresh``
+    0: fixed sets). So no loss is measured on samples older than ``refresh`` iterations; with 1, every
+    iteration's forward pass has fresh samples and only the gradient's (the Jacobians', the trials') are
+    sets of earlier iterations (:mod:`raydiff.kernels.primary`: why that keeps the plain path's fixed
+    point). Each pass reads its set ``seed mod K`` and an iteration's seed steps through the remainders,
+    so with ``refresh`` up to ``K`` every forward pass but the first is refreshed, with ``refresh`` of
+    ``r K`` about one in ``r``."""
+    return refresh > 0 and iteration - traced >= refresh
+
+
+def refresh_seed(seed: int, iteration: int) -> int:
+    """The sample seed of the set a rolling cache refreshes at ``iteration`` of a fit with seed ``seed``:
+    stream ``iteration + 1`` of stream :data:`REFRESH_STREAM` of the fit's seed (unrelated to the sets'
+    first seeds, to every pass's seed and to every other refresh's)."""
+    return derive_seed(derive_seed(seed, REFRESH_STREAM), int(iteration) + 1)
+
+
+def primary_sets_before(seed: int, sets: int, refresh: int, iteration: int,
+                        set_at: Callable[[int], int]) -> tuple[list[int], list[int]]:
+    """A rolling cache's sets when ``iteration`` starts (before its own refresh): each set's sample seed
+    and the iteration it was traced at, from :func:`primary_seeds` (traced at 0) through every refresh
+    before ``iteration`` (:func:`refresh_due`, :func:`refresh_seed`), where ``set_at(j)`` is the set
+    iteration ``j``'s forward pass reads. What a fit resumed at ``iteration`` fills its cache with, so
+    that it goes on as the uninterrupted fit did (the refreshes are replayed on the host: a few
+    microseconds an iteration)."""
+    seeds, traced = primary_seeds(seed, sets), [0] * int(sets)
+    for j in range(1, int(iteration)) if refresh > 0 else ():
+        k = set_at(j)
+        if refresh_due(refresh, j, traced[k]):
+            seeds[k], traced[k] = refresh_seed(seed, j), j
+    return seeds, traced
 
 
 def stream_seed(integrator, seed: int, stream: int, avoid=()) -> int:
