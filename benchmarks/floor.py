@@ -331,7 +331,8 @@ def main() -> int:
         return 0
 
     own = [sys.executable, __file__, "--iterations", str(args.iterations), "--child"]
-    versus = SimpleNamespace(width=WIDTH, height=HEIGHT, spp=SPP, iterations=args.iterations, primary_sets=0)  # its child's
+    versus = SimpleNamespace(width=WIDTH, height=HEIGHT, spp=SPP, iterations=args.iterations, primary_sets=0,
+                       primary_refresh=0)  # its child's
     from versus_mitsuba import run_child
 
     rows = [("floor, Taichi, 1 thread", run(own + ["floor1"])),
