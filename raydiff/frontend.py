@@ -26,11 +26,18 @@ the same answers, or answers that differ only in the error messages' layout:
   to be copied for each call site (the transform writes into it), and unpickling a copy measured no
   faster than parsing again.
 
+* ``matrix_ops``' ``dot``, ``sum``, ``norm_sqr``, ``norm``, ``normalized`` and ``cross`` (inlined at
+  every call site like a ``ti.func``: source read, parsed and transformed; a ``.dot`` is three of them)
+  are, in a kernel and on vector expressions, plain Python making the same calls into Taichi's IR
+  builder that the transform of their source makes (:func:`_install_vector_ops`): the same IR, about
+  half the inlined call sites of the primary cache's kernels gone (docs/performance.md, section 20).
+
 None of these takes part in what a kernel computes or in its cache key's meaning: compiled code is the
 same. Each is replaced only if Taichi is the version it was written against (:data:`TAICHI_VERSION`) and
 the helper is there; otherwise Taichi is left as it is and only slower to start.
 """
 
+import functools
 import linecache
 import re
 import sys
@@ -51,12 +58,13 @@ def install() -> bool:
         return True
     if tuple(ti.__version__) != TAICHI_VERSION:
         return False
-    from taichi.lang import impl, kernel_impl, snode
+    from taichi.lang import expr, impl, kernel_impl, matrix_ops, ops, snode
     from taichi.lang.ast import ast_transformer_utils
 
     needed = [(kernel_impl, "_inside_class"), (kernel_impl, "getsourcefile"), (kernel_impl, "getsourcelines"),
               (ast_transformer_utils.ASTTransformerContext, "get_pos_info"), (impl, "get_traceback"),
-              (snode, "get_traceback"), (kernel_impl, "textwrap")]
+              (snode, "get_traceback"), (kernel_impl, "textwrap"), (impl, "expr_init_func"), (impl, "subscript"),
+              (impl, "make_matrix"), (ops, "add"), (ops, "sqrt")] + [(matrix_ops, name) for name in VECTOR_OPS]
     if not all(hasattr(owner, name) for owner, name in needed):
         return False
     class_statement = list(kernel_impl._KERNEL_CLASS_STACKFRAME_STMT_RES)
@@ -67,6 +75,7 @@ def install() -> bool:
     impl.get_traceback = snode.get_traceback = _traceback
     if kernel_impl.textwrap is textwrap:
         kernel_impl.textwrap = _RememberedTextwrap()
+    _install_vector_ops(matrix_ops, impl, expr, ops)
     _installed = True
     return True
 
@@ -153,3 +162,108 @@ class _RememberedTextwrap:
     def __getattr__(self, name):
         return getattr(textwrap, name)
 
+
+
+#: The ``matrix_ops`` functions :func:`_install_vector_ops` replaces in the Taichi scope.
+VECTOR_OPS = ("dot", "sum", "norm_sqr", "norm", "normalized", "cross")
+
+
+def _install_vector_ops(matrix_ops, impl, expr, ops) -> None:
+    """Taichi's ``matrix_ops.dot``, ``sum``, ``norm_sqr``, ``norm``, ``normalized`` and ``cross``, in a
+    kernel and on vector expressions, built by plain Python calls instead of inlined as ``ti.func``\\ s.
+
+    Taichi inlines these (``@pyfunc``) at every call site the way it inlines a ``ti.func``: it reads the
+    function's source, parses it and runs its AST transform, and a ``.dot`` is three of them (``dot``,
+    ``sum``, ``_reduce``): 106 of the visibility kernel's 208 inlined call sites (docs/performance.md,
+    section 15). The replacements make the same calls into Taichi's IR builder that the transform of
+    those sources makes, in the same order: each argument copied into a local (``expr_init_func``, as
+    Taichi passes a ``ti.func``'s arguments by value), the products, the sum in a local assigned element
+    by element from the first (each assignment through a temporary, as the transform builds one), ``sqrt``, the reciprocal, the cross product's six products. So the IR,
+    and the compiled code, are what they were (tests/test_frontend.py compares the IR Taichi prints;
+    benchmarks/fit_fingerprint.py hashes fits). Anything else (a Python-scope matrix, a matrix rather
+    than a vector, shapes that do not match) goes to Taichi's own function, with its checks and errors.
+    """
+    original = {name: getattr(matrix_ops, name) for name in VECTOR_OPS}
+    copy = impl.expr_init_func
+
+    def vectors(*values) -> int:
+        """The length of the vectors ``values`` if all are vector expressions of one length in a kernel, else 0."""
+        if not impl.inside_kernel():
+            return 0
+        shapes = {v.get_shape() if isinstance(v, expr.Expr) and v.is_tensor() else None for v in values}
+        shape = shapes.pop() if len(shapes) == 1 else None
+        return shape[0] if shape is not None and len(shape) == 1 else 0
+
+    def element(vector, i):
+        return impl.subscript(None, vector, i)
+
+    def assigned(value, var=None):
+        """``var = value`` as the transform builds an assignment: the value into a temporary local first,
+        then a new local made from it (a name not yet bound) or the temporary assigned to ``var``."""
+        value = impl.expr_init(value)
+        if var is None:
+            return impl.expr_init(value)
+        var._assign(value)
+        return var
+
+    def summed(vector, n):
+        """``sum(vector)``: its argument copied, then ``_reduce(mat, ops.add)``'s: copied again, the first
+        element into a local, each next one added to it."""
+        vector = copy(copy(vector))
+        result = assigned(element(vector, 0))
+        for i in range(1, n):
+            assigned(ops.add(result, element(vector, i)), result)
+        return result
+
+    def vector_sum(mat):
+        n = vectors(mat)
+        return summed(mat, n) if n else original["sum"](mat)
+
+    def dot(vec_x, vec_y):
+        n = vectors(vec_x, vec_y)
+        if not n:
+            return original["dot"](vec_x, vec_y)
+        vec_x, vec_y = copy(vec_x), copy(vec_y)
+        return summed(vec_x * vec_y, n)
+
+    def squared_norm(mat, n):
+        mat = copy(mat)
+        return summed(mat * mat, n)
+
+    def norm_sqr(mat):
+        n = vectors(mat)
+        return squared_norm(mat, n) if n else original["norm_sqr"](mat)
+
+    def length(mat, eps, n):
+        mat, eps = copy(mat), copy(eps)
+        return ops.sqrt(squared_norm(mat, n) + eps)
+
+    def norm(mat, eps=0.0):
+        n = vectors(mat)
+        return length(mat, eps, n) if n else original["norm"](mat, eps)
+
+    def normalized(vec, eps=0.0):
+        n = vectors(vec)
+        if not n:
+            return original["normalized"](vec, eps)
+        vec, eps = copy(vec), copy(eps)
+        invlen = assigned(1 / (length(vec, 0.0, n) + eps))
+        return invlen * vec
+
+    def cross(vec_x, vec_y):
+        if vectors(vec_x, vec_y) != 3:
+            return original["cross"](vec_x, vec_y)
+        x, y = copy(vec_x), copy(vec_y)
+        return impl.make_matrix([element(x, 1) * element(y, 2) - element(x, 2) * element(y, 1),
+                                 element(x, 2) * element(y, 0) - element(x, 0) * element(y, 2),
+                                 element(x, 0) * element(y, 1) - element(x, 1) * element(y, 0)])
+
+    replacements = {"dot": dot, "sum": vector_sum, "norm_sqr": norm_sqr, "norm": norm, "normalized": normalized,
+                    "cross": cross}
+    for name, replacement in replacements.items():
+        # Taichi's name, module and docstring: the transform takes a function of taichi's own modules for
+        # one of its own (no "non-taichi function" warning when Taichi's other functions call these)
+        functools.update_wrapper(replacement, original[name], assigned=("__module__", "__name__", "__qualname__",
+                                                                        "__doc__"), updated=())
+        replacement.taichi_original = original[name]
+        setattr(matrix_ops, name, replacement)

@@ -108,3 +108,62 @@ def test_kernel_impl_uses_the_remembered_textwrap_and_inlined_funcs_compute_the_
     fill()
     expected = [4.0 * i * i + 2.0 - i + (1.0 + 2.0 - 0.5) for i in range(5)]
     assert list(x.to_numpy()) == expected
+
+
+# A kernel using every replaced vector operation, in a fresh process: the IR Taichi's front end writes
+# (``print_preprocessed_ir``) with ``frontend.install()`` and without it.
+_VECTOR_OPS_PROBE = """
+import sys
+import taichi as ti
+if sys.argv[1] == "replaced":
+    from raydiff import frontend
+    assert frontend.install()
+ti.init(arch=ti.cpu, print_preprocessed_ir=True, offline_cache=False, log_level=ti.ERROR)
+f = ti.Vector.field(3, ti.f32, shape=4)
+g = ti.field(ti.f32, shape=4)
+
+@ti.func
+def helper(a, b):
+    return a.dot(b) + a.cross(b).norm() + a.normalized().sum() + b.norm_sqr() + a.norm(1e-3)
+
+@ti.kernel
+def k():
+    for i in f:
+        a = f[i]
+        b = f[(i + 1) % 4]
+        g[i] = helper(a, b) + ti.math.dot(a, b) + a.normalized(1e-6).dot(b) + ti.Vector([1.0, 2.0]).sum()
+        h = ti.Matrix([[1.0, 2.0], [3.0, 4.0]])
+        g[i] += h.sum() + h.norm()  # a matrix: Taichi's own functions
+
+f.from_numpy(__import__("numpy").arange(12, dtype="float32").reshape(4, 3) / 7)
+k()
+print("VALUES", g.to_numpy().tobytes().hex())
+"""
+
+
+def test_vector_ops_build_the_same_ir_as_taichis_inlined_functions(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    probe = tmp_path / "probe.py"  # a file: Taichi reads a kernel's source from it
+    probe.write_text(_VECTOR_OPS_PROBE)
+    runs = {}
+    for mode in ("taichi", "replaced"):
+        out = subprocess.run([sys.executable, str(probe), mode], capture_output=True, text=True,
+                             cwd=root, env={**os.environ, "PYTHONPATH": root})
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs[mode] = out.stdout
+    assert "VALUES" in runs["taichi"] and "alloca" in runs["taichi"]
+    assert runs["replaced"] == runs["taichi"]
+
+
+def test_vector_ops_outside_kernels_and_on_matrices_are_taichis():
+    assert frontend.install()
+    from taichi.lang import matrix_ops
+
+    assert {name: getattr(matrix_ops, name).taichi_original is not None for name in frontend.VECTOR_OPS}
+    a, b = ti.Vector([1.0, 2.0, 3.0]), ti.Vector([-2.0, 0.5, 4.0])
+    assert a.dot(b) == 11.0 and list(a.cross(b)) == [6.5, -10.0, 4.5] and a.norm_sqr() == 14.0
+    assert abs(a.normalized().norm() - 1.0) < 1e-6 and ti.Matrix([[1.0, 2.0], [3.0, 4.0]]).sum() == 10.0
