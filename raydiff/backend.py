@@ -19,10 +19,13 @@ os.environ.setdefault("ENABLE_TAICHI_HEADER_PRINT", "false")  # Taichi prints a 
 # its Python competes with the start's for the interpreter: about 50 ms of CPU, docs/performance.md section 15)
 os.environ.setdefault("TI_SKIP_VERSION_CHECK", "ON")
 
+from . import frontend  # noqa: E402
+
+frontend.install_before_import()  # Taichi's own functions decorated without its slow class check (frontend.py)
+
 import taichi as ti  # noqa: E402
 
 from .errors import BackendError  # noqa: E402
-from . import frontend  # noqa: E402
 
 frontend.install()  # Taichi's front end without its repeated source look-ups (raydiff/frontend.py)
 

@@ -38,12 +38,13 @@ the helper is there; otherwise Taichi is left as it is and only slower to start.
 """
 
 import functools
+import importlib.abc
+import importlib.util
 import linecache
+import os
 import re
 import sys
 import textwrap
-
-import taichi as ti
 
 #: The Taichi version whose private helpers :func:`install` replaces.
 TAICHI_VERSION = (1, 7, 4)
@@ -51,11 +52,67 @@ TAICHI_VERSION = (1, 7, 4)
 _installed = False
 
 
+def install_before_import() -> bool:
+    """Have ``kernel_impl._inside_class`` replaced as soon as Taichi has loaded it, before the rest of
+    ``import taichi`` decorates Taichi's own 122 functions and kernels (``matrix_ops``, ``_funcs``,
+    ``_kernels``, ``math``): each decoration asks it, and its ``inspect.getframeinfo`` looks the module up
+    among every module loaded, over a quarter of ``import taichi`` (docs/performance.md, section 20).
+    Call it before the first ``import taichi``; it does nothing if Taichi is loaded already or is not
+    the pinned version (its ``dist-info`` folder), and :func:`install` replaces the rest afterwards.
+    Returns whether the replacement is armed."""
+    if "taichi.lang.kernel_impl" in sys.modules or any(isinstance(f, _BeforeImport) for f in sys.meta_path):
+        return False
+    spec = importlib.util.find_spec("taichi")
+    if spec is None or not spec.submodule_search_locations:
+        return False
+    folder = os.path.dirname(list(spec.submodule_search_locations)[0])
+    if not os.path.isdir(os.path.join(folder, "taichi-" + ".".join(map(str, TAICHI_VERSION)) + ".dist-info")):
+        return False
+    sys.meta_path.insert(0, _BeforeImport())
+    return True
+
+
+class _BeforeImport(importlib.abc.MetaPathFinder):
+    """Finds ``taichi.lang.kernel_impl`` (once: it then leaves ``sys.meta_path``) with a loader that runs
+    the module as Python's own would, then replaces its ``_inside_class``."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name != "taichi.lang.kernel_impl":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _ReplacingLoader(spec.loader)
+        return spec
+
+
+class _ReplacingLoader(importlib.abc.Loader):
+    """``loader`` (Python's source loader of ``kernel_impl``), and ``_inside_class`` replaced once the
+    module has run, if it has the helper and the patterns it reads."""
+
+    def __init__(self, loader):
+        self.loader = loader
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        self.loader.exec_module(module)
+        patterns = getattr(module, "_KERNEL_CLASS_STACKFRAME_STMT_RES", None)
+        if hasattr(module, "_inside_class") and patterns is not None:
+            module._inside_class = _make_inside_class(list(patterns))
+
+    def __getattr__(self, name):  # get_source, get_filename, ...: the source loader's own
+        return getattr(self.loader, name)
+
+
 def install() -> bool:
     """Replace Taichi's helpers (once per process). Returns whether they are replaced."""
     global _installed
     if _installed:
         return True
+    import taichi as ti
+
     if tuple(ti.__version__) != TAICHI_VERSION:
         return False
     from taichi.lang import expr, impl, kernel_impl, matrix_ops, ops, snode
