@@ -144,3 +144,16 @@ def test_a_bare_array_is_a_high_dynamic_range_reference():
         as_references(scene, [pixels[..., 0]])
     with pytest.raises(ValueError, match="not finite"):
         as_references(scene, np.full((6, 8, 3), np.nan))
+
+
+def test_the_device_scene_camera_and_loss_are_written_by_one_kernel(reference, kernels_launched):
+    """Building a Fitter writes the device scene's, the camera's and the loss's fields with one upload
+    kernel (device/upload.together), not one each and no ``from_numpy`` of the camera's frames; the fit
+    then renders what the scene says (tests/test_upload.py checks the values written)."""
+    from raydiff.optim.fit import Fitter
+
+    launched = kernels_launched
+    fitter = Fitter(_position_start(), reference, FitSettings(iterations=1, optimizer="lm"))
+    assert launched[0] == "write" and launched.count("write") == 1 and "ext_arr_to_matrix" not in launched
+    np.testing.assert_allclose(fitter.dev.values()["lights.key.position"], TRUE_LIGHT + START_OFFSET, rtol=1e-6)
+    np.testing.assert_allclose(fitter.loss.reference.to_numpy()[0], reference.linear, rtol=1e-6)

@@ -6,7 +6,7 @@ import taichi as ti
 
 from raydiff import backend
 from raydiff.device import upload as upload_module
-from raydiff.device.upload import SMALL, Uploads, upload
+from raydiff.device.upload import SMALL, Uploads, together, upload
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +59,36 @@ def test_a_large_array_is_written_at_once_and_the_small_ones_at_the_flush(cpu, k
     np.testing.assert_array_equal(small.to_numpy(), [4, 5])
     uploads.flush()  # nothing waits any more: nothing is written again
     assert launched.count("ext_arr_to_tensor") == 2  # the single small one by from_numpy too
+
+
+def test_together_writes_every_flush_in_it_with_one_kernel_at_its_end(cpu, kernels_launched):
+    pairs = _fields_and_values(np.random.default_rng(2))
+    launched = kernels_launched
+    with together():
+        upload(pairs[:2])
+        uploads = Uploads()
+        for field, values in pairs[2:]:
+            uploads.add(field, values)
+        uploads.flush()
+        with together():  # an inner block waits for the outer one's end
+            upload([(pairs[0][0], [9.0] * 5)])  # the same field again: written after the first values
+        assert launched == []
+    assert launched == ["write", "ext_arr_to_tensor"]
+    np.testing.assert_array_equal(pairs[0][0].to_numpy(), [9.0] * 5)
+    for field, values in pairs[1:]:
+        np.testing.assert_array_equal(field.to_numpy(), np.asarray(values).astype(field.to_numpy().dtype))
+
+
+def test_together_writes_nothing_when_its_block_raises(cpu, kernels_launched):
+    field = ti.field(ti.i32, shape=2)
+    launched = kernels_launched
+    with pytest.raises(RuntimeError):
+        with together():
+            upload([(field, [1, 2]), (ti.field(ti.f32, shape=3), [0.5, 1.5, 2.5])])
+            raise RuntimeError("built halfway")
+    assert launched == []
+    upload([(field, [3, 4])])  # afterwards, uploads are written at once again
+    np.testing.assert_array_equal(field.to_numpy(), [3, 4])
 
 
 def test_bad_shapes_and_types_are_refused(cpu):

@@ -11,7 +11,14 @@ compile-time constants of the kernel). Arrays of more than :data:`SMALL` element
 ``from_numpy`` as before: there the loop's branches would cost more than the kernel saved.
 
 The values written are the arrays' own, converted to the field's type as ``from_numpy`` converts them.
+
+:func:`together` goes further: within it, every flush waits, and its end writes what all of them held
+with one kernel, so that a caller building several objects that upload (a ``Fitter``: the device scene,
+the camera's frames, the loss's reference) launches one kernel for them all (docs/performance.md,
+section 20).
 """
+
+import contextlib
 
 import numpy as np
 import taichi as ti
@@ -73,12 +80,51 @@ class Uploads:
             self._waiting.append((field, values))
 
     def flush(self) -> None:
-        """Write every waiting array: one kernel launch (``from_numpy`` for a single one)."""
+        """Write every waiting array: one kernel launch (``from_numpy`` for a single one); inside
+        :func:`together`, they wait for the end of it instead."""
         waiting, self._waiting = self._waiting, []
-        if len(waiting) == 1:
-            waiting[0][0].from_numpy(waiting[0][1])
-        elif waiting:
-            _joined_kernel([f for f, _ in waiting], [v for _, v in waiting])
+        if _together:
+            _together[-1].extend(waiting)
+            return
+        _write(waiting)
+
+
+#: The arrays waiting for the end of the innermost :func:`together` (one list per level), [] outside.
+_together: list[list[tuple]] = []
+
+
+@contextlib.contextmanager
+def together():
+    """Within this block, every :meth:`Uploads.flush` and :func:`upload` waits; the block's end writes
+    all their small arrays with one kernel (large ones are written at once, as always). Nothing that
+    runs inside may read the fields written this way: no kernel that reads them may be launched before
+    the block ends. A field given twice has its earlier values written first (a kernel writes a field
+    once). If the block raises, nothing waiting is written. Nested blocks write at the outermost's end.
+    """
+    _together.append([])
+    try:
+        yield
+    except BaseException:
+        _together.pop()
+        raise
+    waiting = _together.pop()
+    if _together:
+        _together[-1].extend(waiting)
+        return
+    while waiting:  # each field at most once per kernel: a repeated one starts the next kernel
+        seen, batch = set(), []
+        while waiting and id(waiting[0][0]) not in seen:
+            seen.add(id(waiting[0][0]))
+            batch.append(waiting.pop(0))
+        _write(batch)
+
+
+def _write(waiting: list[tuple]) -> None:
+    """Write ``(field, array)`` pairs, each field once: one kernel launch (``from_numpy`` for one pair)."""
+    if len(waiting) == 1:
+        waiting[0][0].from_numpy(waiting[0][1])
+    elif waiting:
+        _joined_kernel([f for f, _ in waiting], [v for _, v in waiting])
 
 
 def upload(pairs) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import taichi as ti
 
 from ..device.scene import DeviceScene
+from ..device.upload import upload
 from .sampling import pixel_jitter
 
 
@@ -64,7 +65,7 @@ def make_camera(dev: DeviceScene, width: int, height: int, spp: int) -> Camera:
 
     # The frames of constant cameras: (view, 4) vectors, position / forward / right / up as camera_frame.
     frames = ti.Vector.field(3, ti.f32, shape=(dev.n_views, 4))
-    frames.from_numpy(np.array([camera_frame(c, width, height) for c in dev.scene.cameras], dtype=np.float32))
+    upload([(frames, np.array([camera_frame(c, width, height) for c in dev.scene.cameras], dtype=np.float32))])
 
     @ti.func
     def frame_from_pool(view):

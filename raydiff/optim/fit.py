@@ -34,7 +34,7 @@ import taichi as ti
 
 from .. import backend
 from ..device.scene import DeviceScene
-from ..device.upload import upload
+from ..device.upload import together, upload
 from ..io.images import Reference
 from ..kernels.boundary import make_boundary
 from ..kernels.integrator import Integrator
@@ -399,16 +399,19 @@ class Fitter:
         self.free: list[Resolved] = resolve_all(scene)
         if not self.free:
             raise ValueError("the scene frees no parameter: add an 'optimize' section")
-        self.dev = DeviceScene(scene, self.free)
-        self.integrator = Integrator(self.dev, spp=settings.spp,
-                                     primary_seeds=primary_seeds(settings.seed, settings.primary_sets))
-        self.loss = ImageLoss(
-            self.integrator.image,
-            [r.linear for r in self.references],
-            settings.loss,
-            clamp=[r.low_dynamic_range for r in self.references],
-            weights=[c.weight for c in scene.cameras],
-        )
+        # The device scene's, the camera's and the loss's small fields written by one kernel at the block's
+        # end (device/upload.py; none of the three launches a kernel that reads them while it is built)
+        with together():
+            self.dev = DeviceScene(scene, self.free)
+            self.integrator = Integrator(self.dev, spp=settings.spp,
+                                         primary_seeds=primary_seeds(settings.seed, settings.primary_sets))
+            self.loss = ImageLoss(
+                self.integrator.image,
+                [r.linear for r in self.references],
+                settings.loss,
+                clamp=[r.low_dynamic_range for r in self.references],
+                weights=[c.weight for c in scene.cameras],
+            )
         lr, lower, upper = self._rates(self.free)
         starts = np.cumsum([0] + [r.kind.size for r in self.free])[:-1]
         unit = [int(i) for i, r in zip(starts, self.free) if r.kind.unit]
