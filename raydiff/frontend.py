@@ -32,6 +32,12 @@ the same answers, or answers that differ only in the error messages' layout:
   builder that the transform of their source makes (:func:`_install_vector_ops`): the same IR, about
   half the inlined call sites of the primary cache's kernels gone (docs/performance.md, section 20).
 
+Two more are armed by :func:`install_before_import`, before ``import taichi``: ``_inside_class`` is
+replaced as soon as Taichi's ``kernel_impl`` has loaded, so that Taichi's own 122 decorations during
+its import use the cheap one too; and while the version check is off, ``taichi._version_check`` (whose
+imports of ``urllib.request`` and ``http.client`` only serve the check) is loaded only if asked for
+more than its skipped thread.
+
 None of these takes part in what a kernel computes or in its cache key's meaning: compiled code is the
 same. Each is replaced only if Taichi is the version it was written against (:data:`TAICHI_VERSION`) and
 the helper is there; otherwise Taichi is left as it is and only slower to start.
@@ -73,17 +79,56 @@ def install_before_import() -> bool:
 
 
 class _BeforeImport(importlib.abc.MetaPathFinder):
-    """Finds ``taichi.lang.kernel_impl`` (once: it then leaves ``sys.meta_path``) with a loader that runs
-    the module as Python's own would, then replaces its ``_inside_class``."""
+    """Finds ``taichi.lang.kernel_impl`` (once: after it and the next, it leaves ``sys.meta_path``) with a loader that runs
+    the module as Python's own would, then replaces its ``_inside_class``; and, while the version check
+    is off (``TI_SKIP_VERSION_CHECK=ON``, which raydiff/backend.py sets), ``taichi._version_check`` as a
+    module that loads the real one only when asked for more than the check that is off (the real one
+    imports ``urllib.request``, ``http.client`` and ``ssl`` for it: about 40 ms at a load of 7)."""
+
+    def __init__(self):
+        self.waiting = {"taichi.lang.kernel_impl", "taichi._version_check"}
 
     def find_spec(self, name, path=None, target=None):
-        if name != "taichi.lang.kernel_impl":
+        if name not in self.waiting:
             return None
-        sys.meta_path.remove(self)
+        self.waiting.discard(name)
+        if not self.waiting:
+            sys.meta_path.remove(self)
+        if name == "taichi._version_check":
+            skipped = os.environ.get("TI_SKIP_VERSION_CHECK") == "ON"
+            return importlib.util.spec_from_loader(name, _SkippedVersionCheck()) if skipped else None
         spec = importlib.util.find_spec(name)
         if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
             spec.loader = _ReplacingLoader(spec.loader)
         return spec
+
+
+class _SkippedVersionCheck(importlib.abc.Loader):
+    """``taichi._version_check`` while the check is off: ``start_version_check_thread`` (all that ``ti.init``
+    calls) does what the real one does then, nothing, unless the variable has changed since; any other
+    name is the real module's, loaded on first use."""
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        real = []
+
+        def load():
+            if not real:
+                folder = os.path.dirname(sys.modules["taichi"].__file__)
+                spec = importlib.util.spec_from_file_location(module.__name__, os.path.join(folder, "_version_check.py"))
+                real.append(importlib.util.module_from_spec(spec))
+                spec.loader.exec_module(real[0])
+            return real[0]
+
+        def start_version_check_thread():
+            if os.environ.get("TI_SKIP_VERSION_CHECK") != "ON":
+                load().start_version_check_thread()
+
+        module.start_version_check_thread = start_version_check_thread
+        module.__getattr__ = lambda name: getattr(load(), name)
+        module.__all__ = []
 
 
 class _ReplacingLoader(importlib.abc.Loader):

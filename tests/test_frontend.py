@@ -167,3 +167,32 @@ def test_vector_ops_outside_kernels_and_on_matrices_are_taichis():
     a, b = ti.Vector([1.0, 2.0, 3.0]), ti.Vector([-2.0, 0.5, 4.0])
     assert a.dot(b) == 11.0 and list(a.cross(b)) == [6.5, -10.0, 4.5] and a.norm_sqr() == 14.0
     assert abs(a.normalized().norm() - 1.0) < 1e-6 and ti.Matrix([[1.0, 2.0], [3.0, 4.0]]).sum() == 10.0
+
+
+_BEFORE_IMPORT_PROBE = """
+import sys
+import raydiff
+from taichi.lang import kernel_impl
+assert kernel_impl._inside_class.__qualname__.startswith("_make_inside_class"), kernel_impl._inside_class
+assert "urllib.request" not in sys.modules  # taichi._version_check's, while the check is off
+raydiff.init("cpu")
+assert "urllib.request" not in sys.modules
+from taichi import _version_check
+assert callable(_version_check.try_check_version)  # any other name: the real module's, loaded now
+assert "urllib.request" in sys.modules
+print("OK")
+"""
+
+
+def test_before_import_replaces_the_class_check_and_defers_the_version_check(tmp_path):
+    """In a fresh process (this one imported Taichi before raydiff): ``import raydiff`` has Taichi's own
+    functions decorated with the replaced class check, and does not load the version check's modules."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {k: v for k, v in os.environ.items() if k != "TI_SKIP_VERSION_CHECK"}
+    out = subprocess.run([sys.executable, "-c", _BEFORE_IMPORT_PROBE], capture_output=True, text=True, cwd=root,
+                         env={**env, "PYTHONPATH": root})
+    assert out.returncode == 0 and out.stdout.strip().endswith("OK"), out.stderr[-2000:]
