@@ -18,7 +18,8 @@ The table's rows are the phases, in order, each with its wall time less that of 
 first iteration. ``--funcs`` lists, for each of the three kernels with the largest front end, how often
 each ``ti.func`` was inlined into it (a call site: each costs the front end a parse and a transform;
 Taichi's own, such as ``matrix_ops.dot``, included). ``--kernels`` also lists
-each kernel's front end and first launch; ``--imports`` adds the import time by top-level package
+each kernel's front end and first launch; ``--cpu`` times the phases and kernels in the process's CPU
+seconds (all threads) instead of wall seconds, steadier on a loaded machine; ``--imports`` adds the import time by top-level package
 (``python -X importtime -c "import raydiff_cli.main"``: each module's own time summed by package,
 raydiff's by sub-package).
 """
@@ -56,6 +57,7 @@ PHASES = (
 def _child(args: list[str]) -> None:
     """In the child: wrap the phases and Taichi's kernels, run the command, write what was seen as JSON."""
     t0 = float(os.environ["RAYDIFF_BENCH_T0"])
+    clock = time.process_time if os.environ.get("RAYDIFF_BENCH_CLOCK") == "cpu" else time.perf_counter
     import importlib
 
     import raydiff_cli.main as command
@@ -63,7 +65,7 @@ def _child(args: list[str]) -> None:
     imported = time.time() - t0
     from taichi.lang import kernel_impl
 
-    stack = [["other", time.perf_counter(), 0.0]]  # [phase, started, time in children]
+    stack = [["other", clock(), 0.0]]  # [phase, started, time in children]
     own = collections.defaultdict(float)  # phase -> wall less children
     front = collections.defaultdict(float)  # phase -> front-end seconds
     launch = collections.defaultdict(float)  # phase -> first-launch seconds
@@ -77,18 +79,18 @@ def _child(args: list[str]) -> None:
         def wrapper(*a, **k):
             if once and phase in own:
                 return fn(*a, **k)
-            stack.append([phase, time.perf_counter(), 0.0])
+            stack.append([phase, clock(), 0.0])
             try:
                 return fn(*a, **k)
             finally:
                 name, start, inner = stack.pop()
-                spent = time.perf_counter() - start
+                spent = clock() - start
                 own[name] += spent - inner
                 stack[-1][2] += spent
                 if phase == "first iteration" and not first_iteration_done:
                     first_iteration_done["t"] = time.time() - t0
                     # what happens after the first iteration is not the start's: the figures end here
-                    own["other"] += time.perf_counter() - stack[0][1] - stack[0][2]
+                    own["other"] += clock() - stack[0][1] - stack[0][2]
                     first_iteration_done["seen"] = json.loads(json.dumps(
                         {"own": own, "front": front, "launch": launch, "kernels": kernels, "inlined": inlined}))
 
@@ -105,14 +107,14 @@ def _child(args: list[str]) -> None:
 
     def timed_materialize(self, key=None, args=None, arg_features=None):
         fresh = (key if key is not None else (self.func, 0, self.autodiff_mode)) not in self.compiled_kernels
-        start = time.perf_counter()
+        start = clock()
         materializing.append(_kernel_name(self))
         try:
             return materialize(self, key, args, arg_features)
         finally:
             materializing.pop()
             if fresh:
-                spent = time.perf_counter() - start
+                spent = clock() - start
                 front[stack[-1][0]] += spent
                 entry = kernels[_kernel_name(self)]
                 entry[0] += spent
@@ -122,11 +124,11 @@ def _child(args: list[str]) -> None:
         if id(t_kernel) in launched:
             return launch_kernel(self, t_kernel, *a)
         launched.add(id(t_kernel))
-        start = time.perf_counter()
+        start = clock()
         try:
             return launch_kernel(self, t_kernel, *a)
         finally:
-            spent = time.perf_counter() - start
+            spent = clock() - start
             launch[stack[-1][0]] += spent
             kernels[_kernel_name(self)][1] += spent
 
@@ -139,7 +141,7 @@ def _child(args: list[str]) -> None:
 
     kernel_impl.Kernel.materialize, kernel_impl.Kernel.launch_kernel = timed_materialize, timed_launch
     kernel_impl.Func.__call__ = counted_call
-    stack[0][1] = time.perf_counter()
+    stack[0][1] = clock()
     try:
         command.app(["fit", *args], standalone_mode=False)
     finally:
@@ -155,12 +157,13 @@ def _kernel_name(kernel) -> str:
     return name + (".grad" if str(kernel.autodiff_mode) != "AutodiffMode.NONE" else "")
 
 
-def run(args: list[str], cache: str) -> dict:
-    """One profiled ``raydiff fit ARGS`` in a fresh process with the offline cache ``cache``."""
+def run(args: list[str], cache: str, cpu: bool = False) -> dict:
+    """One profiled ``raydiff fit ARGS`` in a fresh process with the offline cache ``cache`` (phases timed
+    in CPU seconds of the whole process, every thread's, with ``cpu``; else wall seconds)."""
     with tempfile.TemporaryDirectory() as folder:
         answer = os.path.join(folder, "profile.json")
         env = {**os.environ, "TI_OFFLINE_CACHE_FILE_PATH": cache, "RAYDIFF_BENCH_ANSWER": answer,
-               "RAYDIFF_BENCH_T0": repr(time.time())}
+               "RAYDIFF_BENCH_T0": repr(time.time()), "RAYDIFF_BENCH_CLOCK": "cpu" if cpu else "wall"}
         out = subprocess.run([sys.executable, __file__, "--child", *args, "--out", os.path.join(folder, "out")],
                              cwd=ROOT, env=env, capture_output=True, text=True)
         if out.returncode != 0 or not os.path.exists(answer):
@@ -184,10 +187,10 @@ def imports() -> list[tuple[str, float]]:
     return sorted(totals.items(), key=lambda item: -item[1])
 
 
-def _table(results: dict) -> list[str]:
+def _table(results: dict, clock: str = "wall") -> list[str]:
     phases = ["import"] + list(dict.fromkeys([p for p, _, _ in PHASES[:3]] + ["other"] +
                                             [p for p, _, _ in PHASES[3:]]))
-    lines = ["| phase | " + " | ".join(f"{name}: wall / front end / first launch" for name in results) + " |",
+    lines = ["| phase | " + " | ".join(f"{name}: {clock} / front end / first launch" for name in results) + " |",
              "|---|" + "---|" * len(results)]
     for phase in phases:
         cells = []
@@ -213,13 +216,17 @@ def main() -> int:
     parser.add_argument("--kernels", action="store_true", help="list every kernel's front end and first launch")
     parser.add_argument("--imports", action="store_true", help="the import time by top-level package")
     parser.add_argument("--funcs", action="store_true", help="the ti.func call sites of the largest front ends")
+    parser.add_argument("--cpu", action="store_true",
+                        help="time the phases and kernels in CPU seconds (the process's, all threads) instead of wall "
+                             "seconds: steadier under load (import and 'first iteration done' stay wall)")
     args = parser.parse_args()
     command = [args.scene, args.reference, "--arch", "cpu", "--iterations", "1", "--quiet"]
     with tempfile.TemporaryDirectory() as folder:
         cache = os.path.join(folder, "cache")
-        results = {"cold": run(command, cache), "warm": run(command, cache)}
-    print(f"raydiff fit {args.scene}, cpu, one iteration: seconds of each phase (wall less the phases inside it)")
-    print("\n".join(_table(results)))
+        results = {"cold": run(command, cache, args.cpu), "warm": run(command, cache, args.cpu)}
+    clock = "CPU" if args.cpu else "wall"
+    print(f"raydiff fit {args.scene}, cpu, one iteration: seconds of each phase ({clock} less the phases inside it)")
+    print("\n".join(_table(results, clock)))
     if args.kernels:
         print("\n| kernel | instances | cold: front end / first launch | warm: front end / first launch |\n|---|---|---|---|")
         names = sorted(results["cold"]["kernels"], key=lambda k: -results["cold"]["kernels"][k][1])
