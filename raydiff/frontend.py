@@ -63,9 +63,10 @@ def install_before_import() -> bool:
     ``import taichi`` decorates Taichi's own 122 functions and kernels (``matrix_ops``, ``_funcs``,
     ``_kernels``, ``math``): each decoration asks it, and its ``inspect.getframeinfo`` looks the module up
     among every module loaded, over a quarter of ``import taichi`` (docs/performance.md, section 20).
-    Call it before the first ``import taichi``; it does nothing if Taichi is loaded already or is not
-    the pinned version (its ``dist-info`` folder), and :func:`install` replaces the rest afterwards.
-    Returns whether the replacement is armed."""
+    While the version check is off, ``taichi._version_check`` is served without its network modules
+    (:class:`_BeforeImport`). Call it before the first ``import taichi``; it does nothing if Taichi is
+    loaded already or is not the pinned version (its ``dist-info`` folder), and :func:`install` replaces
+    the rest afterwards. Returns whether the hook is armed."""
     if "taichi.lang.kernel_impl" in sys.modules or any(isinstance(f, _BeforeImport) for f in sys.meta_path):
         return False
     spec = importlib.util.find_spec("taichi")
@@ -79,11 +80,12 @@ def install_before_import() -> bool:
 
 
 class _BeforeImport(importlib.abc.MetaPathFinder):
-    """Finds ``taichi.lang.kernel_impl`` (once: after it and the next, it leaves ``sys.meta_path``) with a loader that runs
-    the module as Python's own would, then replaces its ``_inside_class``; and, while the version check
-    is off (``TI_SKIP_VERSION_CHECK=ON``, which raydiff/backend.py sets), ``taichi._version_check`` as a
-    module that loads the real one only when asked for more than the check that is off (the real one
-    imports ``urllib.request``, ``http.client`` and ``ssl`` for it: about 40 ms at a load of 7)."""
+    """Finds ``taichi.lang.kernel_impl`` with a loader that runs the module as Python's own would, then
+    replaces its ``_inside_class``; and, while the version check is off (``TI_SKIP_VERSION_CHECK=ON``,
+    which raydiff/backend.py sets), ``taichi._version_check`` as a module that loads the real one only
+    when asked for more than the check that is off (the real one imports ``urllib.request``,
+    ``http.client`` and ``ssl`` for it: about 40 ms at a load of 7). Each once: after both, it leaves
+    ``sys.meta_path``."""
 
     def __init__(self):
         self.waiting = {"taichi.lang.kernel_impl", "taichi._version_check"}
@@ -117,7 +119,8 @@ class _SkippedVersionCheck(importlib.abc.Loader):
         def load():
             if not real:
                 folder = os.path.dirname(sys.modules["taichi"].__file__)
-                spec = importlib.util.spec_from_file_location(module.__name__, os.path.join(folder, "_version_check.py"))
+                path = os.path.join(folder, "_version_check.py")
+                spec = importlib.util.spec_from_file_location(module.__name__, path)
                 real.append(importlib.util.module_from_spec(spec))
                 spec.loader.exec_module(real[0])
             return real[0]
@@ -280,8 +283,9 @@ def _install_vector_ops(matrix_ops, impl, expr, ops) -> None:
     section 15). The replacements make the same calls into Taichi's IR builder that the transform of
     those sources makes, in the same order: each argument copied into a local (``expr_init_func``, as
     Taichi passes a ``ti.func``'s arguments by value), the products, the sum in a local assigned element
-    by element from the first (each assignment through a temporary, as the transform builds one), ``sqrt``, the reciprocal, the cross product's six products. So the IR,
-    and the compiled code, are what they were (tests/test_frontend.py compares the IR Taichi prints;
+    by element from the first (each assignment through a temporary, as the transform builds one),
+    ``sqrt``, the reciprocal, the cross product's six products. So the IR, and the compiled code, are
+    what they were (tests/test_frontend.py compares the IR Taichi prints;
     benchmarks/fit_fingerprint.py hashes fits). Anything else (a Python-scope matrix, a matrix rather
     than a vector, shapes that do not match) goes to Taichi's own function, with its checks and errors.
     """
