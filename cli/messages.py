@@ -93,6 +93,30 @@ class _InterruptWatch:
 
 
 @contextlib.contextmanager
+def ctrl_c_even_if_ignored() -> Iterator[None]:
+    """Let Ctrl-C (SIGINT) raise KeyboardInterrupt in the block even where the command started with it
+    ignored, as ``fit``'s own handler and the start-up guard already do; the disposition is restored after.
+
+    A process started in the background of a script or a non-interactive shell (``cmd &``, ``nohup``, a CI
+    step, a test suite run so) inherits SIGINT ignored, and Python then leaves it ignored: ``raydiff
+    recover`` would run all its trials through a ``kill -INT`` or a Ctrl-C meant for it.
+    """
+    try:
+        previous = signal.getsignal(signal.SIGINT)
+        if previous in (signal.SIG_IGN, signal.SIG_DFL):
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        else:
+            previous = None
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
 def reported_errors() -> Iterator[None]:
     """Turn a :class:`raydiff.RaydiffError` into an error line and exit code 1, and Ctrl-C into
     ``interrupted`` and exit code 130 (instead of a traceback)."""
@@ -100,6 +124,8 @@ def reported_errors() -> Iterator[None]:
         try:
             yield
         except RaydiffError as err:
+            if watch.seen:  # a worker the interrupt ended, say: what stopped the command was Ctrl-C
+                interrupted()
             fail(err)
         except KeyboardInterrupt:
             interrupted()

@@ -6,7 +6,8 @@ scene's own values.
    is claimed (:mod:`raydiff.io.claim`) as a fit claims its own.
 2. **run**: the reference rendered from the scene's values (:func:`raydiff.optim.study.render_references`),
    then the trials, in ``--workers`` processes or on Ray (:mod:`raydiff.optim.study`), with a progress
-   bar. Ctrl-C ends every worker, takes the folder back and exits with 130.
+   bar. Ctrl-C (or SIGINT, even where the command started with it ignored) ends every worker within
+   seconds, takes the folder back and exits with 130.
 3. **finish**: results.csv, report.html and study.json in the folder (:mod:`raydiff.run.study_report`), and
    a summary on stdout (or ``--json``: the version-1 document).
 """
@@ -33,7 +34,7 @@ from raydiff.scene.accuracy import errors as accuracy_errors
 from raydiff.scene.parameters import resolve_all, scene_size
 
 from .fit import _require_optimize, _settings, jacobian_columns
-from .messages import ARCH_HELP, Arch, fail, reported_errors
+from .messages import ARCH_HELP, Arch, ctrl_c_even_if_ignored, fail, reported_errors
 
 #: What a study writes into its folder besides the report's files.
 DOCUMENT = "study.json"
@@ -137,7 +138,7 @@ def recover(
     output folder. The same scene, options and --seed give the same numbers for any --workers, Ray or
     not (on the CPU backend, bit for bit).
     """
-    with reported_errors():
+    with ctrl_c_even_if_ignored(), reported_errors():
         # --- 1. check ---------------------------------------------------------------------------------
         settings = _settings(iterations=iterations, spp=spp)
         _check(trials, perturb, seed, workers, ray)

@@ -12,9 +12,15 @@ Where the trials run:
 * ``workers == 1``: in this process, through one :class:`Fitter`;
 * ``workers > 1``: in that many processes of a ``spawn`` context (Taichi and ``fork`` do not mix). Each
   initialises Taichi once and builds ONE :class:`TrialRunner` (one Fitter), and runs its trials through
-  :meth:`Fitter.reset`, so kernels compile once per worker and no process gathers SNode trees. Workers
-  ignore SIGINT (the parent owns Ctrl-C) and die with the parent (``PR_SET_PDEATHSIG`` on Linux); an
-  interrupted or failed study terminates them before the exception leaves :func:`run_trials`;
+  :meth:`Fitter.reset`, so kernels compile once per worker and no process gathers SNode trees. Each worker
+  has a pipe of its own to the parent, which hands it one trial index at a time and waits on the pipes in
+  short slices (:data:`POLL_SECONDS`), so Ctrl-C is seen at once whatever a worker is doing (compiling,
+  in the middle of a fit). Workers ignore SIGINT (the parent owns Ctrl-C) and die with the parent
+  (``PR_SET_PDEATHSIG`` on Linux); an interrupted or failed study stops them before the exception leaves
+  :func:`run_trials`: SIGTERM, then SIGKILL for any still alive after :data:`GRACE_SECONDS`, so winding
+  down takes at most about that long. No lock is shared between the processes (``multiprocessing.Pool``
+  shares its queues' locks, and a worker killed while holding one, or one that dies in a trial, could
+  leave its parent waiting for ever);
 * ``ray``: the same runners as Ray actors (:func:`run_on_ray`, one per worker), fed by
   ``ray.util.ActorPool``: Ray is the engine, there is no scheduler here.
 
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import ctypes
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import time
@@ -188,7 +195,12 @@ class TrialRunner:
 
 # --- processes --------------------------------------------------------------------------------------
 
-_runner: TrialRunner | None = None
+#: How long the parent waits on its workers' pipes at a time: the longest a Ctrl-C waits to be seen
+#: (a signal that Linux hands to another thread of the parent does not wake a wait of the main thread).
+POLL_SECONDS = 0.25
+
+#: How long stopped workers get to exit on SIGTERM before they are killed (SIGKILL).
+GRACE_SECONDS = 2.0
 
 
 def _die_with_parent() -> None:
@@ -199,15 +211,42 @@ def _die_with_parent() -> None:
         pass
 
 
-def _start_worker(spec: StudySpec) -> None:
-    global _runner
+def _serve(spec: StudySpec, conn) -> None:
+    """A worker process: one :class:`TrialRunner`, then the trials whose indices come through ``conn``,
+    each answered with ``(True, Trial)`` or ``(False, exception)``, until ``None`` (or the parent's end
+    of the pipe closes)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group; the parent acts
     _die_with_parent()
-    _runner = TrialRunner(spec)
+    runner = TrialRunner(spec)
+    while True:
+        try:
+            index = conn.recv()
+        except EOFError:
+            return
+        if index is None:
+            return
+        try:
+            answer = (True, runner.run(index))
+        except Exception as err:  # noqa: BLE001 - raised again in the parent
+            answer = (False, err)
+        try:
+            conn.send(answer)
+        except Exception as err:  # noqa: BLE001 - an exception that does not pickle: its line
+            conn.send((False, StudyError(f"trial {index} failed: {type(err).__name__}: {err}")))
 
 
-def _run_in_worker(index: int) -> Trial:
-    return _runner.run(index)
+def _stop(processes: list, grace: float) -> None:
+    """End ``processes``: SIGTERM to those alive, SIGKILL to those still alive ``grace`` seconds later."""
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + grace
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+    for process in processes:
+        if process.is_alive():
+            process.kill()
+            process.join()
 
 
 def default_workers() -> int:
@@ -230,7 +269,7 @@ def run_trials(spec: StudySpec, trials: int, workers: int = 1,
     Raises
     ------
     StudyError
-        If a worker could not start.
+        If a worker could not start, or stopped before answering.
     """
     if trials < 1 or workers < 1:
         raise ValueError("trials and workers must be at least 1")
@@ -247,16 +286,60 @@ def run_trials(spec: StudySpec, trials: int, workers: int = 1,
         for index in range(trials):
             record(runner.run(index))
     else:
-        context = multiprocessing.get_context("spawn")
-        pool = context.Pool(workers, initializer=_start_worker, initargs=(spec,))
-        try:
-            for trial in pool.imap_unordered(_run_in_worker, range(trials)):
-                record(trial)
-            pool.close()
-        finally:
-            pool.terminate()  # an interrupt, an error: no worker outlives the study
-            pool.join()
+        _run_in_processes(spec, trials, workers, record)
     return sorted(done, key=lambda t: t.index)
+
+
+def _stopped(process) -> StudyError:
+    """The error for a worker that is gone before its answer (killed, out of memory, a crash)."""
+    process.join(GRACE_SECONDS)
+    return StudyError(f"a worker stopped before it finished its trial (exit code {process.exitcode})")
+
+
+def _hand(conn, process, index: int | None) -> None:
+    """Send a worker its next trial index (``None``: no more)."""
+    try:
+        conn.send(index)
+    except OSError:  # its end is closed: it is gone
+        raise _stopped(process) from None
+
+
+def _run_in_processes(spec: StudySpec, trials: int, workers: int, record: Callable[[Trial], None]) -> None:
+    """Trials 0 .. ``trials - 1`` in ``workers`` spawned processes (see the module), each handed the next
+    index as soon as it answers; every process is gone when this returns or raises."""
+    context = multiprocessing.get_context("spawn")
+    processes, pipes, busy = [], [], {}  # busy: a worker's pipe -> its process, while it runs a trial
+    indices = iter(range(trials))
+    try:
+        for _ in range(workers):
+            ours, theirs = context.Pipe()
+            pipes.append(ours)
+            process = context.Process(target=_serve, args=(spec, theirs), daemon=True)
+            process.start()
+            theirs.close()
+            processes.append(process)
+            _hand(ours, process, next(indices))
+            busy[ours] = process
+        while busy:
+            for conn in multiprocessing.connection.wait(list(busy), timeout=POLL_SECONDS):
+                process = busy.pop(conn)
+                try:
+                    ok, value = conn.recv()
+                except (EOFError, OSError):  # its end closed (or reset) before it answered
+                    raise _stopped(process) from None
+                if not ok:
+                    raise value
+                record(value)
+                index = next(indices, None)
+                _hand(conn, process, index)
+                if index is not None:
+                    busy[conn] = process
+        for process in processes:
+            process.join(GRACE_SECONDS)  # each was sent None: they are returning
+    finally:
+        _stop(processes, GRACE_SECONDS)  # an interrupt, an error: no worker outlives the study
+        for conn in pipes:
+            conn.close()
 
 
 # --- Ray ----------------------------------------------------------------------------------------------
