@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -288,10 +289,17 @@ def as_tuple(mesh) -> tuple:
 
 
 def both_readers(data: bytes):
-    """(fast answer or None, line-by-line answer or the SceneError's message), answers as :func:`as_tuple`."""
+    """(fast answer or None, line-by-line answer or the SceneError's message), answers as :func:`as_tuple`.
+    The fast reader reads the faces on this thread and, as it does for a large file, on a second one:
+    the same answer both ways."""
     from raydiff.scene import obj
 
     fast = obj._read_fast(data)
+    with mock.patch.object(obj, "_PARALLEL_BYTES", -1):
+        threaded = obj._read_fast(data)
+    assert (fast is None) == (threaded is None)
+    if fast is not None:
+        assert_same(as_tuple(threaded), as_tuple(fast))
     try:
         slow = as_tuple(obj._read_lines("m.obj", obj._decode("m.obj", data)))
     except SceneError as err:
