@@ -452,3 +452,6 @@ def test_fixed_point_words_read_as_python_reads_them_or_are_left_to_numpy():
     assert obj._fixed_point(b"0.5 1.25", *obj._separators(b"0.5 1.25")) is None  # decimals differ
     assert obj._fixed_point(b"1.5e3", *obj._separators(b"1.5e3")) is None
     assert obj._fixed_point(b"12345678901234567.0", *obj._separators(b"12345678901234567.0")) is None
+    for block in (b"1.5 2.5.5", b"1.5 25", b"1.5 -2-.5", b"1.5 +-2.5", b"1.5 .", b"15. 2.5"):  # points, signs
+        assert obj._fixed_point(block, *obj._separators(block)) is None, block
+    assert obj._fixed_point(b"-.5 +.5 .5", *obj._separators(b"-.5 +.5 .5")).tolist() == [-0.5, 0.5, 0.5]

@@ -308,26 +308,27 @@ def _fixed_point(block: bytes, chars: np.ndarray, separators: np.ndarray) -> np.
     """
     if b"e" in block or b"E" in block:
         return None
-    dots = np.flatnonzero(chars == ord("."))
-    if len(dots) != len(separators) + 1:
-        return None
     starts = np.concatenate([[0], separators + 1])
     ends = np.append(separators, len(chars))
-    decimals = int(ends[0] - dots[0] - 1)
-    if not 1 <= decimals <= 15 or (ends - dots - 1 != decimals).any() or (dots < starts).any():
-        return None  # (so that every word has its one point, k digits from its end)
-    if (ends - starts > 16).any():
-        return None  # more than 15 digits: not exact in float64
-    signs = np.flatnonzero((chars == ord("-")) | (chars == ord("+")))
-    if ((signs > 0) & (chars[signs - 1] > ord(" "))).any():
-        return None  # a sign inside a word
+    point = block.find(b".")
+    decimals = int(ends[0] - point - 1) if 0 <= point < ends[0] else 0  # the first word's
+    if not 1 <= decimals <= 15 or block.count(b".") != len(starts):
+        return None
+    length = ends - starts
+    if (length > 16).any() or (length <= decimals).any():
+        return None  # more than 15 digits (not exact in float64), or too short for k decimals and a point
+    if (chars[ends - decimals - 1] != ord(".")).any():
+        return None  # (as many points as words, each with one k digits from its end: one point a word)
+    at_start = chars[starts]
+    if block.count(b"-") + block.count(b"+") != np.count_nonzero((at_start == ord("-")) | (at_start == ord("+"))):
+        return None  # a sign inside a word (bytes' counts and the words' first bytes: no pass of numpy)
     mantissas = _parse(block.replace(b".", b""), np.int64)
     if mantissas is None or len(mantissas) != len(starts):
         return None
     values = mantissas / float(10**decimals)
     zeros = mantissas == 0
     if zeros.any():
-        values[zeros & (chars[starts] == ord("-"))] = -0.0
+        values[zeros & (at_start == ord("-"))] = -0.0
     return values
 
 
