@@ -104,13 +104,15 @@ class BVH:
 def _round_down_f32(values: np.ndarray) -> np.ndarray:
     """The largest float32 values that are <= ``values`` (float64)."""
     rounded = values.astype(np.float32)
-    return np.where(rounded > values, np.nextafter(rounded, np.float32(-np.inf)), rounded)
+    np.nextafter(rounded, np.float32(-np.inf), out=rounded, where=rounded > values)  # (only where rounded up)
+    return rounded
 
 
 def _round_up_f32(values: np.ndarray) -> np.ndarray:
     """The smallest float32 values that are >= ``values`` (float64)."""
     rounded = values.astype(np.float32)
-    return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
+    np.nextafter(rounded, np.float32(np.inf), out=rounded, where=rounded < values)
+    return rounded
 
 
 #: :func:`build_bvh` weighs a node's cut between the cells of the next SAH_BITS bits of its Morton prefix.
