@@ -312,7 +312,7 @@ def _fixed_point(block: bytes, chars: np.ndarray, separators: np.ndarray) -> np.
     ends = np.append(separators, len(chars))
     point = block.find(b".")
     decimals = int(ends[0] - point - 1) if 0 <= point < ends[0] else 0  # the first word's
-    if not 1 <= decimals <= 15 or block.count(b".") != len(starts):
+    if not 1 <= decimals <= 15 or np.count_nonzero(chars == ord(".")) != len(starts):
         return None
     length = ends - starts
     if (length > 16).any() or (length <= decimals).any():
@@ -320,8 +320,9 @@ def _fixed_point(block: bytes, chars: np.ndarray, separators: np.ndarray) -> np.
     if (chars[ends - decimals - 1] != ord(".")).any():
         return None  # (as many points as words, each with one k digits from its end: one point a word)
     at_start = chars[starts]
-    if block.count(b"-") + block.count(b"+") != np.count_nonzero((at_start == ord("-")) | (at_start == ord("+"))):
-        return None  # a sign inside a word (bytes' counts and the words' first bytes: no pass of numpy)
+    signs = np.count_nonzero(chars == ord("-")) + np.count_nonzero(chars == ord("+"))
+    if signs != np.count_nonzero((at_start == ord("-")) | (at_start == ord("+"))):
+        return None  # a sign inside a word (counts and the words' first bytes: no positions found)
     mantissas = _parse(block.replace(b".", b""), np.int64)
     if mantissas is None or len(mantissas) != len(starts):
         return None
