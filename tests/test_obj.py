@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from unittest import mock
 
 import numpy as np
@@ -314,6 +315,21 @@ def assert_same(fast: tuple, slow: tuple) -> None:
         if a is not None:
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
+
+
+def test_the_faces_thread_leaves_the_warnings_filters_as_they_were():
+    # numpy warns where it stops parsing early; the reader turns that into "not mine" (None) under a
+    # change of the process's warnings filters, which the faces' thread must not leave changed.
+    from raydiff.scene import obj
+
+    data = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 -2- 3\n"  # (numpy stops at the second '-')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        with mock.patch.object(obj, "_PARALLEL_BYTES", -1):
+            assert obj._read_fast(data) is None
+            assert obj._read_fast(data.replace(b"-2-", b"-2")) is not None
+        assert warnings.filters == filters and not caught
 
 
 def test_the_fast_reader_takes_the_common_forms():

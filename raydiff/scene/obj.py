@@ -22,6 +22,7 @@ from __future__ import annotations
 import codecs
 import math
 import re
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -145,6 +146,9 @@ _NUMBER_BYTES = b"0123456789+-.eE \n"
 
 #: A file of more bytes than this has its faces read on a second thread (:func:`_read_fast`).
 _PARALLEL_BYTES = 1 << 20
+
+#: Held while the warnings' filters are changed to catch numpy stopping early (:func:`_parse`).
+_WARNINGS = threading.Lock()
 
 
 def _read_fast(data: bytes) -> ObjMesh | None:
@@ -323,7 +327,7 @@ def _fixed_point(block: bytes, chars: np.ndarray, separators: np.ndarray) -> np.
     signs = np.count_nonzero(chars == ord("-")) + np.count_nonzero(chars == ord("+"))
     if signs != np.count_nonzero((at_start == ord("-")) | (at_start == ord("+"))):
         return None  # a sign inside a word (counts and the words' first bytes: no positions found)
-    mantissas = _parse(block.replace(b".", b""), np.int64)
+    mantissas = _parse(block.replace(b".", b""), np.int64, digits_only=True)  # ([sign] digits, point, k digits)
     if mantissas is None or len(mantissas) != len(starts):
         return None
     values = mantissas / float(10**decimals)
@@ -333,7 +337,7 @@ def _fixed_point(block: bytes, chars: np.ndarray, separators: np.ndarray) -> np.
     return values
 
 
-def _parse(block: bytes, dtype) -> np.ndarray | None:
+def _parse(block: bytes, dtype, digits_only: bool = False) -> np.ndarray | None:
     """The numbers of ``block`` (words separated by spaces and line ends), or None if numpy stops early.
 
     Words of digits, signs, points and exponents only: numpy then reads a word as one number exactly when
@@ -341,8 +345,15 @@ def _parse(block: bytes, dtype) -> np.ndarray | None:
     as one number ends the parse or makes two, so that a count that is not the number of words tells.
     (tests/test_obj.py checks this against ``float`` and ``int`` on random words of those characters, and
     holds the fast reader to the line-by-line one on random files of them.)
+
+    ``digits_only``: the caller knows every word to be digits after at most a sign, which numpy reads to
+    the end. The warnings' filters, which catch an early stop, are then left alone: they are the
+    process's, and a large file's faces are parsed on a second thread (the two threads' changes would
+    undo each other), so that their change is held under a lock, and only where numpy may stop early.
     """
-    with warnings.catch_warnings():
+    if digits_only:
+        return np.fromstring(block, dtype=dtype, sep=" ")
+    with _WARNINGS, warnings.catch_warnings():
         warnings.simplefilter("error")  # numpy warns, and will raise, when it stops before the end
         try:
             return np.fromstring(block, dtype=dtype, sep=" ")
@@ -412,7 +423,7 @@ def _face_block(block: bytes, defined: np.ndarray, defined_attributes) -> \
         if (separators[:, :-1] != ord("/")).any() or (separators[:, -1] == ord("/")).any():
             return None  # each corner has its slashes, and no other
         block = block.replace(b"/", b" ")  # (an empty index then makes the count short)
-    values = _parse(block, np.int64)
+    values = _parse(block, np.int64, digits_only=b"-" not in block)
     if values is None or len(values) != per_corner * words.sum() or words.min() < 3:
         return None
     values = values.reshape(-1, per_corner)
