@@ -155,7 +155,9 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     level is split at once, in numpy: a level costs a few
     passes over the sorted triangles' boxes. The tree is built breadth first and then laid out in
     pre-order with skip pointers; the boxes are computed from the leaves up, exactly, from the triangles.
-    1M triangles take about 1.5 seconds of one core (see docs/performance.md, sections 10 and 14).
+    Over :data:`PARALLEL_SMALLEST` triangles, the root's two subtrees are built at once on two threads
+    (the same tree). 1M triangles take about 1.4 seconds of CPU (docs/performance.md, sections 10, 14
+    and 19).
     """
     triangles = np.asarray(triangles, dtype=np.float64)
     if triangles.ndim != 3 or triangles.shape[1:] != (3, 3):
