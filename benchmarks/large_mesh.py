@@ -10,7 +10,8 @@ folder (``--smooth``: with a ``vt`` and a ``vn`` per vertex and ``f v/vt/vn`` fa
 with them and shaded smooth). It sits on a floor under one point light whose position is free (as in
 benchmarks/common.py).
 
-The load run (in a fresh process, so that its peak resident memory is its own) times: reading the OBJ
+The load run (in a fresh process, so that its peak resident memory is its own) times, in wall and CPU
+seconds (this process's, all threads): reading the OBJ
 (``read_obj``), loading the scene (which reads it), placing the triangles and building the BVH, uploading
 the scene to the device (``DeviceScene``), and a fit's start (``Fitter``) and first iteration (compiling
 included; without the boundary terms unless ``--boundary``); it counts the BVH builds in the fit and
@@ -92,6 +93,14 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # pragma: no cover (not Linux)
 
 
+def _timed(work):
+    """``(work(), wall seconds, CPU seconds)``: the CPU time is this process's, all threads, so that a step
+    run on two cores shows more CPU than wall time, and one slowed by other work on the machine less."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return result, time.perf_counter() - wall, time.process_time() - cpu
+
+
 def load_run(scene_path: str, obj_path: str, boundary: bool) -> dict:
     """The timings of one load, in this (fresh) process."""
     import raydiff
@@ -116,26 +125,15 @@ def load_run(scene_path: str, obj_path: str, boundary: bool) -> dict:
 
     meshes.build_bvh = counted
 
-    t0 = time.perf_counter()
-    read_obj(obj_path)
-    out["parse_s"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    scene = raydiff.load_scene(scene_path)
-    out["load_scene_s"] = time.perf_counter() - t0
+    out["parse_s"], out["parse_cpu_s"] = _timed(lambda: read_obj(obj_path))[1:]
+    scene, out["load_scene_s"], out["load_scene_cpu_s"] = _timed(lambda: raydiff.load_scene(scene_path))
     mesh = next(o for o in scene.objects if o.type == "mesh")
-    t0 = time.perf_counter()
-    triangles = mesh_triangles(mesh)
-    out["place_s"] = time.perf_counter() - t0
+    triangles, out["place_s"], out["place_cpu_s"] = _timed(lambda: mesh_triangles(mesh))
     out["triangles"] = len(triangles)
-    t0 = time.perf_counter()
-    original(triangles)
-    out["bvh_s"] = time.perf_counter() - t0
+    out["bvh_s"], out["bvh_cpu_s"] = _timed(lambda: original(triangles))[1:]
     del triangles
 
-    t0 = time.perf_counter()
-    DeviceScene(scene, resolve_all(scene))
-    out["device_scene_s"] = time.perf_counter() - t0
+    out["device_scene_s"], out["device_scene_cpu_s"] = _timed(lambda: DeviceScene(scene, resolve_all(scene)))[1:]
     out["load_peak_mb"] = peak_mb()
     builds.clear()
 
@@ -278,14 +276,14 @@ def main() -> int:
             form = ", v/vt/vn faces, shaded smooth" if args.smooth else ""
             print(f"load: a {count}-triangle OBJ ({size:.0f} MB{form}), {args.width}x{args.height}, {args.spp} spp, cpu")
             r = child("load", scene, obj, "boundary" if args.boundary else "no-boundary")
-            print(f"  read_obj                 {r['parse_s']:7.2f} s")
-            print(f"  load_scene (reads it)    {r['load_scene_s']:7.2f} s")
-            print(f"  place triangles          {r['place_s']:7.2f} s")
-            print(f"  build BVH                {r['bvh_s']:7.2f} s")
-            print(f"  DeviceScene (BVH+upload) {r['device_scene_s']:7.2f} s")
+            for key, name in [("parse", "read_obj"), ("load_scene", "load_scene (reads it)"),
+                              ("place", "place triangles"), ("bvh", "build BVH"),
+                              ("device_scene", "DeviceScene (BVH+upload)")]:
+                print(f"  {name:24s} {r[key + '_s']:7.2f} s ({r[key + '_cpu_s']:.2f} s CPU)")
             total = r["load_scene_s"] + r["device_scene_s"]
-            print(f"  load and build           {total:7.2f} s, peak {r['load_peak_mb']:.0f} MB resident "
-                  f"(of which {r['baseline_mb']:.0f} MB after import and ti.init)")
+            cpu = r["load_scene_cpu_s"] + r["device_scene_cpu_s"]
+            print(f"  load and build           {total:7.2f} s ({cpu:.2f} s CPU), peak {r['load_peak_mb']:.0f} MB "
+                  f"resident (of which {r['baseline_mb']:.0f} MB after import and ti.init)")
             print(f"  Fitter (device, kernels) {r['fitter_s']:7.2f} s, BVH builds in it: {r['builds_in_fit']}")
             print(f"  first iteration          {r['first_iteration_s']:7.2f} s (compiling included)")
             print(f"  peak resident            {r['peak_mb']:7.0f} MB")

@@ -268,6 +268,27 @@ def test_bvh_invariants_on_degenerate_layouts():
     check_bvh(build_bvh(sheet, leaf_size=3), sheet, 3)
 
 
+@pytest.mark.parametrize("layout", ["soup", "one centre"])
+def test_the_root_halves_built_at_once_give_the_one_thread_tree(monkeypatch, layout):
+    # A large mesh's two subtrees under the root are built on two threads: the same tree, bit for bit,
+    # as one thread builds (the cuts, the layout, the boxes, the depth).
+    from raydiff.device import meshes
+
+    if layout == "soup":
+        triangles = random_soup(np.random.default_rng(8), 3000, size=0.02)
+    else:  # every Morton code equal: the root and every node cut in half
+        triangles = np.tile([[[0, 0, 0], [1, 0, 0], [0, 1, 0]]], (300, 1, 1)).astype(np.float64)
+    one = build_bvh(triangles)
+    assert len(triangles) <= meshes.PARALLEL_SMALLEST  # (built on one thread)
+    monkeypatch.setattr(meshes, "PARALLEL_SMALLEST", 16)
+    two = build_bvh(triangles)
+    check_bvh(two, triangles, 4)
+    for name in ("lower", "upper", "skip", "first", "count", "order"):
+        assert getattr(two, name).dtype == getattr(one, name).dtype
+        np.testing.assert_array_equal(getattr(two, name), getattr(one, name))
+    assert two.depth == one.depth
+
+
 def test_empty_bvh_traverses_to_a_miss():
     bvh = build_bvh(np.zeros((0, 3, 3)))
     check_bvh(bvh, np.zeros((0, 3, 3)), 4)

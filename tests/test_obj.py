@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -288,10 +290,17 @@ def as_tuple(mesh) -> tuple:
 
 
 def both_readers(data: bytes):
-    """(fast answer or None, line-by-line answer or the SceneError's message), answers as :func:`as_tuple`."""
+    """(fast answer or None, line-by-line answer or the SceneError's message), answers as :func:`as_tuple`.
+    The fast reader reads the faces on this thread and, as it does for a large file, on a second one:
+    the same answer both ways."""
     from raydiff.scene import obj
 
     fast = obj._read_fast(data)
+    with mock.patch.object(obj, "_PARALLEL_BYTES", -1):
+        threaded = obj._read_fast(data)
+    assert (fast is None) == (threaded is None)
+    if fast is not None:
+        assert_same(as_tuple(threaded), as_tuple(fast))
     try:
         slow = as_tuple(obj._read_lines("m.obj", obj._decode("m.obj", data)))
     except SceneError as err:
@@ -306,6 +315,21 @@ def assert_same(fast: tuple, slow: tuple) -> None:
         if a is not None:
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
+
+
+def test_the_faces_thread_leaves_the_warnings_filters_as_they_were():
+    # numpy warns where it stops parsing early; the reader turns that into "not mine" (None) under a
+    # change of the process's warnings filters, which the faces' thread must not leave changed.
+    from raydiff.scene import obj
+
+    data = b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\nf 1 -2- 3\n"  # (numpy stops at the second '-')
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        filters = list(warnings.filters)
+        with mock.patch.object(obj, "_PARALLEL_BYTES", -1):
+            assert obj._read_fast(data) is None
+            assert obj._read_fast(data.replace(b"-2-", b"-2")) is not None
+        assert warnings.filters == filters and not caught
 
 
 def test_the_fast_reader_takes_the_common_forms():
@@ -444,3 +468,6 @@ def test_fixed_point_words_read_as_python_reads_them_or_are_left_to_numpy():
     assert obj._fixed_point(b"0.5 1.25", *obj._separators(b"0.5 1.25")) is None  # decimals differ
     assert obj._fixed_point(b"1.5e3", *obj._separators(b"1.5e3")) is None
     assert obj._fixed_point(b"12345678901234567.0", *obj._separators(b"12345678901234567.0")) is None
+    for block in (b"1.5 2.5.5", b"1.5 25", b"1.5 -2-.5", b"1.5 +-2.5", b"1.5 .", b"15. 2.5"):  # points, signs
+        assert obj._fixed_point(block, *obj._separators(block)) is None, block
+    assert obj._fixed_point(b"-.5 +.5 .5", *obj._separators(b"-.5 +.5 .5")).tolist() == [-0.5, 0.5, 0.5]

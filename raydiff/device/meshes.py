@@ -28,6 +28,7 @@ The traversal contract, in short (see :class:`BVH`)::
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,13 +104,15 @@ class BVH:
 def _round_down_f32(values: np.ndarray) -> np.ndarray:
     """The largest float32 values that are <= ``values`` (float64)."""
     rounded = values.astype(np.float32)
-    return np.where(rounded > values, np.nextafter(rounded, np.float32(-np.inf)), rounded)
+    np.nextafter(rounded, np.float32(-np.inf), out=rounded, where=rounded > values)  # (only where rounded up)
+    return rounded
 
 
 def _round_up_f32(values: np.ndarray) -> np.ndarray:
     """The smallest float32 values that are >= ``values`` (float64)."""
     rounded = values.astype(np.float32)
-    return np.where(rounded < values, np.nextafter(rounded, np.float32(np.inf)), rounded)
+    np.nextafter(rounded, np.float32(np.inf), out=rounded, where=rounded < values)
+    return rounded
 
 
 #: :func:`build_bvh` weighs a node's cut between the cells of the next SAH_BITS bits of its Morton prefix.
@@ -152,7 +155,9 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     level is split at once, in numpy: a level costs a few
     passes over the sorted triangles' boxes. The tree is built breadth first and then laid out in
     pre-order with skip pointers; the boxes are computed from the leaves up, exactly, from the triangles.
-    1M triangles take about 1.5 seconds of one core (see docs/performance.md, sections 10 and 14).
+    Over :data:`PARALLEL_SMALLEST` triangles, the root's two subtrees are built at once on two threads
+    (the same tree). 1M triangles take about 1.4 seconds of CPU (docs/performance.md, sections 10, 14
+    and 19).
     """
     triangles = np.asarray(triangles, dtype=np.float64)
     if triangles.ndim != 3 or triangles.shape[1:] != (3, 3):
@@ -168,16 +173,58 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
                    order=np.zeros(0, dtype=np.int64), depth=0)
 
     # 1. The triangles' boxes in float32 (plenty to choose splits by; the rounding, at most half a float32
-    #    step, is far inside the pad of step 5), and their Morton order.
-    corners = triangles[:, 0], triangles[:, 1], triangles[:, 2]
-    low = np.minimum(np.minimum(*corners[:2]), corners[2]).astype(np.float32)
-    high = np.maximum(np.maximum(*corners[:2]), corners[2]).astype(np.float32)
+    #    step, is far inside the pad of step 5), and their Morton order. (Rounding first and taking the
+    #    corners' minima after gives the same boxes: rounding keeps the order.)
+    corners = triangles.astype(np.float32)
+    low = np.minimum(corners[:, 0], corners[:, 1])
+    np.minimum(low, corners[:, 2], out=low)
+    high = np.maximum(corners[:, 0], corners[:, 1])
+    np.maximum(high, corners[:, 2], out=high)
     del corners
     codes = _morton_codes(low, high)
     order = np.argsort(codes, kind="stable")
     codes = codes[order]
     boxes = _sorted_boxes(low, high, order)
     del low, high
+
+    # 2. to 5., below the root: the root's two subtrees are built at once, one thread each, when the mesh
+    #    is large (numpy lets the interpreter go in its array operations, so that two cores work).
+    if num_triangles <= max(leaf_size, PARALLEL_SMALLEST):
+        tree = _subtree(codes, boxes, 0, num_triangles, leaf_size)
+    else:
+        cut = int(_cuts(np.array([0]), np.array([num_triangles]), codes, boxes)[0])
+        with ThreadPoolExecutor(2) as pool:
+            halves = list(pool.map(lambda r: _subtree(codes, boxes, r[0], r[1], leaf_size),
+                                   [(0, cut), (cut, num_triangles)]))
+        tree = _rooted(*halves)
+    return BVH(lower=tree.lower, upper=tree.upper, skip=tree.skip, first=tree.first, count=tree.count,
+               order=order.astype(np.int64), depth=tree.depth)
+
+
+#: A mesh of more triangles than this has its root's two subtrees built at once (:func:`build_bvh`).
+PARALLEL_SMALLEST = 1 << 15
+
+
+@dataclass(frozen=True, eq=False)
+class _Subtree:
+    """A subtree of :func:`build_bvh`'s tree in pre-order: the fields of :class:`BVH` for its nodes
+    (``skip`` counted from its root, ``first`` into the whole sorted list), and its root's exact box
+    ``box``, (6,) float32 ``(low, -high)``, before the pad."""
+
+    lower: np.ndarray
+    upper: np.ndarray
+    skip: np.ndarray
+    first: np.ndarray
+    count: np.ndarray
+    box: np.ndarray
+    depth: int
+
+
+def _subtree(codes: np.ndarray, boxes: np.ndarray, b0: int, e0: int, leaf_size: int) -> _Subtree:
+    """The subtree over the sorted triangles ``b0 .. e0 - 1`` (a node of the tree: its cuts are those the
+    whole tree makes there), from their Morton ``codes`` and :func:`_sorted_boxes` ``boxes``."""
+    codes = codes[b0:e0]
+    boxes = boxes[:, b0:e0 + 1]  # (the column after the range: where a reduction may start, unused)
 
     # 2. The topology, breadth first: node n covers the sorted triangles begin[n] .. end[n] - 1.
     begin, end, left = _split(codes, boxes, leaf_size)
@@ -201,18 +248,18 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     first = np.empty(num_nodes, dtype=np.int32)
     count = np.empty(num_nodes, dtype=np.int32)
     skip[position] = position + size
-    first[position] = first_triangle
+    first[position] = first_triangle + b0
     count[position] = np.where(is_leaf, last_triangle - first_triangle, 0)
 
     # 4. The boxes, exactly the unions of the triangles' float32 boxes: the leaves by a segmented
-    #    reduction over the sorted triangles (the leaves, in pre-order, tile them), then the inner nodes
-    #    level by level, deepest first, in breadth-first numbering: there a level's inner nodes have their
-    #    children in pairs, one after the other, as the next level (contiguous rows, no gathers); then
-    #    the boxes are put in pre-order.
+    #    reduction over the sorted triangles (the leaves, in pre-order, tile them; the last one ends at
+    #    the range's end), then the inner nodes level by level, deepest first, in breadth-first
+    #    numbering: there a level's inner nodes have their children in pairs, one after the other, as the
+    #    next level (contiguous rows, no gathers); then the boxes are put in pre-order.
     bfs_boxes = np.empty((num_nodes, 6), dtype=np.float32)  # lower, then -upper
     leaves = np.flatnonzero(is_leaf)
     leaves = leaves[np.argsort(first_triangle[leaves])]
-    bfs_boxes[leaves] = np.minimum.reduceat(boxes, first_triangle[leaves], axis=1).T
+    bfs_boxes[leaves] = np.minimum.reduceat(boxes[:, :-1], first_triangle[leaves], axis=1).T
     del boxes
     for nodes in reversed(levels):
         inner = nodes[left[nodes] >= 0]
@@ -222,27 +269,39 @@ def build_bvh(triangles: np.ndarray, leaf_size: int = 4) -> BVH:
     node_boxes = np.empty_like(bfs_boxes)
     node_boxes[position] = bfs_boxes
     del bfs_boxes
+    lower, upper = _padded(node_boxes)
+    return _Subtree(lower=lower, upper=upper, skip=skip, first=first, count=count, box=node_boxes[0].copy(),
+                    depth=len(levels))
+
+
+def _rooted(left: _Subtree, right: _Subtree) -> _Subtree:
+    """The tree of a root over two :class:`_Subtree` (the left one's triangles first)."""
+    num_left = len(left.skip)
+    num_nodes = 1 + num_left + len(right.skip)
+    box = np.minimum(left.box, right.box)
+    lower, upper = _padded(box[None])
+    return _Subtree(
+        lower=np.concatenate([lower, left.lower, right.lower]),
+        upper=np.concatenate([upper, left.upper, right.upper]),
+        skip=np.concatenate([np.array([num_nodes], np.int32), left.skip + 1, right.skip + (1 + num_left)]),
+        first=np.concatenate([left.first[:1], left.first, right.first]),
+        count=np.concatenate([np.zeros(1, np.int32), left.count, right.count]),
+        box=box, depth=1 + max(left.depth, right.depth))
+
+
+def _padded(node_boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """5. The (N, 3) float32 lower and upper corners of (N, 6) float32 exact boxes ``(low, -high)``,
+    padded (see :class:`BVH`), then rounded outwards to float32. A child's pad is at most its parent's,
+    so boxes nest."""
     lower = node_boxes[:, :3].astype(np.float64)
     upper = -node_boxes[:, 3:].astype(np.float64)
-    del node_boxes
-
-    # 5. Pad, then round outwards to float32. A child's pad is at most its parent's, so boxes nest.
     side = upper - lower
     extent = np.maximum(np.maximum(side[:, 0], side[:, 1]), side[:, 2])  # (columns: 5 times faster than max(axis=1))
     reach = np.maximum(np.abs(lower), np.abs(upper))
     magnitude = np.maximum(np.maximum(reach[:, 0], reach[:, 1]), reach[:, 2])
     del side, reach
     pad = (1e-6 * np.maximum(extent, magnitude) + 1e-7)[:, None]
-
-    return BVH(
-        lower=_round_down_f32(lower - pad),
-        upper=_round_up_f32(upper + pad),
-        skip=skip,
-        first=first,
-        count=count,
-        order=order.astype(np.int64),
-        depth=len(levels),
-    )
+    return _round_down_f32(lower - pad), _round_up_f32(upper + pad)
 
 
 def _spread_table(bits: int) -> np.ndarray:
@@ -313,10 +372,7 @@ def _split(codes, boxes, leaf_size: int):
         if not split.any():
             break
         sb, se = b[split], e[split]
-        cut = _radix_cuts(sb, se, codes)  # a small node: at its cell's halves (the SAH would cost more)
-        large = se - sb > SAH_SMALLEST
-        if large.any():
-            cut[large] = _best_cuts(sb[large], se[large], codes, boxes)
+        cut = _cuts(sb, se, codes, boxes)
         lefts[split] = total + 2 * np.arange(len(sb))
         b = np.stack([sb, cut], axis=1).ravel()
         e = np.stack([cut, se], axis=1).ravel()
@@ -324,6 +380,16 @@ def _split(codes, boxes, leaf_size: int):
         end.append(e)
         total += len(b)
     return np.concatenate(begin), np.concatenate(end), np.concatenate(left)
+
+
+def _cuts(b, e, codes, boxes) -> np.ndarray:
+    """Where the right child of each node of sorted triangles ``b .. e - 1`` (more than a leaf's) starts:
+    by the SAH for a node of more than :data:`SAH_SMALLEST` triangles, else at its cell's halves."""
+    cut = _radix_cuts(b, e, codes)  # a small node: at its cell's halves (the SAH would cost more)
+    large = e - b > SAH_SMALLEST
+    if large.any():
+        cut[large] = _best_cuts(b[large], e[large], codes, boxes)
+    return cut
 
 
 def _best_cuts(b, e, codes, boxes) -> np.ndarray:
