@@ -25,68 +25,20 @@ import sys
 import tempfile
 import time
 
-SCENE = """\
-camera: {position: [0, 1.2, 4], look_at: [0, 0.4, 0], fov: 45}
-film: {width: 24, height: 18, spp: 1}
-objects:
-  - {name: floor, type: quad, origin: [-3, 0, 3], edge1: [6, 0, 0], edge2: [0, 0, -6], albedo: 0.7}
-  - {name: ball, type: sphere, center: [0, 0.5, 0], radius: 0.5, albedo: [0.8, 0.3, 0.2]}
-lights:
-  - {name: key, type: point, position: [1, 2, 1], intensity: 8}
-optimize:
-  lights.key.position: {}
-  lights.key.intensity: {}
-"""
-
-
-def children(pid: int) -> set[int]:
-    """The processes whose parent is ``pid``."""
-    out = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.add(int(entry))
-            except OSError:
-                continue
-    return out
-
-
-def busy_worker(pid: int) -> bool:
-    """A spawned worker that ignores SIGINT (past its imports), not the resource tracker."""
-    try:
-        with open(f"/proc/{pid}/cmdline") as f:
-            if "spawn_main" not in f.read():
-                return False
-        with open(f"/proc/{pid}/status") as f:
-            mask = next(line for line in f if line.startswith("SigIgn:")).split()[1]
-    except (OSError, StopIteration):
-        return False
-    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+from processes import STUDY_SCENE, alive, busy_workers, long_study  # noqa: E402  (the test's own helpers)
 
 
 def one(folder: str, delay: float, ignored: bool, limit: float) -> str:
     out = os.path.join(folder, f"stopped-{delay:g}")
-    command = [sys.executable, "-m", "raydiff_cli.main", "recover", os.path.join(folder, "scene.yaml"), "--trials",
-               "1000", "--iterations", "200", "--arch", "cpu", "--workers", "2", "--quiet", "--out", out]
-    if ignored:
-        command = ["sh", "-c", "trap '' INT; exec \"$@\"", "sh", *command]
+    command = long_study(os.path.join(folder, "scene.yaml"), out, sigint_ignored=ignored)
     begin = time.monotonic()
     process = subprocess.Popen(command, cwd=folder, stderr=subprocess.PIPE, start_new_session=True)
     try:
         workers: set[int] = set()
         while len(workers) < 2 and process.poll() is None:
             time.sleep(0.1)
-            workers = {c for c in children(process.pid) if busy_worker(c)}
+            workers = busy_workers(process.pid)
         if process.poll() is not None:
             return f"the command ended before its workers started: {process.stderr.read().decode()[-300:]}"
         started = time.monotonic() - begin
@@ -120,7 +72,7 @@ def main() -> None:
     print(f"load {os.getloadavg()[0]:.1f}, SIGINT {'ignored' if args.ignored else 'default'} at the start")
     with tempfile.TemporaryDirectory() as folder:
         with open(os.path.join(folder, "scene.yaml"), "w") as f:
-            f.write(SCENE)
+            f.write(STUDY_SCENE)
         for delay in (float(d) for d in args.delay.split(",")):
             print(one(folder, delay, args.ignored, args.limit), f"(load {os.getloadavg()[0]:.1f})", flush=True)
 

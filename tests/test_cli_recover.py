@@ -19,21 +19,11 @@ import time
 import pytest
 
 from cli_runner import make_runner
+from processes import STUDY_SCENE, alive, busy_workers, long_study
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-SCENE = """\
-camera: {position: [0, 1.2, 4], look_at: [0, 0.4, 0], fov: 45}
-film: {width: 24, height: 18, spp: 1}
-objects:
-  - {name: floor, type: quad, origin: [-3, 0, 3], edge1: [6, 0, 0], edge2: [0, 0, -6], albedo: 0.7}
-  - {name: ball, type: sphere, center: [0, 0.5, 0], radius: 0.5, albedo: [0.8, 0.3, 0.2]}
-lights:
-  - {name: key, type: point, position: [1, 2, 1], intensity: 8}
-optimize:
-  lights.key.position: {}
-  lights.key.intensity: {}
-"""
+SCENE = STUDY_SCENE
 STUDY = ["--trials", "3", "--iterations", "3", "--arch", "cpu", "--seed", "5", "--json"]
 
 
@@ -101,49 +91,6 @@ def test_without_ray_the_line_says_how_to_install_it(study, monkeypatch):
     assert not (folder / "noray").exists()
 
 
-def _children(pid: int) -> set[int]:
-    out = set()
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                out.add(int(entry))
-    return out
-
-
-def _ignores_sigint(pid: int) -> bool:
-    """Whether process ``pid`` ignores SIGINT (a study's worker does once it is past its imports: from then
-    on Ctrl-C reaches it and only its parent can stop it)."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            mask = next(line for line in f if line.startswith("SigIgn:")).split()[1]
-    except (OSError, StopIteration):
-        return False
-    return bool(int(mask, 16) & (1 << (signal.SIGINT - 1)))
-
-
-def _is_worker(pid: int) -> bool:
-    """Whether ``pid`` is a spawned worker (not multiprocessing's resource tracker, which ignores SIGINT too)."""
-    try:
-        with open(f"/proc/{pid}/cmdline") as f:
-            return "spawn_main" in f.read()
-    except OSError:
-        return False
-
-
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not exited (a zombie has)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
 def _wait_for(condition, seconds: float, what: str) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
@@ -163,17 +110,14 @@ def test_ctrl_c_leaves_no_worker_behind(study):
     run in the background waited out its 180 s here while the study ran on.)"""
     folder, _ = study
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, ".pp"), ROOT, os.environ.get("PYTHONPATH", "")]))
-    process = subprocess.Popen(
-        ["sh", "-c", "trap '' INT; exec \"$@\"", "sh",  # started with SIGINT ignored (exec keeps that)
-         sys.executable, "-m", "raydiff_cli.main", "recover", str(folder / "scene.yaml"), "--trials", "1000",
-         "--iterations", "200", "--arch", "cpu", "--workers", "2", "--quiet", "--out", str(folder / "stopped")],
-        env=env, stderr=subprocess.PIPE, start_new_session=True)
+    process = subprocess.Popen(long_study(str(folder / "scene.yaml"), str(folder / "stopped"), sigint_ignored=True),
+                               env=env, stderr=subprocess.PIPE, start_new_session=True)
     try:
         workers: set[int] = set()
 
         def busy() -> bool:  # the pool's two spawned workers, both past their imports
             nonlocal workers
-            workers = {c for c in _children(process.pid) if _ignores_sigint(c) and _is_worker(c)}
+            workers = busy_workers(process.pid)
             return len(workers) == 2 or process.poll() is not None
 
         _wait_for(busy, 240, "the workers did not start")
@@ -181,7 +125,7 @@ def test_ctrl_c_leaves_no_worker_behind(study):
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole foreground group
         assert process.wait(timeout=60) == 130
         assert process.stderr.read().decode().strip().splitlines()[-1] == "interrupted"
-        assert not [w for w in workers if _alive(w)]  # joined before the command exits: no wait needed
+        assert not [w for w in workers if alive(w)]  # joined before the command exits: no wait needed
         assert not (folder / "stopped").exists()
     finally:
         if process.poll() is None:
